@@ -1,0 +1,1 @@
+"""Tasks: what is solved and how it is scored (games now; reasoning tasks later)."""

@@ -1,0 +1,273 @@
+"""Exact Connect Four solver: negamax with alpha-beta, compiled with numba.
+
+Why our own: later stages label self-play positions with perfect values, so the solver must be
+exact and fast on positions from ply ~6 onward.  The ingredients are the classic ones:
+
+* only "non-losing" moves are searched: if the opponent has two playable threats the mover
+  loses at once, one playable threat forces the reply, and a move under an opponent threat is
+  never played;
+* moves are tried by the number of threats they create, ties broken centre-first;
+* a transposition table (numpy arrays, prime size, keyed by current + mask) keeps a lower and an
+  upper bound per position, and is reused across calls because bounds never go stale.
+
+Scores follow Pascal Pons' convention for the player to move: 0 is a draw, a win with the
+mover's k-th stone scores 22 - k (so larger = sooner), a loss is the negative.  Weak mode only
+asks win/draw/loss (sign of the score), searched with the window [-1, 1]; strong mode narrows
+the exact score with null-window searches.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .connect4 import BOARD_MASK, BOTTOM_MASK, H1, HEIGHT, NUM_CELLS, WIDTH, C4State, has_four
+
+ILLEGAL = -1000  # move_values' sentinel for a full column or a finished game
+_NO_LOWER = np.int8(-100)  # table bounds meaning "nothing known" (scores lie in -21..21)
+_NO_UPPER = np.int8(100)
+_ORDER = np.array([3, 2, 4, 1, 5, 0, 6], dtype=np.int64)  # centre first
+
+
+# ---------------------------------------------------------------- bit helpers
+
+
+@numba.njit(cache=True, inline="always")
+def _threats(position: int, mask: int) -> int:
+    """Bitboard of empty cells that would complete four for the owner of `position`."""
+    # vertical: three stacked stones below the cell
+    r = (position << 1) & (position << 2) & (position << 3)
+    for shift in (H1, HEIGHT, H1 + 1):  # horizontal, the two diagonals
+        p = (position << shift) & (position << (2 * shift))
+        r |= p & (position << (3 * shift))  # three stones on one side
+        r |= p & (position >> shift)  # two on one side, one on the other
+        p = (position >> shift) & (position >> (2 * shift))
+        r |= p & (position << shift)
+        r |= p & (position >> (3 * shift))
+    return r & (BOARD_MASK ^ mask)
+
+
+@numba.njit(cache=True, inline="always")
+def _popcount(x: int) -> int:
+    n = 0
+    while x:
+        x &= x - 1
+        n += 1
+    return n
+
+
+@numba.njit(cache=True, inline="always")
+def _non_losing_moves(current: int, mask: int) -> int:
+    """Bitboard of playable cells that do not hand the opponent an immediate win (0 = lost)."""
+    possible = (mask + BOTTOM_MASK) & BOARD_MASK
+    opp_threats = _threats(current ^ mask, mask)
+    forced = possible & opp_threats
+    if forced:
+        if forced & (forced - 1):  # two threats to block at once: lost
+            return 0
+        possible = forced
+    return possible & ~(opp_threats >> 1)  # never fill the cell under an opponent threat
+
+
+@numba.njit(cache=True, inline="always")
+def _can_win_now(current: int, mask: int) -> bool:
+    return ((mask + BOTTOM_MASK) & BOARD_MASK & _threats(current, mask)) != 0
+
+
+# ---------------------------------------------------------------- transposition table
+
+
+@numba.njit(cache=True, inline="always")
+def _tt_store(keys, lower, upper, hint, key: int, lo: int, hi: int) -> None:
+    """Tighten the bounds kept for `key`; a different position in the slot is replaced."""
+    i = key % keys.shape[0]
+    tag = np.uint32(key & 0xFFFFFFFF)  # with a prime size > 2^17 slot + tag fix the 49-bit key
+    if keys[i] != tag:
+        keys[i] = tag
+        lower[i] = _NO_LOWER
+        upper[i] = _NO_UPPER
+        hint[i] = -1
+    if lo > lower[i]:
+        lower[i] = lo
+    if hi < upper[i]:
+        upper[i] = hi
+
+
+@numba.njit(cache=True, inline="always")
+def _ordered_moves(current: int, mask: int, moves_bb: int, first: int, out: np.ndarray) -> int:
+    """Fill `out[:7]` with single-cell move bitboards, best first; returns the count.
+
+    The table's remembered best column `first` (or -1) leads, then moves creating more
+    threats; ties stay centre-first because the insertion sort is stable.
+    """
+    scores = out[8:]  # int64 [7] sort keys, kept in the same per-ply buffer row
+    n = 0
+    for j in range(WIDTH):
+        col = _ORDER[j]
+        mv = moves_bb & (((1 << HEIGHT) - 1) << (H1 * col))
+        if mv:
+            score = 1000 if col == first else _popcount(_threats(current | mv, mask))
+            k = n
+            while k > 0 and scores[k - 1] < score:
+                out[k] = out[k - 1]
+                scores[k] = scores[k - 1]
+                k -= 1
+            out[k] = mv
+            scores[k] = score
+            n += 1
+    return n
+
+
+@numba.njit(cache=True, inline="always")
+def _column_of(move: int) -> int:
+    col = 0
+    while move >= (1 << (H1 * (col + 1))):
+        col += 1
+    return col
+
+
+# ---------------------------------------------------------------- search
+
+_SIG = "int64(int64, int64, int64, int64, int64, uint32[:], int8[:], int8[:], int8[:], int64[:, :])"
+
+
+@numba.njit(_SIG, cache=True)  # explicit types: numba segfaults loading cached recursion without
+def _negamax(current, mask, moves, alpha, beta, keys, lower, upper, hint, work):
+    """Score of a position whose mover cannot win at once, as a fail-hard alpha-beta bound.
+
+    `work` int64 [43, 16]: per-ply move buffers (row = ply); [42, 7] counts the nodes.
+    """
+    work[NUM_CELLS, WIDTH] += 1
+    nxt = _non_losing_moves(current, mask)
+    if nxt == 0:
+        return -((NUM_CELLS - moves) // 2)
+    if moves >= NUM_CELLS - 2:  # no one can win in the last two plies any more
+        return 0
+    lo = -((NUM_CELLS - 2 - moves) // 2)  # the opponent cannot win on the next ply
+    hi = (NUM_CELLS - 1 - moves) // 2  # we cannot win on this ply
+    key = current + mask
+    i = key % keys.shape[0]
+    first = -1
+    if keys[i] == np.uint32(key & 0xFFFFFFFF):
+        lo = max(lo, np.int64(lower[i]))
+        hi = min(hi, np.int64(upper[i]))
+        first = hint[i]
+    if lo >= beta:
+        return lo
+    if hi <= alpha:
+        return hi
+    if lo == hi:
+        return lo
+    alpha = max(alpha, lo)
+    beta = min(beta, hi)
+    order = work[moves]
+    n = _ordered_moves(current, mask, nxt, first, order)
+    for j in range(n):
+        mv = order[j]
+        score = -_negamax(current ^ mask, mask | mv, moves + 1, -beta, -alpha,
+                          keys, lower, upper, hint, work)
+        if score >= beta:
+            _tt_store(keys, lower, upper, hint, key, score, 100)
+            hint[i] = _column_of(mv)
+            return score
+        if score > alpha:
+            alpha = score
+    _tt_store(keys, lower, upper, hint, key, -100, alpha)
+    return alpha
+
+
+@numba.njit(cache=True)
+def _solve(current, mask, moves, weak, keys, lower, upper, hint, work):
+    """Value of any position for the mover: the sign in weak mode, else the exact score."""
+    if has_four(current ^ mask):  # the previous mover has just won
+        return -1 if weak else -((NUM_CELLS + 2 - moves) // 2)
+    if moves >= NUM_CELLS:
+        return 0
+    if _can_win_now(current, mask):
+        return 1 if weak else (NUM_CELLS + 1 - moves) // 2
+    if weak:
+        score = _negamax(current, mask, moves, -1, 1, keys, lower, upper, hint, work)
+        return 1 if score > 0 else (-1 if score < 0 else 0)
+    lo = -((NUM_CELLS - moves) // 2)
+    hi = (NUM_CELLS + 1 - moves) // 2
+    while lo < hi:  # null-window searches, probing near zero first (draws and close games)
+        med = lo + (hi - lo) // 2
+        if med <= 0 and lo // 2 < med:
+            med = lo // 2
+        elif med >= 0 and hi // 2 > med:
+            med = hi // 2
+        r = _negamax(current, mask, moves, med, med + 1, keys, lower, upper, hint, work)
+        if r <= med:
+            hi = r
+        else:
+            lo = r
+    return lo
+
+
+@numba.njit(cache=True)
+def _move_values(current, mask, moves, weak, keys, lower, upper, hint, work):
+    """int64 [7] value of each column for the mover (-solve of the child); ILLEGAL if not open."""
+    out = np.full(WIDTH, ILLEGAL, dtype=np.int64)
+    if has_four(current ^ mask) or moves >= NUM_CELLS:
+        return out
+    for col in range(WIDTH):
+        if (mask >> (H1 * col + HEIGHT - 1)) & 1:
+            continue
+        child_mask = mask | (mask + (1 << (H1 * col)))
+        out[col] = -_solve(current ^ mask, child_mask, moves + 1, weak, keys, lower, upper, hint, work)
+    return out
+
+
+def _next_prime(n: int) -> int:
+    def is_prime(m: int) -> bool:
+        return m > 1 and all(m % d for d in range(2, int(m**0.5) + 1))
+
+    while not is_prime(n):
+        n += 1
+    return n
+
+
+class Solver:
+    """Holds the transposition table (about 6 bytes x 2^log2_size) so calls share their work."""
+
+    def __init__(self, log2_size: int = 23):
+        if log2_size < 18:
+            raise ValueError(f"log2_size must be >= 18 so table keys stay exact, got {log2_size}")
+        size = _next_prime(1 << log2_size)  # prime > 2^17 so slot + 32-bit tag identify a key
+        self.keys = np.zeros(size, dtype=np.uint32)
+        self.lower = np.full(size, _NO_LOWER, dtype=np.int8)
+        self.upper = np.full(size, _NO_UPPER, dtype=np.int8)
+        self.hint = np.full(size, -1, dtype=np.int8)  # column that last caused a cutoff
+        self.work = np.zeros((NUM_CELLS + 1, 16), dtype=np.int64)  # move buffers, nodes
+
+    def reset(self) -> None:
+        """Forget every stored bound (only needed to time cold searches)."""
+        self.keys[:] = 0
+        self.lower[:] = _NO_LOWER
+        self.upper[:] = _NO_UPPER
+        self.hint[:] = -1
+
+    @property
+    def nodes(self) -> int:
+        """Positions searched so far (for benchmarks)."""
+        return int(self.work[NUM_CELLS, WIDTH])
+
+    def _tables(self):
+        return self.keys, self.lower, self.upper, self.hint, self.work
+
+    def solve(self, state: C4State, weak: bool = True) -> int:
+        """Value for the player to move: -1/0/+1 if weak, else the exact score (Pons' scale)."""
+        return int(_solve(state.current, state.mask, state.moves, weak, *self._tables()))
+
+    def move_values(self, state: C4State, weak: bool = True) -> np.ndarray:
+        """int64 [7]: value of each column for the mover; ILLEGAL (-1000) where it is not open."""
+        return _move_values(state.current, state.mask, state.moves, weak, *self._tables())
+
+    def best_moves(self, state: C4State, weak: bool = True) -> list[int]:
+        """The 0-based columns that keep the best outcome (weak: best win/draw/loss class)."""
+        values = self.move_values(state, weak)
+        legal = values != ILLEGAL
+        if not legal.any():
+            return []
+        best = values[legal].max()
+        return [int(c) for c in np.flatnonzero(legal & (values == best))]

@@ -1,0 +1,110 @@
+"""Tic-tac-toe, with an exact solver by full minimax (the ground truth of the search tests).
+
+A state is a 9-tuple of cells (0 empty, 1 = X, 2 = O), X moving first; actions are cells 0..8,
+row-major from the top left.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+
+LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
+
+
+class TTTState(NamedTuple):
+    cells: tuple  # 9 ints: 0 empty, 1 X, 2 O
+
+    @property
+    def moves(self) -> int:
+        return sum(c != 0 for c in self.cells)
+
+
+def winner(cells: tuple) -> int:
+    """1 or 2 if that player has three in a line, else 0."""
+    for i, j, k in LINES:
+        if cells[i] and cells[i] == cells[j] == cells[k]:
+            return cells[i]
+    return 0
+
+
+class TicTacToe:
+    name = "tictactoe"
+    num_actions = 9
+
+    def initial_state(self) -> TTTState:
+        return TTTState((0,) * 9)
+
+    def to_play(self, state: TTTState) -> int:
+        return state.moves % 2
+
+    def is_terminal(self, state: TTTState) -> bool:
+        return winner(state.cells) != 0 or state.moves == 9
+
+    def terminal_value(self, state: TTTState) -> float:
+        # a line can only have been completed by the previous mover: a loss for the player to move
+        return -1.0 if winner(state.cells) else 0.0
+
+    def legal_mask(self, state: TTTState) -> np.ndarray:
+        if self.is_terminal(state):
+            return np.zeros(9, bool)
+        return np.array([c == 0 for c in state.cells])
+
+    def apply(self, state: TTTState, action: int) -> TTTState:
+        if not 0 <= action < 9 or state.cells[action] != 0 or self.is_terminal(state):
+            raise ValueError(f"illegal tic-tac-toe move {action}")
+        cells = list(state.cells)
+        cells[action] = 1 + self.to_play(state)
+        return TTTState(tuple(cells))
+
+    def key(self, state: TTTState):
+        return state.cells
+
+    def rollout(self, state: TTTState, rng: np.random.Generator) -> float:
+        mover = self.to_play(state)
+        while not self.is_terminal(state):
+            state = self.apply(state, int(rng.choice(np.flatnonzero(self.legal_mask(state)))))
+        value = self.terminal_value(state)
+        return value if self.to_play(state) == mover else -value
+
+    def render(self, state: TTTState) -> str:
+        marks = ".XO"
+        rows = ["".join(marks[c] for c in state.cells[r * 3:r * 3 + 3]) for r in range(3)]
+        return "\n".join(rows)
+
+
+@lru_cache(maxsize=None)
+def _minimax(cells: tuple) -> int:
+    game = TicTacToe()
+    state = TTTState(cells)
+    if game.is_terminal(state):
+        return int(game.terminal_value(state))
+    return max(-_minimax(game.apply(state, a).cells) for a in np.flatnonzero(game.legal_mask(state)))
+
+
+def solve(state: TTTState) -> int:
+    """Game-theoretic value for the player to move: +1 win, 0 draw, -1 loss (full minimax)."""
+    return _minimax(state.cells)
+
+
+def move_values(state: TTTState) -> np.ndarray:
+    """int [9]: value of each legal move for the player to move; -2 for illegal moves."""
+    game = TicTacToe()
+    out = np.full(9, -2, dtype=np.int64)
+    for a in np.flatnonzero(game.legal_mask(state)):
+        out[a] = -solve(game.apply(state, int(a)))
+    return out
+
+
+def reachable_states() -> list[TTTState]:
+    """Every non-terminal position reachable from the empty board (4,520 of them)."""
+    game, seen, stack = TicTacToe(), set(), [TicTacToe().initial_state()]
+    while stack:
+        state = stack.pop()
+        if state.cells in seen or game.is_terminal(state):
+            continue
+        seen.add(state.cells)
+        stack.extend(game.apply(state, int(a)) for a in np.flatnonzero(game.legal_mask(state)))
+    return [TTTState(c) for c in sorted(seen)]
