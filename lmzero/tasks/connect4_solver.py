@@ -24,8 +24,6 @@ import numpy as np
 from .connect4 import BOARD_MASK, BOTTOM_MASK, H1, HEIGHT, NUM_CELLS, WIDTH, C4State, has_four
 
 ILLEGAL = -1000  # move_values' sentinel for a full column or a finished game
-_NO_LOWER = np.int8(-100)  # table bounds meaning "nothing known" (scores lie in -21..21)
-_NO_UPPER = np.int8(100)
 _ORDER = np.array([3, 2, 4, 1, 5, 0, 6], dtype=np.int64)  # centre first
 
 
@@ -75,22 +73,40 @@ def _can_win_now(current: int, mask: int) -> bool:
 
 
 # ---------------------------------------------------------------- transposition table
+# One int64 per slot, so a probe costs one cache miss: bits 0-31 the key's low 32 bits (with a
+# prime table size > 2^17 the slot and this tag together pin down the 49-bit key), bits 32-39
+# lower bound + 64, bits 40-47 upper bound + 64, bits 48-51 best column + 1, bit 52 "in use".
+
+_TAG = 0xFFFFFFFF
+_USED = 1 << 52
+_NO_BOUND = 64  # |score| <= 21, so -64 / +64 mean "nothing known"
 
 
 @numba.njit(cache=True, inline="always")
-def _tt_store(keys, lower, upper, hint, key: int, lo: int, hi: int) -> None:
-    """Tighten the bounds kept for `key`; a different position in the slot is replaced."""
-    i = key % keys.shape[0]
-    tag = np.uint32(key & 0xFFFFFFFF)  # with a prime size > 2^17 slot + tag fix the 49-bit key
-    if keys[i] != tag:
-        keys[i] = tag
-        lower[i] = _NO_LOWER
-        upper[i] = _NO_UPPER
-        hint[i] = -1
-    if lo > lower[i]:
-        lower[i] = lo
-    if hi < upper[i]:
-        upper[i] = hi
+def _tt_entry(table, key: int) -> int:
+    """The packed entry for `key`, or 0 if its slot holds another position (or nothing)."""
+    e = table[key % table.shape[0]]
+    return e if (e & (_TAG | _USED)) == ((key & _TAG) | _USED) else 0
+
+
+@numba.njit(cache=True, inline="always")
+def _tt_bounds(e: int) -> tuple[int, int, int]:
+    """(lower, upper, best column or -1) of a packed entry (0 = unknown)."""
+    if e == 0:
+        return -_NO_BOUND, _NO_BOUND, -1
+    return ((e >> 32) & 0xFF) - 64, ((e >> 40) & 0xFF) - 64, ((e >> 48) & 0xF) - 1
+
+
+@numba.njit(cache=True, inline="always")
+def _tt_store(table, key: int, lo: int, hi: int, col: int) -> None:
+    """Tighten the bounds kept for `key` (replacing another position in its slot)."""
+    old_lo, old_hi, old_col = _tt_bounds(_tt_entry(table, key))
+    lo = max(lo, old_lo)
+    hi = min(hi, old_hi)
+    col = col if col >= 0 else old_col
+    table[key % table.shape[0]] = (
+        (key & _TAG) | ((lo + 64) << 32) | ((hi + 64) << 40) | ((col + 1) << 48) | _USED
+    )
 
 
 @numba.njit(cache=True, inline="always")
@@ -128,11 +144,12 @@ def _column_of(move: int) -> int:
 
 # ---------------------------------------------------------------- search
 
-_SIG = "int64(int64, int64, int64, int64, int64, uint32[:], int8[:], int8[:], int8[:], int64[:, :])"
+ETC_PLY = 20
+_SIG = "int64(int64, int64, int64, int64, int64, int64[:], int64[:, :])"
 
 
 @numba.njit(_SIG, cache=True)  # explicit types: numba segfaults loading cached recursion without
-def _negamax(current, mask, moves, alpha, beta, keys, lower, upper, hint, work):
+def _negamax(current, mask, moves, alpha, beta, table, work):
     """Score of a position whose mover cannot win at once, as a fail-hard alpha-beta bound.
 
     `work` int64 [43, 16]: per-ply move buffers (row = ply); [42, 7] counts the nodes.
@@ -143,41 +160,36 @@ def _negamax(current, mask, moves, alpha, beta, keys, lower, upper, hint, work):
         return -((NUM_CELLS - moves) // 2)
     if moves >= NUM_CELLS - 2:  # no one can win in the last two plies any more
         return 0
-    lo = -((NUM_CELLS - 2 - moves) // 2)  # the opponent cannot win on the next ply
-    hi = (NUM_CELLS - 1 - moves) // 2  # we cannot win on this ply
     key = current + mask
-    i = key % keys.shape[0]
-    first = -1
-    if keys[i] == np.uint32(key & 0xFFFFFFFF):
-        lo = max(lo, np.int64(lower[i]))
-        hi = min(hi, np.int64(upper[i]))
-        first = hint[i]
-    if lo >= beta:
+    lo, hi, first = _tt_bounds(_tt_entry(table, key))
+    lo = max(lo, -((NUM_CELLS - 2 - moves) // 2))  # the opponent cannot win on the next ply
+    hi = min(hi, (NUM_CELLS - 1 - moves) // 2)  # we cannot win on this ply
+    if lo >= beta or lo == hi:
         return lo
     if hi <= alpha:
         return hi
-    if lo == hi:
-        return lo
     alpha = max(alpha, lo)
     beta = min(beta, hi)
     order = work[moves]
     n = _ordered_moves(current, mask, nxt, first, order)
+    if moves < ETC_PLY:
+        for j in range(n):  # enhanced transposition cutoff: a child already known good enough
+            child_hi = _tt_bounds(_tt_entry(table, (current ^ mask) + (mask | order[j])))[1]
+            if -child_hi >= beta:
+                _tt_store(table, key, -child_hi, _NO_BOUND, _column_of(order[j]))
+                return -child_hi
     for j in range(n):
-        mv = order[j]
-        score = -_negamax(current ^ mask, mask | mv, moves + 1, -beta, -alpha,
-                          keys, lower, upper, hint, work)
+        score = -_negamax(current ^ mask, mask | order[j], moves + 1, -beta, -alpha, table, work)
         if score >= beta:
-            _tt_store(keys, lower, upper, hint, key, score, 100)
-            hint[i] = _column_of(mv)
+            _tt_store(table, key, score, _NO_BOUND, _column_of(order[j]))
             return score
-        if score > alpha:
-            alpha = score
-    _tt_store(keys, lower, upper, hint, key, -100, alpha)
+        alpha = max(alpha, score)
+    _tt_store(table, key, -_NO_BOUND, alpha, -1)
     return alpha
 
 
 @numba.njit(cache=True)
-def _solve(current, mask, moves, weak, keys, lower, upper, hint, work):
+def _solve(current, mask, moves, weak, table, work):
     """Value of any position for the mover: the sign in weak mode, else the exact score."""
     if has_four(current ^ mask):  # the previous mover has just won
         return -1 if weak else -((NUM_CELLS + 2 - moves) // 2)
@@ -186,8 +198,9 @@ def _solve(current, mask, moves, weak, keys, lower, upper, hint, work):
     if _can_win_now(current, mask):
         return 1 if weak else (NUM_CELLS + 1 - moves) // 2
     if weak:
-        score = _negamax(current, mask, moves, -1, 1, keys, lower, upper, hint, work)
-        return 1 if score > 0 else (-1 if score < 0 else 0)
+        if _negamax(current, mask, moves, 0, 1, table, work) > 0:
+            return 1
+        return 0 if _negamax(current, mask, moves, -1, 0, table, work) > -1 else -1
     lo = -((NUM_CELLS - moves) // 2)
     hi = (NUM_CELLS + 1 - moves) // 2
     while lo < hi:  # null-window searches, probing near zero first (draws and close games)
@@ -196,7 +209,7 @@ def _solve(current, mask, moves, weak, keys, lower, upper, hint, work):
             med = lo // 2
         elif med >= 0 and hi // 2 > med:
             med = hi // 2
-        r = _negamax(current, mask, moves, med, med + 1, keys, lower, upper, hint, work)
+        r = _negamax(current, mask, moves, med, med + 1, table, work)
         if r <= med:
             hi = r
         else:
@@ -205,7 +218,7 @@ def _solve(current, mask, moves, weak, keys, lower, upper, hint, work):
 
 
 @numba.njit(cache=True)
-def _move_values(current, mask, moves, weak, keys, lower, upper, hint, work):
+def _move_values(current, mask, moves, weak, table, work):
     """int64 [7] value of each column for the mover (-solve of the child); ILLEGAL if not open."""
     out = np.full(WIDTH, ILLEGAL, dtype=np.int64)
     if has_four(current ^ mask) or moves >= NUM_CELLS:
@@ -214,7 +227,7 @@ def _move_values(current, mask, moves, weak, keys, lower, upper, hint, work):
         if (mask >> (H1 * col + HEIGHT - 1)) & 1:
             continue
         child_mask = mask | (mask + (1 << (H1 * col)))
-        out[col] = -_solve(current ^ mask, child_mask, moves + 1, weak, keys, lower, upper, hint, work)
+        out[col] = -_solve(current ^ mask, child_mask, moves + 1, weak, table, work)
     return out
 
 
@@ -228,40 +241,30 @@ def _next_prime(n: int) -> int:
 
 
 class Solver:
-    """Holds the transposition table (about 6 bytes x 2^log2_size) so calls share their work."""
+    """Holds the transposition table (8 bytes x 2^log2_size) so that calls share their work."""
 
     def __init__(self, log2_size: int = 23):
         if log2_size < 18:
             raise ValueError(f"log2_size must be >= 18 so table keys stay exact, got {log2_size}")
-        size = _next_prime(1 << log2_size)  # prime > 2^17 so slot + 32-bit tag identify a key
-        self.keys = np.zeros(size, dtype=np.uint32)
-        self.lower = np.full(size, _NO_LOWER, dtype=np.int8)
-        self.upper = np.full(size, _NO_UPPER, dtype=np.int8)
-        self.hint = np.full(size, -1, dtype=np.int8)  # column that last caused a cutoff
-        self.work = np.zeros((NUM_CELLS + 1, 16), dtype=np.int64)  # move buffers, nodes
+        self.table = np.zeros(_next_prime(1 << log2_size), dtype=np.int64)  # packed entries
+        self.work = np.zeros((NUM_CELLS + 1, 16), dtype=np.int64)  # move buffers, node count
 
     def reset(self) -> None:
         """Forget every stored bound (only needed to time cold searches)."""
-        self.keys[:] = 0
-        self.lower[:] = _NO_LOWER
-        self.upper[:] = _NO_UPPER
-        self.hint[:] = -1
+        self.table[:] = 0
 
     @property
     def nodes(self) -> int:
         """Positions searched so far (for benchmarks)."""
         return int(self.work[NUM_CELLS, WIDTH])
 
-    def _tables(self):
-        return self.keys, self.lower, self.upper, self.hint, self.work
-
     def solve(self, state: C4State, weak: bool = True) -> int:
         """Value for the player to move: -1/0/+1 if weak, else the exact score (Pons' scale)."""
-        return int(_solve(state.current, state.mask, state.moves, weak, *self._tables()))
+        return int(_solve(state.current, state.mask, state.moves, weak, self.table, self.work))
 
     def move_values(self, state: C4State, weak: bool = True) -> np.ndarray:
         """int64 [7]: value of each column for the mover; ILLEGAL (-1000) where it is not open."""
-        return _move_values(state.current, state.mask, state.moves, weak, *self._tables())
+        return _move_values(state.current, state.mask, state.moves, weak, self.table, self.work)
 
     def best_moves(self, state: C4State, weak: bool = True) -> list[int]:
         """The 0-based columns that keep the best outcome (weak: best win/draw/loss class)."""

@@ -1,0 +1,171 @@
+"""The `lmzero` command: a thin layer over the library. User errors: one line, exit code 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="AlphaZero-style planning and self-improvement atop language models.")
+out = Console(width=120)  # wide enough for the analysis table when piped
+
+
+class UserError(Exception):
+    """A mistake in the user's input: reported as one line, exit code 2."""
+
+
+class GameName(str, Enum):
+    connect4 = "connect4"
+    tictactoe = "tictactoe"
+
+
+def _game(name: GameName):
+    from lmzero.tasks.connect4 import ConnectFour
+    from lmzero.tasks.tictactoe import TicTacToe
+    return ConnectFour() if name == GameName.connect4 else TicTacToe()
+
+
+def _player(game, simulations: int, seed: int):
+    from lmzero.player import SearchPlayer
+    from lmzero.search import RolloutEvaluator, SearchConfig
+    config = SearchConfig(num_simulations=simulations, method="uct", leaves_per_call=8)
+    return SearchPlayer(game, RolloutEvaluator(game, seed=seed), config, seed=seed)
+
+
+def _read_positions(path: Path, game):
+    """All positions of the file, or a UserError naming the first bad line (nothing printed)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    positions = []
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        try:
+            state = game.from_moves(text)
+        except ValueError as exc:
+            raise UserError(f"{path}, line {number} ({text!r}): {exc}") from None
+        if game.is_terminal(state):
+            raise UserError(f"{path}, line {number} ({text!r}): the game is already over")
+        positions.append((text, state))
+    if not positions:
+        raise UserError(f"{path}: no positions (one move sequence per line, e.g. 4453)")
+    return positions
+
+
+@app.command()
+def analyse(
+    game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4"),
+    positions: Path = typer.Option(..., "--positions", help="One move sequence per line: 1-based"
+                                   " columns, e.g. 4453; an empty line is the empty board."),
+    simulations: int = typer.Option(1000, "--simulations", min=1, help="Simulations per position."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
+    solver: bool = typer.Option(False, "--solver", help="Also show the exact solver's best moves"
+                                " (win/draw/loss); slow before ply ~8."),
+):
+    """The move the agent chooses in each position, with root visits and value."""
+    if game_name != GameName.connect4:
+        raise UserError("analyse supports connect4 only")
+    game = _game(game_name)
+    items = _read_positions(positions, game)
+    from lmzero.search import search
+    player = _player(game, simulations, seed)
+    result = search(game, player.evaluator, [s for _, s in items], player.config, rng=seed)
+    rows = [dict(position=text, move=int(result.action[b]) + 1,
+                 visits=result.visits[b].tolist(), value=round(float(result.root_value[b]), 4))
+            for b, (text, _) in enumerate(items)]
+    if solver:
+        from lmzero.tasks.connect4_solver import Solver
+        exact = Solver()
+        for row, (_, state) in zip(rows, items):
+            row["solver_best"] = [c + 1 for c in exact.best_moves(state)]
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    extra = ["solver best"] if solver else []
+    table = Table("position", "move", *[f"c{c}" for c in range(1, 8)], "value", *extra)
+    for row in rows:
+        best = [" ".join(map(str, row["solver_best"]))] if solver else []
+        table.add_row(row["position"] or "(empty)", str(row["move"]),
+                      *map(str, row["visits"]), f"{row['value']:+.3f}", *best)
+    out.print(table)
+
+
+def _ask_move(game, state) -> int | None:
+    """A legal 0-based action from the person, or None at end of input / 'q'."""
+    n = game.num_actions
+    while True:
+        try:
+            text = input(f"your move (1-{n}, q to quit): ").strip()
+        except EOFError:
+            return None
+        if text.lower() in {"q", "quit", "exit"}:
+            return None
+        if not text.isdigit() or not 1 <= int(text) <= n:
+            print(f"'{text}' is not a move: type a number from 1 to {n}")
+        elif not game.legal_mask(state)[int(text) - 1]:
+            print(f"{text} is not legal here: choose another")
+        else:
+            return int(text) - 1
+
+
+@app.command()
+def play(
+    game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4 or tictactoe"),
+    simulations: int = typer.Option(2000, "--simulations", min=1, help="Agent's simulations."),
+    first: bool = typer.Option(True, "--first/--second", help="Whether you move first."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the agent."),
+):
+    """Play against the agent in the terminal."""
+    game = _game(game_name)
+    player = _player(game, simulations, seed)
+    state = game.initial_state()
+    human = 0 if first else 1
+    while not game.is_terminal(state):
+        print(game.render(state) + "\n")
+        if game.to_play(state) == human:
+            action = _ask_move(game, state)
+            if action is None:
+                print("bye")
+                return
+        else:
+            result = player.think(state)
+            action = int(result.action[0])
+            print(f"agent plays {action + 1} (value {result.root_value[0]:+.2f} for it)")
+        player.observe(action)
+        state = game.apply(state, action)
+    print(game.render(state))
+    value = game.terminal_value(state)
+    loser = game.to_play(state)
+    print("draw" if value == 0 else ("you win" if loser != human else "the agent wins"))
+
+
+def main() -> None:
+    """Entry point: click's usage errors and our UserErrors become one line and exit code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except UserError as exc:
+        print(f"lmzero: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"lmzero: error: {message}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(code or 0)
+
+
+if __name__ == "__main__":
+    main()
