@@ -39,9 +39,12 @@ class RolloutEvaluator:
         self._rollout = fast if fast is not None else (lambda s, r: random_rollout(game, s, r))
 
     def evaluate(self, states):
-        values = np.array(
-            [np.mean([self._rollout(s, self.rng) for _ in range(self.num_rollouts)])
-             for s in states], dtype=np.float32)
+        rollout, rng, n = self._rollout, self.rng, self.num_rollouts
+        if n == 1:
+            values = np.array([rollout(s, rng) for s in states], dtype=np.float32)
+        else:
+            values = np.array([sum(rollout(s, rng) for _ in range(n)) / n for s in states],
+                              dtype=np.float32)
         return uniform_priors(self.game, states), values
 
 

@@ -122,7 +122,7 @@ class _Expander:
         priors, values = self._evaluate(states)
         for (b, node), state, p, v in zip(keys, states, priors, values):
             legal = self.game.legal_mask(state)
-            p = np.where(legal, p, 0.0)
+            p = p * legal
             total = p.sum()
             tree.prior[b, node] = p / total if total > 0 else legal / max(legal.sum(), 1)
             tree.legal[b, node] = legal
