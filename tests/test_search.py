@@ -82,8 +82,8 @@ def exact(game):
 @pytest.mark.parametrize("method", ["puct", "uct", "gumbel"])
 def test_bandit_best_arm_deterministic(method):
     bandit = Bandit([0.1, 0.5, -0.3, 0.9, 0.2, 0.0])
-    result = search(bandit, exact(bandit), [0], SearchConfig(num_simulations=64, method=method),
-                    rng=0)
+    result = search(bandit, exact(bandit), [0], SearchConfig(num_simulations=64, method=method,
+                                                            solve=False), rng=0)
     assert result.action[0] == 3
     assert result.visits[0].sum() == 64
     assert result.q_values[0, 3] == pytest.approx(0.9)
@@ -241,7 +241,8 @@ def test_batched_search_agrees_with_one_root_at_a_time():
 def test_virtual_loss_batching_keeps_the_answer():
     states = _positions(lambda s: bool(_immediate_wins(s)))[:200]
     evaluator = ExactEvaluator(GAME, ttt.solve)
-    result = search(GAME, evaluator, states, SearchConfig(num_simulations=64, leaves_per_call=16))
+    result = search(GAME, evaluator, states, SearchConfig(num_simulations=64, leaves_per_call=16,
+                                                          solve=False))
     assert all(ttt.move_values(s)[a] == 1 for s, a in zip(states, result.action))
     assert result.evaluator_calls <= 64 // 16 + 1 + 1  # one call per wave, plus the roots
     assert result.visits.sum(axis=1).tolist() == [64] * len(states)
@@ -250,9 +251,10 @@ def test_virtual_loss_batching_keeps_the_answer():
 def test_transpositions_share_evaluations_without_changing_the_search():
     evaluator = ExactEvaluator(GAME, ttt.solve)
     root = [GAME.initial_state()]
-    plain = search(GAME, evaluator, root, SearchConfig(num_simulations=2000, leaves_per_call=1))
+    plain = search(GAME, evaluator, root, SearchConfig(num_simulations=2000, leaves_per_call=1,
+                                                       solve=False))
     shared = search(GAME, evaluator, root, SearchConfig(num_simulations=2000, leaves_per_call=1,
-                                                        transpositions=True))
+                                                        transpositions=True, solve=False))
     assert shared.visits.tolist() == plain.visits.tolist()
     assert shared.evaluations < plain.evaluations * 0.8
 
@@ -269,6 +271,29 @@ def test_tree_reuse_keeps_the_subtree():
     assert again.visits[0].sum() == kept - 1 + 100  # the root's own first visit has no edge
     value_before = -first.q_values[0, move]  # the child's value, from its own player's view
     assert again.root_value[0] == pytest.approx(value_before, abs=0.2)
+
+
+def test_solver_proves_wins_and_stops_early():
+    states = _positions(_wins_in_two)
+    result = search(GAME, RolloutEvaluator(GAME, seed=1), states, SearchConfig(num_simulations=2000))
+    assert result.tree.solved[:, 0].all()  # every win in two is proven...
+    assert (result.root_value == 1.0).all()  # ...with its exact value
+    assert (result.visits.sum(axis=1) < 2000).all()  # ...before the budget is spent
+    assert all(ttt.move_values(s)[a] == 1 for s, a in zip(states, result.action))
+    # a proven draw too: X . O / O X X / . . O, X to move must block at 6 and the game is drawn
+    drawn = ttt.TTTState((1, 0, 2, 2, 1, 1, 0, 0, 2))
+    assert ttt.solve(drawn) == 0
+    result = search(GAME, RolloutEvaluator(GAME), [drawn], SearchConfig(num_simulations=1000))
+    assert result.tree.solved[0, 0] and result.root_value[0] == 0.0
+    assert ttt.move_values(drawn)[result.action[0]] == 0
+
+
+def test_without_solver_the_budget_is_spent():
+    states = _positions(_wins_in_two)[:20]
+    result = search(GAME, RolloutEvaluator(GAME, seed=1), states,
+                    SearchConfig(num_simulations=300, solve=False))
+    assert (result.visits.sum(axis=1) == 299).all() or (result.visits.sum(axis=1) == 300).all()
+    assert not result.tree.solved[:, 0].any()
 
 
 def test_terminal_root_gets_no_move():

@@ -57,6 +57,9 @@ class SearchConfig:
     """Gumbel sigma(q) c_visit."""
     transpositions: bool = False
     """Share evaluations between nodes whose states have the same `game.key`."""
+    solve: bool = True
+    """Back up proven outcomes (MCTS-Solver): a solved node is searched no further, the move choice
+    takes a proven win and avoids proven losses. Assumes values lie in [-1, 1]."""
 
     def __post_init__(self):
         if self.method not in _METHODS:
@@ -111,7 +114,7 @@ class _Expander:
                 continue
             state = self._state_of(tree, b, node)
             if self.game.is_terminal(state):
-                tree.terminal[b, node] = tree.expanded[b, node] = True
+                tree.terminal[b, node] = tree.expanded[b, node] = tree.solved[b, node] = True
                 tree.raw_value[b, node] = self.game.terminal_value(state)
                 continue
             todo[(b, node)] = state
@@ -204,7 +207,6 @@ def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, gumbel, co
                phase_end):
     B = tree.batch_size
     sims_done = np.zeros(B, np.int64)
-    playable = ~tree.terminal[:, ROOT]
     method = _METHODS[config.method]
     use_parent_fpu = config.fpu is None
     rows = np.arange(B)
@@ -213,7 +215,7 @@ def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, gumbel, co
         done = np.minimum(sims_done, config.num_simulations - 1)
         remaining = np.where(sims_done < config.num_simulations,
                              phase_end[rows, done] - sims_done, 0)
-        active = playable & (remaining > 0)
+        active = ~tree.solved[:, ROOT] & (remaining > 0)  # a solved root needs no more search
         if not active.any():
             return
         width = int(min(config.leaves_per_call, remaining[active].max()))
@@ -226,13 +228,14 @@ def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, gumbel, co
         expander.expand(tree, list(zip(b_idx.tolist(), nodes.tolist())))
         values = tree.raw_value[b_idx, nodes].astype(np.float64)
         simulate.backward(b_idx.astype(np.int64), nodes.astype(np.int64), values, tree.parent,
-                          tree.sign, tree.value_sum, config.virtual_loss)
+                          tree.sign, tree.value_sum, config.virtual_loss, tree.children,
+                          tree.legal, tree.raw_value, tree.solved, config.solve)
 
 
 def _select(tree, active, sims_done, leaves, method, config, use_parent_fpu, gumbel, considered):
     simulate.select_leaves(
         tree.parent, tree.action, tree.children, tree.prior, tree.legal, tree.visits,
-        tree.value_sum, tree.raw_value, tree.sign, tree.expanded, tree.terminal, tree.num_nodes,
+        tree.value_sum, tree.raw_value, tree.sign, tree.expanded, tree.solved, tree.num_nodes,
         active, sims_done, leaves, method, config.c_init, config.c_base,
         0.0 if config.fpu is None else config.fpu, use_parent_fpu, config.uct_c,
         config.virtual_loss, gumbel, considered, config.value_scale, config.maxvisit_init)
@@ -255,14 +258,29 @@ def _result(tree: Tree, config: SearchConfig, rng, gumbel, expander: _Expander) 
         legal = tree.legal[b, ROOT]
         if not legal.any():
             continue  # terminal root: nothing to choose
+        allowed = _unrefuted(tree, b, legal) if config.solve else legal
         if config.method == "gumbel":
-            action[b], policy[b] = _gumbel_choice(tree, b, config, gumbel, sigma_q, logits, scores)
+            action[b], policy[b] = _gumbel_choice(tree, b, config, gumbel, allowed, sigma_q,
+                                                  logits, scores)
             continue
         total = visits[b].sum()
         policy[b] = visits[b] / total if total > 0 else tree.prior[b, ROOT]
-        action[b] = _visit_choice(visits[b], q_values[b], legal, config.temperature, rng)
+        action[b] = _visit_choice(visits[b], q_values[b], allowed, config.temperature, rng)
     return SearchResult(action, visits, q_values, root_value, policy, tree,
                         expander.evaluations, expander.calls)
+
+
+def _unrefuted(tree: Tree, b: int, legal: np.ndarray) -> np.ndarray:
+    """bool [A]: at a solved root, the moves that reach its proven value; elsewhere, the moves
+    not proven to lose (all legal moves if every one is)."""
+    kids = tree.children[b, ROOT]
+    safe = np.maximum(kids, 0)
+    known = legal & (kids >= 0) & tree.solved[b, safe]
+    exact = np.where(known, tree.sign[b, safe] * tree.raw_value[b, safe], np.nan)
+    if tree.solved[b, ROOT]:
+        return known & (exact == tree.raw_value[b, ROOT])
+    losing = known & (exact <= -1.0)
+    return legal & ~losing if (legal & ~losing).any() else legal
 
 
 def _visit_choice(visits, q_values, legal, temperature, rng) -> int:
@@ -277,15 +295,20 @@ def _visit_choice(visits, q_values, legal, temperature, rng) -> int:
     return int(rng.choice(len(weights), p=weights / weights.sum()))
 
 
-def _gumbel_choice(tree, b, config, gumbel, sigma_q, logits, scores):
+def _gumbel_choice(tree, b, config, gumbel, allowed, sigma_q, logits, scores):
     """Most visited of the remaining candidates by g + logits + sigma(q) (Danihelka et al. 2022,
-    Algorithm 2); policy target = softmax(logits + sigma(completed Q)) (eq. 11)."""
-    visits = tree.child_visits(b)
+    Algorithm 2), among the `allowed` moves; policy target = softmax(logits + sigma(completed Q))
+    (eq. 11)."""
     legal = tree.legal[b, ROOT]
-    target = int(visits[legal].max())
-    action_selection.gumbel_root_score(
-        b, tree.children, tree.prior, tree.legal, tree.visits, tree.value_sum, tree.raw_value,
-        gumbel, config.value_scale, config.maxvisit_init, target, sigma_q, logits, scores)
+    target = int(tree.child_visits(b)[allowed].max())
+    for considered in (target, -1):  # -1: any visit count, if a proof cut the schedule short
+        action_selection.gumbel_root_score(
+            b, tree.children, tree.prior, tree.legal, tree.visits, tree.value_sum,
+            tree.raw_value, gumbel, config.value_scale, config.maxvisit_init, considered,
+            sigma_q, logits, scores)
+        scores[~allowed] = -np.inf
+        if np.isfinite(scores).any():
+            break
     improved = np.where(legal, logits + sigma_q, -np.inf)
     return int(np.argmax(scores)), _softmax(improved)
 
@@ -312,7 +335,7 @@ def reuse_tree(tree: Tree, game: Game, actions: Sequence[int]) -> Tree:
         remap[order] = np.arange(order.size)
         m = order.size
         for name in ("prior", "legal", "visits", "value_sum", "raw_value", "sign", "expanded",
-                     "terminal", "action"):
+                     "terminal", "solved", "action"):
             getattr(new, name)[b, :m] = getattr(tree, name)[b, order]
         new.children[b, :m] = remap[tree.children[b, order]]
         new.parent[b, :m] = remap[tree.parent[b, order]]

@@ -32,7 +32,7 @@ def _root_gumbel_action(b, k, children, prior, legal, visits, value_sum, raw_val
 
 @njit(cache=True)
 def select_leaves(parent, action, children, prior, legal, visits, value_sum, raw_value, sign,
-                  expanded, terminal, num_nodes, active, sims_done, leaves, method, c_init,
+                  expanded, solved, num_nodes, active, sims_done, leaves, method, c_init,
                   c_base, fpu, use_parent_fpu, uct_c, virtual_loss, gumbel, considered,
                   value_scale, maxvisit_init):
     """Fill leaves [B, L] with one leaf per walk (-1 where active [B, L] is False).
@@ -51,7 +51,7 @@ def select_leaves(parent, action, children, prior, legal, visits, value_sum, raw
                 continue
             node = 0
             visits[b, 0] += 1
-            while expanded[b, node] and not terminal[b, node]:
+            while expanded[b, node] and not solved[b, node]:
                 if method == GUMBEL and node == 0:
                     a = _root_gumbel_action(b, sims_done[b], children, prior, legal, visits,
                                             value_sum, raw_value, gumbel, considered,
@@ -86,15 +86,40 @@ def select_leaves(parent, action, children, prior, legal, visits, value_sum, raw
 
 
 @njit(cache=True)
-def backward(tree_index, leaf, value, parent, sign, value_sum, virtual_loss):
+def backward(tree_index, leaf, value, parent, sign, value_sum, virtual_loss, children, legal,
+             raw_value, solved, solve):
     """Add value [K] (leaf's own point of view) along each leaf's path, undoing virtual losses.
 
-    Visits were already counted on the way down.
+    Visits were already counted on the way down. With `solve`, exact values also climb the path
+    (MCTS-Solver, Winands et al. 2008): a node is solved once one child is a proven win for its
+    player (value 1 from its point of view) or all of its children are solved.
     """
     for k in range(leaf.shape[0]):
         b, node, v = tree_index[k], leaf[k], value[k]
+        if solve and solved[b, node]:
+            _propagate_solved(b, parent[b, node], children, legal, sign, raw_value, solved, parent)
         while node != 0:
             v = sign[b, node] * v  # to the point of view of the player who chose this edge
             value_sum[b, node] += v + virtual_loss
             node = parent[b, node]
         value_sum[b, 0] += v
+
+
+@njit(cache=True)
+def _propagate_solved(b, node, children, legal, sign, raw_value, solved, parent):
+    while node >= 0 and not solved[b, node]:
+        best = -np.inf
+        complete = True
+        for a in range(legal.shape[2]):
+            if not legal[b, node, a]:
+                continue
+            child = children[b, node, a]
+            if child < 0 or not solved[b, child]:
+                complete = False
+                continue
+            best = max(best, sign[b, child] * raw_value[b, child])
+        if best < 1.0 and not complete:
+            return
+        solved[b, node] = True
+        raw_value[b, node] = best
+        node = parent[b, node]

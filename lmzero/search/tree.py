@@ -34,6 +34,7 @@ class Tree:
     sign: np.ndarray  # int8 [B, N] +1/-1: converts a value at the node to its parent's view
     expanded: np.ndarray  # bool [B, N] evaluated (or terminal): its edges may be selected
     terminal: np.ndarray  # bool [B, N] game over at this node; raw_value is the exact outcome
+    solved: np.ndarray  # bool [B, N] exact value known (terminal, or proven from its children)
     num_nodes: np.ndarray  # int32 [B] nodes in use per tree
     states: list  # B lists of N game states (None until the node's state is computed)
 
@@ -52,6 +53,7 @@ class Tree:
             sign=np.ones((B, N), np.int8),
             expanded=np.zeros((B, N), np.bool_),
             terminal=np.zeros((B, N), np.bool_),
+            solved=np.zeros((B, N), np.bool_),
             num_nodes=np.ones(B, np.int32),
             states=[[None] * N for _ in range(B)],
         )
@@ -89,7 +91,7 @@ class Tree:
     def node_value(self, b: int, node: int = ROOT) -> float:
         """Mean backed-up value of `node` from the point of view of the player to move there."""
         n = self.visits[b, node]
-        if n == 0:
+        if n == 0 or self.solved[b, node]:
             return float(self.raw_value[b, node])
         return float(self.sign[b, node] * self.value_sum[b, node] / n)
 
@@ -100,7 +102,7 @@ class Tree:
         bigger = Tree.empty(self.batch_size, capacity, self.num_actions)
         n = self.capacity
         for name in ("parent", "action", "children", "prior", "legal", "visits", "value_sum",
-                     "raw_value", "sign", "expanded", "terminal"):
+                     "raw_value", "sign", "expanded", "terminal", "solved"):
             getattr(bigger, name)[:, :n] = getattr(self, name)
         bigger.num_nodes[:] = self.num_nodes
         bigger.states = [s + [None] * (capacity - n) for s in self.states]

@@ -144,7 +144,7 @@ def _column_of(move: int) -> int:
 
 # ---------------------------------------------------------------- search
 
-ETC_PLY = 36
+ETC_PLY = 42
 _SIG = "int64(int64, int64, int64, int64, int64, int64[:], int64[:, :])"
 
 
