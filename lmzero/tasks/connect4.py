@@ -25,7 +25,6 @@ NUM_CELLS = WIDTH * HEIGHT  # 42
 BOTTOM_MASK = sum(1 << (H1 * c) for c in range(WIDTH))  # lowest cell of every column
 BOARD_MASK = BOTTOM_MASK * ((1 << HEIGHT) - 1)  # every playable cell
 TOP_MASKS = tuple(1 << (H1 * c + HEIGHT - 1) for c in range(WIDTH))  # highest cell per column
-COLUMN_MASKS = tuple(((1 << HEIGHT) - 1) << (H1 * c) for c in range(WIDTH))
 
 
 class C4State(NamedTuple):
@@ -55,11 +54,15 @@ def play_bits(current: int, mask: int, col: int) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------- fast random playouts
+# Randomness: a xorshift64* stream inside the compiled code, seeded (splitmix64) from one draw of
+# the caller's numpy Generator, so a rollout is reproducible from that Generator.  Reseeding
+# numba's own np.random instead costs ~1.5 us per call (more than a whole playout here) and
+# would reset global RNG state that other jitted code may rely on.
 
 
 @numba.njit(cache=True, inline="always")
 def _next_random(s: np.uint64) -> np.uint64:
-    """One xorshift64* step: a tiny, fast generator private to each playout batch."""
+    """One xorshift64 state step; callers multiply by a constant for the output (xorshift64*)."""
     s ^= s >> np.uint64(12)
     s ^= s << np.uint64(25)
     s ^= s >> np.uint64(27)
@@ -72,15 +75,14 @@ def _playout(current: int, mask: int, moves: int, s: np.uint64) -> tuple[int, np
     if has_four(current ^ mask):  # already lost: the previous mover made four
         return -1, s
     sign = 1
-    bottom = 1
     while moves < NUM_CELLS:
         while True:  # rejection sampling keeps the choice uniform over open columns
             s = _next_random(s)
-            col = np.int64(((s * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(32)) % np.uint64(WIDTH))
+            draw = (s * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(32)  # xorshift64* output
+            col = np.int64(draw % np.uint64(WIDTH))
             if not (mask >> (H1 * col + HEIGHT - 1)) & 1:
                 break
-        bottom = np.int64(1) << (H1 * col)
-        new_mask = mask | (mask + bottom)
+        new_mask = mask | (mask + (np.int64(1) << (H1 * col)))
         if has_four(current | (new_mask ^ mask)):
             return sign, s
         current, mask, moves = current ^ mask, new_mask, moves + 1

@@ -1,19 +1,22 @@
 """Exact Connect Four solver: negamax with alpha-beta, compiled with numba.
 
 Why our own: later stages label self-play positions with perfect values, so the solver must be
-exact and fast on positions from ply ~6 onward.  The ingredients are the classic ones:
+exact and fast on positions from ply ~6 onward.  The ingredients:
 
-* only "non-losing" moves are searched: if the opponent has two playable threats the mover
-  loses at once, one playable threat forces the reply, and a move under an opponent threat is
-  never played;
-* moves are tried by the number of threats they create, ties broken centre-first;
-* a transposition table (numpy arrays, prime size, keyed by current + mask) keeps a lower and an
-  upper bound per position, and is reused across calls because bounds never go stale.
+* only "non-losing" moves are searched: with two playable opponent threats the mover has lost,
+  one playable threat forces the reply, and the cell under an opponent threat is never filled;
+* moves are tried by the threats they create (favouring the mover's row parity, penalising
+  filling the cell under one's own threat), ties broken centre-first;
+* a transposition table (one packed int64 per slot, prime size, keyed by current + mask with
+  mirror images merged) keeps a lower and an upper bound per position; children are probed
+  first for a cutoff (enhanced transposition cutoff).  Bounds never go stale, so the table is
+  reused across calls and across weak/strong modes.
 
 Scores follow Pascal Pons' convention for the player to move: 0 is a draw, a win with the
 mover's k-th stone scores 22 - k (so larger = sooner), a loss is the negative.  Weak mode only
-asks win/draw/loss (sign of the score), searched with the window [-1, 1]; strong mode narrows
-the exact score with null-window searches.
+asks win/draw/loss inside the window [-1, 1], as two null-window probes (> 0? then > -1?),
+which prune harder than one [-1, 1] search; strong mode narrows the exact score by null-window
+bisection.
 """
 
 from __future__ import annotations
@@ -74,55 +77,71 @@ def _can_win_now(current: int, mask: int) -> bool:
 
 # ---------------------------------------------------------------- transposition table
 # One int64 per slot, so a probe costs one cache miss: bits 0-31 the key's low 32 bits (with a
-# prime table size > 2^17 the slot and this tag together pin down the 49-bit key), bits 32-39
-# lower bound + 64, bits 40-47 upper bound + 64, bits 48-51 best column + 1, bit 52 "in use".
+# prime table size > 2^17 the slot and this tag pin down the 49-bit key), bits 32-39 the lower
+# bound + 64, bits 40-47 the upper bound + 64, bit 48 "in use".  Mirror images share a slot.
 
 _TAG = 0xFFFFFFFF
-_USED = 1 << 52
+_USED = 1 << 48
 _NO_BOUND = 64  # |score| <= 21, so -64 / +64 mean "nothing known"
+_COLS = tuple(((1 << H1) - 1) << (H1 * c) for c in range(WIDTH))  # 7-bit field of each column
 
 
 @numba.njit(cache=True, inline="always")
-def _tt_entry(table, key: int) -> int:
-    """The packed entry for `key`, or 0 if its slot holds another position (or nothing)."""
+def _canonical(key: int) -> int:
+    """The smaller of the key and its left-right mirror (current + mask is column-local)."""
+    shift1, shift2, shift3 = 6 * H1, 4 * H1, 2 * H1
+    mirror = (
+        ((key & _COLS[0]) << shift1) | ((key & _COLS[6]) >> shift1)
+        | ((key & _COLS[1]) << shift2) | ((key & _COLS[5]) >> shift2)
+        | ((key & _COLS[2]) << shift3) | ((key & _COLS[4]) >> shift3)
+        | (key & _COLS[3])
+    )
+    return min(key, mirror)
+
+
+@numba.njit(cache=True, inline="always")
+def _tt_bounds(table, key: int) -> tuple[int, int]:
+    """(lower, upper) bounds known for the position with this canonical key."""
     e = table[key % table.shape[0]]
-    return e if (e & (_TAG | _USED)) == ((key & _TAG) | _USED) else 0
+    if (e & (_TAG | _USED)) != ((key & _TAG) | _USED):
+        return -_NO_BOUND, _NO_BOUND
+    return ((e >> 32) & 0xFF) - 64, ((e >> 40) & 0xFF) - 64
 
 
 @numba.njit(cache=True, inline="always")
-def _tt_bounds(e: int) -> tuple[int, int, int]:
-    """(lower, upper, best column or -1) of a packed entry (0 = unknown)."""
-    if e == 0:
-        return -_NO_BOUND, _NO_BOUND, -1
-    return ((e >> 32) & 0xFF) - 64, ((e >> 40) & 0xFF) - 64, ((e >> 48) & 0xF) - 1
-
-
-@numba.njit(cache=True, inline="always")
-def _tt_store(table, key: int, lo: int, hi: int, col: int) -> None:
-    """Tighten the bounds kept for `key` (replacing another position in its slot)."""
-    old_lo, old_hi, old_col = _tt_bounds(_tt_entry(table, key))
+def _tt_store(table, key: int, lo: int, hi: int) -> None:
+    """Tighten the bounds kept for a canonical key (replacing another position in its slot)."""
+    old_lo, old_hi = _tt_bounds(table, key)
     lo = max(lo, old_lo)
     hi = min(hi, old_hi)
-    col = col if col >= 0 else old_col
-    table[key % table.shape[0]] = (
-        (key & _TAG) | ((lo + 64) << 32) | ((hi + 64) << 40) | ((col + 1) << 48) | _USED
-    )
+    table[key % table.shape[0]] = (key & _TAG) | ((lo + 64) << 32) | ((hi + 64) << 40) | _USED
+
+
+# ---------------------------------------------------------------- move ordering
+
+_ODD_ROWS = sum(1 << (H1 * c + r) for c in range(WIDTH) for r in (0, 2, 4))  # rows 1, 3, 5
+_EVEN_ROWS = BOARD_MASK ^ _ODD_ROWS  # rows 2, 4, 6
 
 
 @numba.njit(cache=True, inline="always")
-def _ordered_moves(current: int, mask: int, moves_bb: int, first: int, out: np.ndarray) -> int:
-    """Fill `out[:7]` with single-cell move bitboards, best first; returns the count.
+def _ordered_moves(current: int, mask: int, moves: int, moves_bb: int, out: np.ndarray) -> int:
+    """Fill `out[:7]` with single-cell move bitboards, most promising first; returns the count.
 
-    The table's remembered best column `first` (or -1) leads, then moves creating more
-    threats; ties stay centre-first because the insertion sort is stable.
+    Key: threats the move makes (x4), plus those on rows of the mover's parity (odd rows favour
+    the first player, even rows the second; x2), minus 4 for filling the cell under one's own
+    threat (the opponent then blocks it).  Ties stay centre-first (stable insertion sort).
     """
     scores = out[8:]  # int64 [7] sort keys, kept in the same per-ply buffer row
+    parity = _ODD_ROWS if moves % 2 == 0 else _EVEN_ROWS
+    own = _threats(current, mask)
     n = 0
-    for j in range(WIDTH):
-        col = _ORDER[j]
+    for col in _ORDER:
         mv = moves_bb & (((1 << HEIGHT) - 1) << (H1 * col))
         if mv:
-            score = 1000 if col == first else _popcount(_threats(current | mv, mask))
+            th = _threats(current | mv, mask)
+            score = 4 * _popcount(th) + 2 * _popcount(th & parity)
+            if (mv << 1) & own:
+                score -= 4
             k = n
             while k > 0 and scores[k - 1] < score:
                 out[k] = out[k - 1]
@@ -134,17 +153,8 @@ def _ordered_moves(current: int, mask: int, moves_bb: int, first: int, out: np.n
     return n
 
 
-@numba.njit(cache=True, inline="always")
-def _column_of(move: int) -> int:
-    col = 0
-    while move >= (1 << (H1 * (col + 1))):
-        col += 1
-    return col
-
-
 # ---------------------------------------------------------------- search
 
-ETC_PLY = 42
 _SIG = "int64(int64, int64, int64, int64, int64, int64[:], int64[:, :])"
 
 
@@ -152,16 +162,16 @@ _SIG = "int64(int64, int64, int64, int64, int64, int64[:], int64[:, :])"
 def _negamax(current, mask, moves, alpha, beta, table, work):
     """Score of a position whose mover cannot win at once, as a fail-hard alpha-beta bound.
 
-    `work` int64 [43, 16]: per-ply move buffers (row = ply); [42, 7] counts the nodes.
+    `work` int64 [44, 16]: rows 0..42 are per-ply move buffers; [43, 0] counts the nodes.
     """
-    work[NUM_CELLS, WIDTH] += 1
+    work[NUM_CELLS + 1, 0] += 1
     nxt = _non_losing_moves(current, mask)
     if nxt == 0:
         return -((NUM_CELLS - moves) // 2)
     if moves >= NUM_CELLS - 2:  # no one can win in the last two plies any more
         return 0
-    key = current + mask
-    lo, hi, first = _tt_bounds(_tt_entry(table, key))
+    key = _canonical(current + mask)
+    lo, hi = _tt_bounds(table, key)
     lo = max(lo, -((NUM_CELLS - 2 - moves) // 2))  # the opponent cannot win on the next ply
     hi = min(hi, (NUM_CELLS - 1 - moves) // 2)  # we cannot win on this ply
     if lo >= beta or lo == hi:
@@ -171,20 +181,20 @@ def _negamax(current, mask, moves, alpha, beta, table, work):
     alpha = max(alpha, lo)
     beta = min(beta, hi)
     order = work[moves]
-    n = _ordered_moves(current, mask, nxt, first, order)
-    if moves < ETC_PLY:
-        for j in range(n):  # enhanced transposition cutoff: a child already known good enough
-            child_hi = _tt_bounds(_tt_entry(table, (current ^ mask) + (mask | order[j])))[1]
-            if -child_hi >= beta:
-                _tt_store(table, key, -child_hi, _NO_BOUND, _column_of(order[j]))
-                return -child_hi
+    n = _ordered_moves(current, mask, moves, nxt, order)
+    opp = current ^ mask
+    for j in range(n):  # enhanced transposition cutoff: a child already known to be good enough
+        child_hi = _tt_bounds(table, _canonical(opp + (mask | order[j])))[1]
+        if -child_hi >= beta:
+            _tt_store(table, key, -child_hi, _NO_BOUND)
+            return -child_hi
     for j in range(n):
-        score = -_negamax(current ^ mask, mask | order[j], moves + 1, -beta, -alpha, table, work)
+        score = -_negamax(opp, mask | order[j], moves + 1, -beta, -alpha, table, work)
         if score >= beta:
-            _tt_store(table, key, score, _NO_BOUND, _column_of(order[j]))
+            _tt_store(table, key, score, _NO_BOUND)
             return score
         alpha = max(alpha, score)
-    _tt_store(table, key, -_NO_BOUND, alpha, -1)
+    _tt_store(table, key, -_NO_BOUND, alpha)
     return alpha
 
 
@@ -241,13 +251,16 @@ def _next_prime(n: int) -> int:
 
 
 class Solver:
-    """Holds the transposition table (8 bytes x 2^log2_size) so that calls share their work."""
+    """Holds the transposition table (8 bytes x 2^log2_size) so that calls share their work.
+
+    Not thread-safe: searches write into the shared table and move buffers.
+    """
 
     def __init__(self, log2_size: int = 23):
         if log2_size < 18:
             raise ValueError(f"log2_size must be >= 18 so table keys stay exact, got {log2_size}")
         self.table = np.zeros(_next_prime(1 << log2_size), dtype=np.int64)  # packed entries
-        self.work = np.zeros((NUM_CELLS + 1, 16), dtype=np.int64)  # move buffers, node count
+        self.work = np.zeros((NUM_CELLS + 2, 16), dtype=np.int64)  # move buffers, node count
 
     def reset(self) -> None:
         """Forget every stored bound (only needed to time cold searches)."""
@@ -256,7 +269,7 @@ class Solver:
     @property
     def nodes(self) -> int:
         """Positions searched so far (for benchmarks)."""
-        return int(self.work[NUM_CELLS, WIDTH])
+        return int(self.work[NUM_CELLS + 1, 0])
 
     def solve(self, state: C4State, weak: bool = True) -> int:
         """Value for the player to move: -1/0/+1 if weak, else the exact score (Pons' scale)."""
