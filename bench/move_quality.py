@@ -8,14 +8,15 @@ For each set and budget (simulations per position), every method searches every 
   ours uct          SearchConfig(method="uct", uct_c=2), random-rollout evaluator, one batched
                     `search` call over all positions of a set (leaves_per_call=8)
   ours uct lpc=1    the same with one leaf per tree per wave (sequential UCT within each tree)
+  ours uct lpc=1 solve   the same with our MCTS-Solver on (SearchConfig.solve)
   ours puct         SearchConfig(method="puct") with its defaults, same evaluator (uniform prior)
   openspiel c++     pyspiel.MCTSBot, UCT c=2, 1 random rollout per leaf, solve=False
-  openspiel c++ solve   the same with solve=True (MCTS-Solver: proven wins/losses back up;
-                    our search has no such thing)
+  openspiel c++ solve   the same with solve=True (MCTS-Solver: proven wins/losses back up)
   random move       the expected share of a uniformly random legal move (no search; exact)
 
 Also available through --methods: "ours gumbel" (method="gumbel" defaults).
-Shares come with 95% Wilson intervals.  Writes bench/out/move_quality.json and .png.
+Every cell pools --seeds runs (default 3) with different seeds; shares come with 95% Wilson
+intervals over the pooled moves, and the last table gives ours / OpenSpiel at equal budget.  Writes bench/out/move_quality.json and .png.
 
     .venv/bin/python bench/move_quality.py --quick
     .venv/bin/python bench/move_quality.py                  # all positions, budgets 100..10000
@@ -46,8 +47,8 @@ OUT_DIR = ROOT_DIR / "bench" / "out"
 ILLEGAL = -1000
 UCT_C = 2.0
 SETS = ["6-13", "14-34"]
-DEFAULT_METHODS = ["ours uct", "ours uct lpc=1", "ours puct", "openspiel c++",
-                   "openspiel c++ solve"]
+DEFAULT_METHODS = ["ours uct", "ours uct lpc=1", "ours uct lpc=1 solve", "ours puct",
+                   "openspiel c++", "openspiel c++ solve"]
 ALL_METHODS = DEFAULT_METHODS + ["ours gumbel"]
 
 
@@ -81,12 +82,12 @@ def is_best(values, action: int) -> bool:
 # Each takes (positions, budget, seed) and returns the chosen 0-based column per position.
 
 
-def ours(method: str, leaves_per_call: int = 8):
+def ours(method: str, leaves_per_call: int = 8, solve: bool = False):
     game = ConnectFour()
 
     def run(positions, budget, seed):
         config = SearchConfig(num_simulations=budget, method=method, uct_c=UCT_C,
-                              leaves_per_call=leaves_per_call)
+                              leaves_per_call=leaves_per_call, solve=solve)
         evaluator = RolloutEvaluator(game, num_rollouts=1, seed=seed)  # fresh: reproducible
         roots = [from_moves(p["moves"]) for p in positions]
         return search(game, evaluator, roots, config, rng=seed).action.tolist()
@@ -118,6 +119,7 @@ def make_method(name: str):
     return {
         "ours uct": lambda: ours("uct"),
         "ours uct lpc=1": lambda: ours("uct", leaves_per_call=1),
+        "ours uct lpc=1 solve": lambda: ours("uct", leaves_per_call=1, solve=True),
         "ours puct": lambda: ours("puct"),
         "ours gumbel": lambda: ours("gumbel"),
         "openspiel c++": lambda: openspiel_cpp(False),
@@ -173,6 +175,19 @@ def print_table(report: dict) -> None:
     Console(width=160).print(table)
 
 
+def print_ratios(report: dict, ours_name: str = "ours uct lpc=1",
+                 theirs_name: str = "openspiel c++") -> None:
+    """Ours / OpenSpiel at equal simulations: the comparison the machine's noise cannot bias."""
+    cells = {(r["method"], r["budget"]): r for r in report["rows"]}
+    for (name, budget), mine in cells.items():
+        if name != ours_name or (theirs_name, budget) not in cells:
+            continue
+        theirs = cells[(theirs_name, budget)]
+        print(f"{ours_name} / {theirs_name} at {budget:,} simulations: " + ", ".join(
+            f"set {s} {mine['sets'][s]['share'] / max(theirs['sets'][s]['share'], 1e-9):.3f}"
+            for s in SETS))
+
+
 def plot(report: dict, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -211,6 +226,7 @@ def main(argv=None) -> None:
     p.add_argument("--methods", type=lambda s: [m.strip() for m in s.split(",")],
                    default=DEFAULT_METHODS, help=f"comma-separated, from: {', '.join(ALL_METHODS)}")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=3, help="runs per cell, pooled (default 3)")
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--quick", action="store_true", help="budgets 100,1000 on 20 positions per set")
     p.add_argument("--out", type=Path, default=OUT_DIR)
@@ -241,9 +257,12 @@ def main(argv=None) -> None:
             row = {"method": name, "budget": budget, "sets": {}, "seconds": 0.0}
             for s in SETS:
                 t = time.perf_counter()
-                actions = run(sets[s], budget, args.seed)
-                secs = time.perf_counter() - t
-                best = [is_best(r["values"], a) for r, a in zip(sets[s], actions)]
+                best, actions = [], []
+                for seed in range(args.seed, args.seed + args.seeds):
+                    chosen = run(sets[s], budget, seed)
+                    actions += chosen
+                    best += [is_best(r["values"], a) for r, a in zip(sets[s], chosen)]
+                secs = (time.perf_counter() - t) / args.seeds
                 k, n = int(sum(best)), len(best)
                 row["sets"][s] = {"share": k / n, "k": k, "n": n, "wilson95": list(wilson(k, n)),
                                   "seconds": secs, "actions": [int(a) for a in actions]}
@@ -269,6 +288,7 @@ def main(argv=None) -> None:
                     "cpus": os.cpu_count(), "numpy": np.__version__, "numba": numba.__version__},
     }
     print_table(report)
+    print_ratios(report)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "move_quality.json").write_text(json.dumps(report, indent=1))
     plot(report, args.out / "move_quality.png")

@@ -34,7 +34,7 @@ def _game(name: GameName):
 def _player(game, simulations: int, seed: int):
     from lmzero.player import SearchPlayer
     from lmzero.search import RolloutEvaluator, SearchConfig
-    config = SearchConfig(num_simulations=simulations, method="uct", leaves_per_call=8)
+    config = SearchConfig(num_simulations=simulations, method="uct", leaves_per_call=1)
     return SearchPlayer(game, RolloutEvaluator(game, seed=seed), config, seed=seed)
 
 
@@ -146,6 +146,53 @@ def play(
     value = game.terminal_value(state)
     loser = game.to_play(state)
     print("draw" if value == 0 else ("you win" if loser != human else "the agent wins"))
+
+
+class Preset(str, Enum):
+    quick = "quick"
+    full = "full"
+
+
+@app.command()
+def train(
+    game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4 or tictactoe"),
+    preset: Preset = typer.Option(Preset.quick, "--preset", help="quick (minutes) or full."),
+    run: Path = typer.Option(None, "--run", help="Run directory (default runs/GAME-PRESET)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --run after a "
+                                "crash or stop; nothing already written is redone or lost."),
+    iterations: int = typer.Option(None, "--iterations", min=1, help="Override the preset."),
+):
+    """AlphaZero self-play training: self-play with search, replay, learner, checkpoints."""
+    from dataclasses import replace
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lmzero.loop import PRESETS, train as run_training
+
+    config = PRESETS[(game_name.value, preset.value)]
+    if iterations:
+        config = replace(config, iterations=iterations)
+    run = run or Path("runs") / f"{game_name.value}-{preset.value}"
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+               "{task.total}"), TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
+    with Progress(*columns, console=out) as bar:
+        task = bar.add_task(f"{game_name.value} iterations", total=config.iterations, last="")
+
+        def report(i, phase, row):
+            if row is None:
+                bar.update(task, last=f"iteration {i}: {phase}")
+                return
+            figures = {k: v for k, v in row.items() if k.startswith(("score", "raw", "greedy",
+                                                                      "search_vs"))}
+            text = " ".join(f"{k}={v:.3g}" for k, v in figures.items())
+            bar.update(task, completed=i + 1, last=text)
+            out.print(f"iteration {i}: games={row['games']} loss={row['loss_total']:.3f} "
+                      f"{row['positions_per_second']} pos/s  {text}")
+        try:
+            run_training(config, run, resume=resume, progress=report)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    out.print(f"run directory: {run}")
 
 
 def main() -> None:

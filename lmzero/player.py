@@ -45,3 +45,16 @@ class SearchPlayer:
         """Tell the player a move was made in the last searched position (its own or not)."""
         if self._tree is not None:
             self._tree = reuse_tree(self._tree, self.game, [action])
+
+
+@dataclass
+class PolicyPlayer:
+    """The raw network: the legal move with the highest prior, no search (0 simulations)."""
+
+    game: Game
+    evaluator: Evaluator
+
+    def choose(self, state: State) -> int:
+        priors, _ = self.evaluator.evaluate([state])
+        legal = self.game.legal_mask(state)
+        return int(np.argmax(np.where(legal, priors[0], -1.0)))

@@ -41,13 +41,12 @@ def test_analyse_json_finds_the_winning_and_blocking_moves(positions):
     solver = Solver()
     for row in rows:
         assert set(row) == {"position", "move", "visits", "value"}
-        # a root proven won or lost (MCTS-Solver) stops searching before the budget
-        assert len(row["visits"]) == 7 and 0 < sum(row["visits"]) <= 3000
+        assert len(row["visits"]) == 7 and sum(row["visits"]) == 3000
         best = [c + 1 for c in solver.best_moves(from_moves(row["position"]))]
         assert row["move"] in best
         assert -1 <= row["value"] <= 1
     assert rows[1]["move"] == 4  # 112233: X to move wins at once in column 4
-    assert rows[1]["value"] == 1.0  # proven
+    assert rows[1]["value"] > 0.9
 
 
 def test_analyse_table_output(positions):

@@ -275,7 +275,8 @@ def test_tree_reuse_keeps_the_subtree():
 
 def test_solver_proves_wins_and_stops_early():
     states = _positions(_wins_in_two)
-    result = search(GAME, RolloutEvaluator(GAME, seed=1), states, SearchConfig(num_simulations=2000))
+    result = search(GAME, RolloutEvaluator(GAME, seed=1), states,
+                    SearchConfig(num_simulations=2000, solve=True))
     assert result.tree.solved[:, 0].all()  # every win in two is proven...
     assert (result.root_value == 1.0).all()  # ...with its exact value
     assert (result.visits.sum(axis=1) < 2000).all()  # ...before the budget is spent
@@ -283,7 +284,8 @@ def test_solver_proves_wins_and_stops_early():
     # a proven draw too: X . O / O X X / . . O, X to move must block at 6 and the game is drawn
     drawn = ttt.TTTState((1, 0, 2, 2, 1, 1, 0, 0, 2))
     assert ttt.solve(drawn) == 0
-    result = search(GAME, RolloutEvaluator(GAME), [drawn], SearchConfig(num_simulations=1000))
+    result = search(GAME, RolloutEvaluator(GAME), [drawn], SearchConfig(num_simulations=1000,
+                                                                         solve=True))
     assert result.tree.solved[0, 0] and result.root_value[0] == 0.0
     assert ttt.move_values(drawn)[result.action[0]] == 0
 

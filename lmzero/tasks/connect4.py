@@ -172,6 +172,24 @@ def render(state: C4State) -> str:
 # ---------------------------------------------------------------- the Game
 
 
+def _legal_table() -> dict[int, np.ndarray]:
+    """Legal moves depend only on which top cells are filled: 128 cases, computed once (the
+    search asks for them at every new leaf)."""
+    table = {}
+    for full in range(1 << WIDTH):
+        tops = sum(TOP_MASKS[c] for c in range(WIDTH) if full >> c & 1)
+        legal = np.array([not full >> c & 1 for c in range(WIDTH)], dtype=bool)
+        legal.flags.writeable = False
+        table[tops] = legal
+    return table
+
+
+_ALL_TOPS = sum(TOP_MASKS)
+_LEGAL_BY_TOP = _legal_table()
+_NO_MOVES = np.zeros(WIDTH, dtype=bool)
+_NO_MOVES.flags.writeable = False
+
+
 class ConnectFour:
     """Connect Four implementing the `Game` protocol; actions are 0-based columns."""
 
@@ -197,9 +215,10 @@ class ConnectFour:
         return -1.0 if has_four(state.current ^ state.mask) else 0.0
 
     def legal_mask(self, state: C4State) -> np.ndarray:
+        """bool [7], read-only (shared by all positions with the same full columns)."""
         if self.is_terminal(state):
-            return np.zeros(WIDTH, dtype=bool)
-        return np.array([not state.mask & top for top in TOP_MASKS], dtype=bool)
+            return _NO_MOVES
+        return _LEGAL_BY_TOP[state.mask & _ALL_TOPS]
 
     def apply(self, state: C4State, action: int) -> C4State:
         if not 0 <= action < WIDTH:
@@ -226,6 +245,10 @@ class ConnectFour:
 
     def encode(self, state: C4State) -> np.ndarray:
         return encode(state)
+
+    def mirror(self) -> np.ndarray:
+        """Action permutation of the left-right reflection (a symmetry of the rules)."""
+        return np.arange(WIDTH)[::-1].copy()
 
     def render(self, state: C4State) -> str:
         return render(state)

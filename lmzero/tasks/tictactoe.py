@@ -69,6 +69,15 @@ class TicTacToe:
         value = self.terminal_value(state)
         return value if self.to_play(state) == mover else -value
 
+    def encode(self, state: TTTState) -> np.ndarray:
+        """int8 [9] cells from the mover's viewpoint: 1 mover, -1 opponent, 0 empty."""
+        mover = 1 + self.to_play(state)
+        return np.array([0 if c == 0 else (1 if c == mover else -1) for c in state.cells], np.int8)
+
+    def mirror(self) -> np.ndarray:
+        """Action permutation of the left-right reflection (a symmetry of the rules)."""
+        return np.array([2, 1, 0, 5, 4, 3, 8, 7, 6])
+
     def render(self, state: TTTState) -> str:
         marks = ".XO"
         rows = ["".join(marks[c] for c in state.cells[r * 3:r * 3 + 3]) for r in range(3)]

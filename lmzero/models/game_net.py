@@ -1,0 +1,80 @@
+"""tinylm as the evaluator of a game: states become tokens, move tokens carry the policy.
+
+Token layout: one token per cell (0 empty, 1 the mover's stone, 2 the opponent's), then a token for
+the side to move (3 first player, 4 second player); the move to column/cell `a` is token 5 + a,
+read from the next-token logits at the last position. A game only has to supply `encode(state)`
+(cells from the mover's view) and, for augmentation, `mirror()` (a symmetry of its actions).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from lmzero.models.tinylm import TinyLM, TinyLMConfig
+from lmzero.tasks.base import Game, State
+
+SIDE_TOKEN = 3
+MOVE_TOKEN = 5
+
+
+class GameTokenizer:
+    def __init__(self, game: Game):
+        self.game = game
+        self.num_cells = len(game.encode(game.initial_state()))
+        self.length = self.num_cells + 1  # cells + side to move
+        self.vocab_size = MOVE_TOKEN + game.num_actions
+        self.move_tokens = np.arange(MOVE_TOKEN, MOVE_TOKEN + game.num_actions)
+
+    def tokens(self, states: Sequence[State]) -> np.ndarray:
+        """int64 [K, T] token ids of each state."""
+        out = np.empty((len(states), self.length), np.int64)
+        for i, s in enumerate(states):
+            cells = self.game.encode(s)
+            out[i, :-1] = np.where(cells == 0, 0, np.where(cells > 0, 1, 2))
+            out[i, -1] = SIDE_TOKEN + self.game.to_play(s)
+        return out
+
+    def model_config(self, **overrides) -> TinyLMConfig:
+        return TinyLMConfig(vocab_size=self.vocab_size, block_size=self.length, **overrides)
+
+    def mirror_cells(self) -> np.ndarray | None:
+        """Cell permutation matching the game's action mirror (boards with a column layout)."""
+        mirror = getattr(self.game, "mirror", None)
+        if mirror is None:
+            return None
+        moves = mirror()
+        width = len(moves)
+        rows = self.num_cells // width
+        if rows * width != self.num_cells:
+            return None
+        return (np.arange(self.num_cells).reshape(rows, width)[:, moves]).reshape(-1)
+
+
+def policy_logits(model: TinyLM, tokens: torch.Tensor, move_tokens: torch.Tensor) -> tuple:
+    """(logits over the game's moves [B, A], value [B]) from the last position."""
+    logits, value = model(tokens)
+    return logits[:, -1, move_tokens], value
+
+
+class NetworkEvaluator:
+    """Priors and values from the network, one forward pass for all pending leaves."""
+
+    def __init__(self, game: Game, model: TinyLM, tokenizer: GameTokenizer | None = None):
+        self.game = game
+        self.model = model
+        self.tokenizer = tokenizer or GameTokenizer(game)
+        self.move_tokens = torch.as_tensor(self.tokenizer.move_tokens)
+        self.positions = 0  # states evaluated, for throughput figures
+
+    @torch.inference_mode()
+    def evaluate(self, states):
+        self.model.eval()
+        tokens = torch.as_tensor(self.tokenizer.tokens(states))
+        logits, values = policy_logits(self.model, tokens, self.move_tokens)
+        legal = torch.as_tensor(np.stack([self.game.legal_mask(s) for s in states]))
+        priors = torch.softmax(logits.masked_fill(~legal, float("-inf")), dim=-1)
+        self.positions += len(states)
+        return priors.nan_to_num(0.0).numpy(), values.numpy()

@@ -1,0 +1,135 @@
+"""tinylm: a small decoder-only transformer with a policy head and a value head.
+
+A state is a token sequence; the policy is the next-token distribution at the last position (for
+a game, restricted to the move tokens that are legal), the value a tanh head on the same hidden
+state. So "a token can be a move or a word": the games and the language tasks share one model
+family, one checkpoint format and one learner. The trunk is a config choice: `transformer`
+(nanoGPT-like, causal) or `mlp` (the same token embeddings, flattened), because on two CPU cores a
+game is often learned faster by the smaller trunk; the benchmark decides which one ships.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class TinyLMConfig:
+    vocab_size: int = 16
+    """Tokens the model reads and writes (cells, side to move, moves or characters)."""
+    block_size: int = 48
+    """Longest token sequence."""
+    n_layer: int = 2
+    """Transformer blocks (or hidden layers of the MLP trunk)."""
+    n_head: int = 4
+    """Attention heads per block."""
+    n_embd: int = 64
+    """Width of the residual stream."""
+    trunk: Literal["transformer", "mlp"] = "transformer"
+    """`transformer` (causal self-attention) or `mlp` (embeddings flattened through an MLP)."""
+    mlp_width: int = 256
+    """Hidden width of the MLP trunk."""
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if self.trunk not in ("transformer", "mlp"):
+            raise ValueError(f"trunk must be 'transformer' or 'mlp', got {self.trunk!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, cfg: TinyLMConfig):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.dropout = cfg.dropout
+
+    def forward(self, x):
+        B, T, C = x.size()  # batch, sequence length, embedding dim
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: TinyLMConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.n_embd)
+        self.attn = SelfAttention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.n_embd)
+        self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(),
+                                 nn.Linear(4 * cfg.n_embd, cfg.n_embd))
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class TinyLM(nn.Module):
+    def __init__(self, cfg: TinyLMConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.tok = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.pos = nn.Embedding(cfg.block_size, cfg.n_embd)
+        if cfg.trunk == "transformer":
+            self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        else:
+            layers, width = [], cfg.block_size * cfg.n_embd
+            for _ in range(cfg.n_layer):
+                layers += [nn.Linear(width, cfg.mlp_width), nn.GELU()]
+                width = cfg.mlp_width
+            layers.append(nn.Linear(width, cfg.n_embd))
+            self.mlp = nn.Sequential(*layers)
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.policy_head = nn.Linear(cfg.n_embd, cfg.vocab_size)  # next-token logits
+        self.value_head = nn.Sequential(nn.Linear(cfg.n_embd, cfg.n_embd), nn.GELU(),
+                                        nn.Linear(cfg.n_embd, 1))
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+
+    def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
+        """[B, T] token ids -> [B, T, C] hidden states (the MLP trunk fills only the last)."""
+        B, T = tokens.shape
+        if T > self.cfg.block_size:
+            raise ValueError(f"sequence of {T} tokens exceeds block_size {self.cfg.block_size}")
+        x = self.tok(tokens) + self.pos(torch.arange(T, device=tokens.device))
+        if self.cfg.trunk == "transformer":
+            for block in self.blocks:
+                x = block(x)
+            return self.ln_f(x)
+        flat = F.pad(x, (0, 0, 0, self.cfg.block_size - T)).flatten(1)  # [B, block_size * C]
+        return self.ln_f(self.mlp(flat)).unsqueeze(1).expand(B, T, -1)
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits [B, T, vocab] of the next token at each position, value [B] of the state)."""
+        h = self.hidden(tokens)
+        return self.policy_head(h), torch.tanh(self.value_head(h[:, -1])).squeeze(-1)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def parameter_count_line(model: TinyLM) -> str:
+    n = model.num_parameters()
+    return f"{model.cfg.trunk} trunk, {n / 1e3:.1f}k parameters" if n < 1e6 else \
+        f"{model.cfg.trunk} trunk, {n / 1e6:.2f}M parameters"
+
+

@@ -1,0 +1,130 @@
+"""The AlphaZero loop's parts: the learner learns, a run resumes after a crash with nothing lost
+or duplicated."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from lmzero.learn import Learner, LearnerConfig
+from lmzero.loop import Run, TrainConfig, train
+from lmzero.models.game_net import GameTokenizer, NetworkEvaluator
+from lmzero.models.tinylm import TinyLM
+from lmzero.replay import ReplayBuffer
+from lmzero.selfplay import SelfPlayConfig, play_games
+from lmzero.tasks import tictactoe as ttt
+
+GAME = ttt.TicTacToe()
+
+TINY = TrainConfig(game="tictactoe", iterations=3, eval_games=2, eval_simulations=4,
+                   selfplay=SelfPlayConfig(games=6, simulations=8),
+                   learner=LearnerConfig(batch_size=32, steps_per_iteration=5))
+
+
+def test_learner_losses_fall_on_a_fixed_batch():
+    torch.manual_seed(0)
+    tokenizer = GameTokenizer(GAME)
+    model = TinyLM(tokenizer.model_config(n_layer=1, n_embd=32))
+    states = ttt.reachable_states()[:64]
+    rng = np.random.default_rng(0)
+    policy = np.zeros((64, 9), np.float32)  # a sharp target: one legal move per position
+    for i, s in enumerate(states):
+        policy[i, rng.choice(np.flatnonzero(GAME.legal_mask(s)))] = 1.0
+    data = dict(tokens=tokenizer.tokens(states), policy=policy,
+                value=np.array([ttt.solve(s) for s in states], np.float32),
+                target=np.ones(64, bool))
+    learner = Learner(model, tokenizer.move_tokens, LearnerConfig(batch_size=64, lr=3e-3,
+                      warmup_steps=5, mirror=False), total_steps=200)
+    first = learner.train(data, 1, rng)
+    learner.train(data, 200, rng)
+    last = learner.train(data, 1, rng)
+    assert last["value"] < 0.2 * first["value"]
+    assert last["policy"] < 0.5 * first["policy"]
+
+
+def test_self_play_records_consistent_targets():
+    tokenizer = GameTokenizer(GAME)
+    evaluator = NetworkEvaluator(GAME, TinyLM(tokenizer.model_config()), tokenizer)
+    records = play_games(GAME, evaluator, SelfPlayConfig(games=5, simulations=8, playout_cap=0.5),
+                         np.random.default_rng(0))
+    assert len(records) == 5
+    for r in records:
+        assert len(r.states) == len(r.policies) == len(r.outcomes) >= 5
+        np.testing.assert_allclose(r.policies.sum(1), 1.0, atol=1e-5)
+        # the outcome alternates sign with the player to move, and matches the game's end
+        assert set(np.unique(np.abs(r.outcomes))) <= {0.0, 1.0}
+        assert np.all(r.outcomes[1:] == -r.outcomes[:-1])
+        legal = np.stack([GAME.legal_mask(s) for s in r.states])
+        assert np.all(r.policies[~legal] == 0)
+    assert any(not r.targets.all() for r in records)  # playout cap: some moves are cheap
+
+
+def test_resume_after_a_crash_loses_and_duplicates_nothing(tmp_path):
+    run_dir = tmp_path / "run"
+    train(replace(TINY, iterations=2), run_dir)
+    run = Run(run_dir)
+    # simulate a kill during iteration 1: its checkpoint and metrics line never made it,
+    # but its replay shard did, and the metrics file ends with a torn line
+    import shutil
+    shutil.rmtree(run.checkpoints / "00001")
+    lines = run.metrics_path.read_text().splitlines()
+    run.metrics_path.write_text(lines[0] + "\n" + lines[1][:20])
+    shard_before = (run_dir / "replay" / "shard-000001.npz").read_bytes()
+    config = json.loads((run_dir / "config.json").read_text())
+    config["iterations"] = 3
+    (run_dir / "config.json").write_text(json.dumps(config))
+    rows = train(TINY, run_dir, resume=True)
+    assert [r["iteration"] for r in rows] == [0, 1, 2]
+    assert run.completed() == [0, 1, 2]
+    assert (run_dir / "replay" / "shard-000001.npz").read_bytes() == shard_before
+    games = ReplayBuffer(run_dir / "replay").window_arrays()["game"]
+    assert sorted(set(games.tolist())) == list(range(3 * TINY.selfplay.games))
+    assert (run_dir / "plots" / "strength.png").is_file()
+    assert any((run_dir / "tb").iterdir())
+
+
+def test_a_fresh_run_refuses_to_overwrite(tmp_path):
+    train(replace(TINY, iterations=1), tmp_path / "run")
+    with pytest.raises(ValueError, match="--resume"):
+        train(replace(TINY, iterations=1), tmp_path / "run")
+
+
+def test_kill_9_mid_run_then_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    code = ("import sys; from dataclasses import replace; from lmzero.loop import train;"
+            "from tests.test_training import TINY;"
+            "train(replace(TINY, iterations=6), sys.argv[1], resume=len(sys.argv) > 2)")
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    proc = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(Run(run_dir).completed()) < 2:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 2 <= len(Run(run_dir).completed()) < 6
+    subprocess.run([sys.executable, "-c", code, str(run_dir), "resume"], env=env, check=True,
+                   timeout=300)
+    run = Run(run_dir)
+    assert run.completed() == list(range(6))
+    assert [r["iteration"] for r in run.metrics()] == list(range(6))
+    games = ReplayBuffer(run_dir / "replay").window_arrays()["game"]
+    assert sorted(set(games.tolist())) == list(range(6 * TINY.selfplay.games))
+
+
+def test_killed_between_checkpoint_and_metrics_line(tmp_path):
+    run_dir = tmp_path / "run"
+    train(replace(TINY, iterations=2), run_dir)
+    run = Run(run_dir)
+    full = run.metrics()
+    run.metrics_path.write_text(json.dumps(full[0]) + "\n")  # iteration 1's line never written
+    rows = train(TINY, run_dir, resume=True)  # config.json still says 2 iterations
+    assert [r["iteration"] for r in rows] == [0, 1]
+    assert rows[1]["loss_total"] == full[1]["loss_total"]  # restored from the checkpoint
+    assert run.completed() == [0, 1]
