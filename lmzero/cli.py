@@ -31,11 +31,30 @@ def _game(name: GameName):
     return ConnectFour() if name == GameName.connect4 else TicTacToe()
 
 
-def _player(game, simulations: int, seed: int):
+def _player(game, simulations: int | None, seed: int, checkpoint: Path | None = None,
+            rollouts: bool = False):
+    """The agent: the network of --checkpoint (else the shipped one) under PUCT; with
+    --rollouts, or when no network exists, model-free UCT with random rollouts."""
+    from lmzero.checkpoint import CheckpointError
+    from lmzero.models.load import load_network, shipped_checkpoint
     from lmzero.player import SearchPlayer
     from lmzero.search import RolloutEvaluator, SearchConfig
-    config = SearchConfig(num_simulations=simulations, method="uct", leaves_per_call=1)
-    return SearchPlayer(game, RolloutEvaluator(game, seed=seed), config, seed=seed)
+    path = None if rollouts else (checkpoint or shipped_checkpoint(game))
+    if path is None:
+        config = SearchConfig(num_simulations=simulations or 2000, method="uct",
+                              leaves_per_call=1)
+        return SearchPlayer(game, RolloutEvaluator(game, seed=seed), config, seed=seed)
+    try:
+        evaluator = load_network(path, game)
+    except CheckpointError as exc:
+        raise UserError(str(exc)) from None
+    config = SearchConfig(num_simulations=simulations or 200, method="puct", leaves_per_call=1)
+    return SearchPlayer(game, evaluator, config, seed=seed)
+
+
+CHECKPOINT = typer.Option(None, "--checkpoint", help="A checkpoint or run directory (default: "
+                          "the network the project ships).")
+ROLLOUTS = typer.Option(False, "--rollouts", help="Use model-free MCTS with random rollouts.")
 
 
 def _read_positions(path: Path, game):
@@ -64,8 +83,11 @@ def analyse(
     game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4"),
     positions: Path = typer.Option(..., "--positions", help="One move sequence per line: 1-based"
                                    " columns, e.g. 4453; an empty line is the empty board."),
-    simulations: int = typer.Option(1000, "--simulations", min=1, help="Simulations per position."),
+    simulations: int = typer.Option(None, "--simulations", min=1, help="Simulations per "
+                                    "position (default 200 with a network, 2000 with rollouts)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+    checkpoint: Path = CHECKPOINT,
+    rollouts: bool = ROLLOUTS,
     seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
     solver: bool = typer.Option(False, "--solver", help="Also show the exact solver's best moves"
                                 " (win/draw/loss); slow before ply ~8."),
@@ -76,7 +98,7 @@ def analyse(
     game = _game(game_name)
     items = _read_positions(positions, game)
     from lmzero.search import search
-    player = _player(game, simulations, seed)
+    player = _player(game, simulations, seed, checkpoint, rollouts)
     result = search(game, player.evaluator, [s for _, s in items], player.config, rng=seed)
     rows = [dict(position=text, move=int(result.action[b]) + 1,
                  visits=result.visits[b].tolist(), value=round(float(result.root_value[b]), 4))
@@ -120,13 +142,16 @@ def _ask_move(game, state) -> int | None:
 @app.command()
 def play(
     game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4 or tictactoe"),
-    simulations: int = typer.Option(2000, "--simulations", min=1, help="Agent's simulations."),
+    simulations: int = typer.Option(None, "--simulations", min=1, help="Agent's simulations "
+                                    "(default 200 with a network, 2000 with rollouts)."),
     first: bool = typer.Option(True, "--first/--second", help="Whether you move first."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the agent."),
+    checkpoint: Path = CHECKPOINT,
+    rollouts: bool = ROLLOUTS,
 ):
     """Play against the agent in the terminal."""
     game = _game(game_name)
-    player = _player(game, simulations, seed)
+    player = _player(game, simulations, seed, checkpoint, rollouts)
     state = game.initial_state()
     human = 0 if first else 1
     while not game.is_terminal(state):

@@ -109,3 +109,62 @@ def test_play_tictactoe_to_the_end_never_loses_to_a_person_who_plays_badly():
                  stdin="1\n2\n3\n4\n5\n6\n7\n8\n9\n")
     assert run.returncode == 0, run.stderr
     assert "the agent wins" in run.stdout or "draw" in run.stdout
+
+
+@pytest.fixture
+def connect4_checkpoint(tmp_path):
+    """An untrained Connect Four network, saved as the training loop saves one."""
+    import torch
+
+    from lmzero import checkpoint
+    from lmzero.models.game_net import GameTokenizer
+    from lmzero.models.tinylm import TinyLM
+    torch.manual_seed(0)
+    model = TinyLM(GameTokenizer(ConnectFour()).model_config(trunk="mlp", n_embd=32))
+    return checkpoint.save(tmp_path / "ckpt", model.state_dict(),
+                           dict(game="connect4", model=model.cfg.to_dict(), iteration=0))
+
+
+def test_analyse_with_a_network_checkpoint(positions, connect4_checkpoint):
+    run = lmzero("analyse", "connect4", "--positions", positions("4453\n112233\n"), "--json",
+                 "--checkpoint", str(connect4_checkpoint), "--simulations", "300")
+    assert run.returncode == 0, run.stderr
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [sum(r["visits"]) for r in rows] == [300, 300]
+    assert rows[1]["move"] == 4  # even an untrained network's search finds the win in one
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("tamper", "checksum mismatch"),
+    ("pickle", "pickles are refused"),
+    ("manifest", "neither a checkpoint nor a run directory"),
+])
+def test_corrupt_checkpoints_are_refused_in_one_line(positions, connect4_checkpoint, damage,
+                                                     message):
+    import torch
+    weights = connect4_checkpoint / "model.safetensors"
+    if damage == "tamper":
+        data = bytearray(weights.read_bytes())
+        data[len(data) // 2] ^= 1
+        weights.write_bytes(bytes(data))
+    elif damage == "pickle":
+        torch.save({"x": torch.zeros(1)}, connect4_checkpoint / "extra.pt")
+    else:
+        (connect4_checkpoint / "manifest.json").unlink()
+    for args in (["analyse", "connect4", "--positions", positions("44\n")],
+                 ["play", "connect4"]):
+        run = lmzero(*args, "--checkpoint", str(connect4_checkpoint), stdin="q\n")
+        assert run.returncode == 2, run.stdout
+        assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_checkpoint_of_another_game_is_refused(positions, tmp_path):
+    from lmzero import checkpoint
+    from lmzero.models.game_net import GameTokenizer
+    from lmzero.models.tinylm import TinyLM
+    from lmzero.tasks.tictactoe import TicTacToe
+    model = TinyLM(GameTokenizer(TicTacToe()).model_config(n_embd=32))
+    path = checkpoint.save(tmp_path / "ttt", model.state_dict(),
+                           dict(game="tictactoe", model=model.cfg.to_dict()))
+    run = lmzero("analyse", "connect4", "--positions", positions("44\n"), "--checkpoint", str(path))
+    assert run.returncode == 2 and "not 'connect4'" in run.stderr
