@@ -44,6 +44,8 @@ class TrainConfig:
     """Games per evaluation match (seats alternated)."""
     eval_simulations: int = 32
     """Simulations of the network's search in evaluation matches."""
+    eval_every: int = 1
+    """Evaluate every this many iterations (and always after the last one)."""
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -55,25 +57,26 @@ class TrainConfig:
 
 PRESETS = {
     ("tictactoe", "quick"): TrainConfig(
-        game="tictactoe", iterations=8, replay_window=20_000,
-        selfplay=SelfPlayConfig(games=128, simulations=48, dirichlet_alpha=1.0,
-                                temperature_moves=4, random_opening=6),
-        learner=LearnerConfig(batch_size=256, steps_per_iteration=150, lr=3e-3)),
+        game="tictactoe", iterations=20, replay_window=20_000, eval_games=10,
+        selfplay=SelfPlayConfig(games=128, simulations=64, method="gumbel",
+                                temperature_moves=4, random_opening=8),
+        learner=LearnerConfig(batch_size=256, steps_per_iteration=300, lr=4e-3)),
     ("tictactoe", "full"): TrainConfig(
-        game="tictactoe", iterations=20, replay_window=40_000,
-        selfplay=SelfPlayConfig(games=256, simulations=64, dirichlet_alpha=1.0,
-                                temperature_moves=4),
-        learner=LearnerConfig(batch_size=256, steps_per_iteration=200, lr=3e-3)),
+        game="tictactoe", iterations=40, replay_window=40_000, eval_games=20,
+        selfplay=SelfPlayConfig(games=128, simulations=64, method="gumbel",
+                                temperature_moves=4, random_opening=8),
+        learner=LearnerConfig(batch_size=256, steps_per_iteration=300, lr=4e-3)),
     ("connect4", "quick"): TrainConfig(
-        game="connect4", iterations=4, replay_window=30_000,
-        selfplay=SelfPlayConfig(games=64, simulations=32, dirichlet_alpha=1.0,
-                                temperature_moves=10),
+        game="connect4", iterations=6, replay_window=30_000, eval_games=10, eval_every=3,
+        model=dict(trunk="mlp", n_layer=3, n_embd=64, mlp_width=512),
+        selfplay=SelfPlayConfig(games=64, simulations=32, method="gumbel",
+                                temperature_moves=10, random_opening=4),
         learner=LearnerConfig(batch_size=256, steps_per_iteration=100)),
     ("connect4", "full"): TrainConfig(
-        game="connect4", iterations=40, replay_window=150_000,
+        game="connect4", iterations=60, replay_window=150_000, eval_games=10, eval_every=6,
         model=dict(trunk="mlp", n_layer=3, n_embd=64, mlp_width=512),
-        selfplay=SelfPlayConfig(games=128, simulations=64, dirichlet_alpha=1.0,
-                                temperature_moves=10, playout_cap=0.5, cheap_simulations=16),
+        selfplay=SelfPlayConfig(games=128, simulations=48, method="gumbel",
+                                temperature_moves=10, random_opening=4),
         learner=LearnerConfig(batch_size=512, steps_per_iteration=200)),
 }
 
@@ -218,8 +221,9 @@ def _finish_row(run: Run, writer, game, evaluator, config: TrainConfig, row: dic
     i = row["iteration"]
     if progress:
         progress(i, "eval", None)
-    np.random.seed(config.seed * 1000 + i)  # arena opponents' seeds
-    row = {**row, **_evaluate(game, evaluator, config)}
+    if i % config.eval_every == 0 or i == config.iterations - 1:
+        np.random.seed(config.seed * 1000 + i)  # arena opponents' seeds
+        row = {**row, **_evaluate(game, evaluator, config)}
     evaluator.positions = 0
     run.log(row)
     _write_scalars(writer, row)
@@ -250,13 +254,14 @@ def _plot(run: Run) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = run.metrics()
-    keys = [k for k in rows[0] if k.startswith(("score_", "raw_", "greedy_"))] if rows else []
+    keys = sorted({k for r in rows for k in r if k.startswith(("score_", "raw_", "greedy_"))})
     if not keys:
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, x in zip(axes, ("games", "wall_seconds")):
         for k in keys:
-            ax.plot([r[x] for r in rows], [r[k] for r in rows], marker="o", label=k)
+            points = [(r[x], r[k]) for r in rows if k in r]
+            ax.plot(*zip(*points), marker="o", label=k)
         ax.set_xlabel(x.replace("_", " "))
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
