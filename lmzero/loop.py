@@ -46,6 +46,9 @@ class TrainConfig:
     """Simulations of the network's search in evaluation matches."""
     eval_every: int = 1
     """Evaluate every this many iterations (and always after the last one)."""
+    threads: int = 1
+    """torch CPU threads. Small networks gain little from more, and two processes that each
+    spin several OpenMP threads on two cores ran 10x slower here."""
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -175,6 +178,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=Non
         run.dir.mkdir(parents=True, exist_ok=True)
         save_config(run, config)
     torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
     game = make_game(config.game)
     model, tokenizer = build_model(game, config)
     mirror = getattr(game, "mirror", None)

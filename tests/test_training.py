@@ -128,3 +128,19 @@ def test_killed_between_checkpoint_and_metrics_line(tmp_path):
     assert [r["iteration"] for r in rows] == [0, 1]
     assert rows[1]["loss_total"] == full[1]["loss_total"]  # restored from the checkpoint
     assert run.completed() == [0, 1]
+
+
+def test_tictactoe_quick_preset_learns_near_perfect_play(tmp_path):
+    """The `lmzero train tictactoe` quick preset, from scratch, in about two minutes here.
+
+    Measured: about 98.5% of all 4,520 reachable positions get a value-keeping greedy move,
+    and the network never loses to the exact solver from either side. The last ~1.5% are odd
+    positions (several random plies deep) whose forced win is deeper than 64 simulations see.
+    """
+    from lmzero.loop import PRESETS
+    rows = train(PRESETS[("tictactoe", "quick")], tmp_path / "run")
+    final = rows[-1]
+    assert final["wall_seconds"] < 240  # self-play + learning (2 cores, shared CI machine)
+    assert final["raw_vs_solver_losses"] == 0 and final["search_vs_solver_losses"] == 0
+    assert final["greedy_keeps_value"] >= 0.975
+    assert rows[0]["greedy_keeps_value"] < 0.9  # it learned: the first network was far off
