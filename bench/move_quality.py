@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import sys
 import time
 from collections import defaultdict
@@ -39,6 +37,7 @@ import numpy as np
 ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 
+from bench.common import machine_info, write_report  # noqa: E402
 from lmzero.search import RolloutEvaluator, SearchConfig, search  # noqa: E402
 from lmzero.tasks.connect4 import ConnectFour, from_moves  # noqa: E402
 
@@ -272,7 +271,6 @@ def main(argv=None) -> None:
                 f"{s} {fmt_cell(row['sets'][s])} ({row['sets'][s]['seconds']:.1f}s)"
                 for s in SETS), flush=True)
 
-    import numba
     report = {
         "benchmark": "connect4 move quality",
         "data": str(args.data.relative_to(ROOT_DIR) if args.data.is_relative_to(ROOT_DIR)
@@ -284,16 +282,12 @@ def main(argv=None) -> None:
         "random": random_ref,
         "rows": rows,
         "total_seconds": time.perf_counter() - t0,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "numpy": np.__version__, "numba": numba.__version__},
+        "machine": machine_info(),
     }
     print_table(report)
     print_ratios(report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "move_quality.json").write_text(json.dumps(report, indent=1))
-    plot(report, args.out / "move_quality.png")
-    print(f"wrote {args.out / 'move_quality.json'} and {args.out / 'move_quality.png'} "
-          f"({report['total_seconds']:.0f}s)")
+    write_report(args.out, "move_quality", report, plot)
+    print(f"total {report['total_seconds']:.0f}s")
 
 
 if __name__ == "__main__":

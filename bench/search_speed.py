@@ -21,9 +21,6 @@ Writes bench/out/search_speed.json and bench/out/search_speed.png.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -33,6 +30,7 @@ import numpy as np
 ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 
+from bench.common import machine_info, write_report  # noqa: E402
 from lmzero.search import RolloutEvaluator, SearchConfig, search  # noqa: E402
 from lmzero.tasks.connect4 import ConnectFour, from_moves  # noqa: E402
 
@@ -242,7 +240,6 @@ def main(argv=None) -> None:
                 cell["ratio_vs_cpp"] = cell["sims_per_s"] / cpp["per_position"][pos_name][
                     "sims_per_s"]
 
-    import numba
     import pyspiel
     report = {
         "benchmark": "connect4 search speed",
@@ -253,16 +250,11 @@ def main(argv=None) -> None:
         "engines": results,
         "warmup_seconds": warm_s,
         "timed_seconds": time.perf_counter() - t0,
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "numpy": np.__version__,
-                    "numba": numba.__version__, "pyspiel": getattr(pyspiel, "__version__", "?")},
+        "machine": machine_info(pyspiel=getattr(pyspiel, "__version__", "?")),
     }
     print_table(report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "search_speed.json").write_text(json.dumps(report, indent=2))
-    plot(report, args.out / "search_speed.png")
-    print(f"wrote {args.out / 'search_speed.json'} and {args.out / 'search_speed.png'} "
-          f"({report['timed_seconds']:.0f}s timed)")
+    write_report(args.out, "search_speed", report, plot)
+    print(f"{report['timed_seconds']:.0f}s timed")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,6 @@ class NoisyArms:
         self.bandit, self.sigma, self.rng = bandit, sigma, np.random.default_rng(seed)
 
     def evaluate(self, states):
-        A = self.bandit.num_actions
         priors = np.stack([self.bandit.legal_mask(s) / self.bandit.legal_mask(s).sum()
                            for s in states])
         values = np.array([0.0 if s[0] < 0 else self.bandit.payoffs[s[0]] +

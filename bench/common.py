@@ -1,0 +1,24 @@
+"""What every benchmark script shares: the machine description and writing its report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+
+def machine_info(**versions) -> dict:
+    import numba
+    import numpy as np
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "numpy": np.__version__, "numba": numba.__version__,
+            **versions}
+
+
+def write_report(out: Path, name: str, report: dict, plot) -> None:
+    """out/NAME.json and out/NAME.png (drawn by `plot(report, path)`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=1))
+    plot(report, out / f"{name}.png")
+    print(f"wrote {out / (name + '.json')} and {out / (name + '.png')}")
