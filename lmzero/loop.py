@@ -46,6 +46,12 @@ class TrainConfig:
     """Simulations of the network's search in evaluation matches."""
     eval_every: int = 1
     """Evaluate every this many iterations (and always after the last one)."""
+    gate_games: int = 0
+    """Arena gating (AlphaGo Zero): if > 0, self-play uses the best network so far, and the
+    trained candidate replaces it only after scoring `gate_threshold` in this many games
+    against it. 0 = off, as in AlphaZero (self-play always uses the latest network)."""
+    gate_threshold: float = 0.55
+    """Score (win 1, draw 1/2) the candidate needs against the best network."""
     threads: int = 1
     """torch CPU threads. Small networks gain little from more, and two processes that each
     spin several OpenMP threads on two cores ran 10x slower here."""
@@ -151,9 +157,10 @@ def load_config(run: Run) -> TrainConfig:
     return TrainConfig.from_dict(json.loads(path.read_text()))
 
 
-def _load_latest(run: Run, model: TinyLM, learner: Learner) -> tuple[int, dict | None]:
-    """Restore model and optimizer from the newest checkpoint: (next iteration, that
-    checkpoint's metrics row if a crash kept it from being logged)."""
+def _load_latest(run: Run, model: TinyLM, learner: Learner,
+                 best: TinyLM | None) -> tuple[int, dict | None]:
+    """Restore model, optimizer (and gating's best network) from the newest checkpoint:
+    (next iteration, that checkpoint's metrics row if a crash kept it from being logged)."""
     done = run.completed()
     if not done:
         return 0, None
@@ -163,6 +170,9 @@ def _load_latest(run: Run, model: TinyLM, learner: Learner) -> tuple[int, dict |
     optimizer = checkpoint.load_extra(path, "optimizer")
     if optimizer:
         learner.load_optimizer_tensors(optimizer, meta["learner_steps"])
+    best_tensors = checkpoint.load_extra(path, "best")
+    if best is not None and best_tensors:
+        best.load_state_dict(best_tensors)
     logged = {r["iteration"] for r in run.metrics()}
     return done[-1] + 1, (None if done[-1] in logged else meta["row"])
 
@@ -185,9 +195,13 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=Non
     learner = Learner(model, tokenizer.move_tokens, config.learner,
                       total_steps=config.iterations * config.learner.steps_per_iteration,
                       mirror_cells=tokenizer.mirror_cells(), mirror_moves=mirror() if mirror else None)
-    start, unlogged = _load_latest(run, model, learner) if resume else (0, None)
+    best = build_model(game, config)[0] if config.gate_games else None
+    if best is not None:
+        best.load_state_dict(model.state_dict())
+    start, unlogged = _load_latest(run, model, learner, best) if resume else (0, None)
     replay = ReplayBuffer(run.dir / "replay", config.replay_window)
     evaluator = NetworkEvaluator(game, model, tokenizer)
+    actor = NetworkEvaluator(game, best, tokenizer) if best is not None else evaluator
     writer = _tensorboard(run, start - (unlogged is not None))
     if unlogged is not None:  # killed between checkpoint and metrics: evaluate that checkpoint
         _finish_row(run, writer, game, evaluator, config, unlogged, progress)
@@ -196,7 +210,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=Non
         t0 = time.time()
         if not replay.has(i):  # a crash after the shard was written does not replay it twice
             rng = np.random.default_rng([config.seed, i, 0])
-            records = play_games(game, evaluator, config.selfplay, rng)
+            records = play_games(game, actor, config.selfplay, rng)
             replay.write(i, positions_arrays(records, tokenizer, i * config.selfplay.games))
         selfplay_seconds = time.time() - t0
         if progress:
@@ -206,17 +220,37 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=Non
         elapsed += time.time() - t0
         row = dict(iteration=i, games=(i + 1) * config.selfplay.games, positions=len(replay),
                    wall_seconds=round(elapsed, 1), selfplay_seconds=round(selfplay_seconds, 1),
-                   positions_per_second=round(evaluator.positions / max(selfplay_seconds, 1e-9)),
+                   positions_per_second=round(actor.positions / max(selfplay_seconds, 1e-9)),
                    **{f"loss_{k}": round(v, 4) for k, v in losses.items()})
-        evaluator.positions = 0
+        actor.positions = evaluator.positions = 0
+        extra = {"optimizer": learner.optimizer_tensors()}
+        if best is not None:
+            row.update(_gate(game, evaluator, actor, config, best, model, i))
+            extra["best"] = best.state_dict()
         checkpoint.save(run.checkpoints / f"{i:05d}", model.state_dict(),
                         dict(iteration=i, learner_steps=learner.step_count, game=config.game,
-                             model=model.cfg.to_dict(), row=row),
-                        extra={"optimizer": learner.optimizer_tensors()})
+                             model=model.cfg.to_dict(), row=row), extra=extra)
         _finish_row(run, writer, game, evaluator, config, row, progress)
     writer.close()
     _plot(run)
     return run.metrics()
+
+
+def _gate(game, candidate, incumbent, config: TrainConfig, best: TinyLM, model: TinyLM,
+          i: int) -> dict:
+    """Candidate vs best network, seats alternated; the best is replaced on a won match."""
+    from lmzero.eval.arena import match
+    from lmzero.player import SearchPlayer
+    from lmzero.search import SearchConfig
+    search_config = SearchConfig(num_simulations=config.eval_simulations, temperature=0.5)
+    seeds = iter(range(10**6 * (i + 1), 10**6 * (i + 2)))
+    result = match(game, lambda: SearchPlayer(game, candidate, search_config, seed=next(seeds)),
+                   lambda: SearchPlayer(game, incumbent, search_config, seed=next(seeds)),
+                   config.gate_games)
+    accepted = result.score >= config.gate_threshold
+    if accepted:
+        best.load_state_dict(model.state_dict())
+    return dict(gate_score=round(result.score, 3), gate_accepted=accepted)
 
 
 def _finish_row(run: Run, writer, game, evaluator, config: TrainConfig, row: dict,

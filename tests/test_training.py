@@ -144,3 +144,21 @@ def test_tictactoe_quick_preset_learns_near_perfect_play(tmp_path):
     assert final["raw_vs_solver_losses"] == 0 and final["search_vs_solver_losses"] == 0
     assert final["greedy_keeps_value"] >= 0.975
     assert rows[0]["greedy_keeps_value"] < 0.9  # it learned: the first network was far off
+
+
+def test_arena_gating_keeps_the_best_network_for_self_play(tmp_path):
+    never = replace(TINY, iterations=2, gate_games=4, gate_threshold=1.01)  # nothing can pass
+    rows = train(never, tmp_path / "never")
+    assert all(not r["gate_accepted"] and 0 <= r["gate_score"] <= 1 for r in rows)
+    from lmzero import checkpoint
+    first = checkpoint.load_extra(tmp_path / "never" / "checkpoints" / "00001", "best")
+    torch.manual_seed(TINY.seed)
+    from lmzero.loop import build_model, make_game
+    initial = build_model(make_game("tictactoe"), TINY)[0].state_dict()
+    assert all(torch.equal(first[k], initial[k]) for k in initial)  # self-play net never changed
+    always = replace(TINY, iterations=2, gate_games=2, gate_threshold=0.0)
+    rows = train(always, tmp_path / "always")
+    assert all(r["gate_accepted"] for r in rows)
+    last = tmp_path / "always" / "checkpoints" / "00001"
+    best, weights = checkpoint.load_extra(last, "best"), checkpoint.load(last)[0]
+    assert all(torch.equal(best[k], weights[k]) for k in weights)
