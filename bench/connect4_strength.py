@@ -115,9 +115,10 @@ def play_match(evaluator, games, our_sims, their_sims, seed=0) -> MatchResult:
     return result
 
 
-def less_search(run: Path, sets, budgets, target):
+def less_search(run: Path, sets, budgets, target, every: int = 1):
     rows = []
-    for ckpt in sorted(p for p in (run / "checkpoints").iterdir() if p.name.isdigit()):
+    checkpoints = sorted(p for p in (run / "checkpoints").iterdir() if p.name.isdigit())
+    for ckpt in checkpoints[::-1][::every][::-1]:  # every k-th, always the last
         evaluator = load_network(ckpt, GAME)
         acc = {b: float(np.mean([keeps_best(p["values"], a) for p, a in
                                  zip(sets["6-13"], ours_moves(evaluator, sets["6-13"], b))]))
@@ -137,6 +138,7 @@ def main(argv=None):
     p.add_argument("--our-sims", type=int, default=100)
     p.add_argument("--their-sims", type=int, default=1000)
     p.add_argument("--target", type=float, default=0.8)
+    p.add_argument("--every", type=int, default=1, help="(c): every k-th checkpoint")
     p.add_argument("--limit", type=int, default=None, help="positions per set")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
@@ -162,7 +164,8 @@ def main(argv=None):
                            their_sims=args.their_sims)
     if args.run:
         print(f"(c) simulations needed for {100 * args.target:.0f}% on set 6-13, per checkpoint")
-        report["less_search"] = less_search(args.run, sets, [0, 16, 64, 256], args.target)
+        report["less_search"] = less_search(args.run, sets, [0, 16, 64, 256], args.target,
+                                           args.every)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "connect4_strength.json").write_text(json.dumps(report, indent=2))
     print(f"wrote {OUT / 'connect4_strength.json'}")
