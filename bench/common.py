@@ -22,3 +22,15 @@ def write_report(out: Path, name: str, report: dict, plot) -> None:
     (out / f"{name}.json").write_text(json.dumps(report, indent=1))
     plot(report, out / f"{name}.png")
     print(f"wrote {out / (name + '.json')} and {out / (name + '.png')}")
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    """A rich table, first column left-aligned, the rest right-aligned."""
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=title)
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i == 0 else "right")
+    for r in rows:
+        table.add_row(*r)
+    Console(width=160).print(table)

@@ -37,7 +37,7 @@ import numpy as np
 ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 
-from bench.common import machine_info, write_report  # noqa: E402
+from bench.common import machine_info, print_table, write_report  # noqa: E402
 from lmzero.search import RolloutEvaluator, SearchConfig, search  # noqa: E402
 from lmzero.tasks.connect4 import ConnectFour, from_moves  # noqa: E402
 
@@ -148,7 +148,7 @@ def fmt_cell(cell: dict) -> str:
     return f"{100 * cell['share']:5.1f}% [{100 * lo:4.1f}, {100 * hi:4.1f}]"
 
 
-def print_table(report: dict) -> None:
+def print_quality_table(report: dict) -> None:
     header = ["method", "budget", *[f"set {s} (n={report['n'][s]})" for s in SETS], "seconds"]
     rows = [["random move", "-",
              *[f"{100 * report['random'][s]['share']:5.1f}% (exact)" for s in SETS], "-"]]
@@ -157,21 +157,7 @@ def print_table(report: dict) -> None:
                      f"{r['seconds']:.1f}"])
     title = ("Connect Four: share of positions where the chosen move keeps the solver's best "
              "outcome (95% Wilson interval)")
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        print(title)
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-        for r in [header, *rows]:
-            print("  ".join(str(x).rjust(w) for x, w in zip(r, widths)))
-        return
-    table = Table(title=title)
-    for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i == 0 else "right")
-    for r in rows:
-        table.add_row(*r)
-    Console(width=160).print(table)
+    print_table(title, header, rows)
 
 
 def print_ratios(report: dict, ours_name: str = "ours uct lpc=1",
@@ -284,7 +270,7 @@ def main(argv=None) -> None:
         "total_seconds": time.perf_counter() - t0,
         "machine": machine_info(),
     }
-    print_table(report)
+    print_quality_table(report)
     print_ratios(report)
     write_report(args.out, "move_quality", report, plot)
     print(f"total {report['total_seconds']:.0f}s")

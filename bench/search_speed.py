@@ -30,7 +30,7 @@ import numpy as np
 ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 
-from bench.common import machine_info, write_report  # noqa: E402
+from bench.common import machine_info, print_table, write_report  # noqa: E402
 from lmzero.search import RolloutEvaluator, SearchConfig, search  # noqa: E402
 from lmzero.tasks.connect4 import ConnectFour, from_moves  # noqa: E402
 
@@ -120,12 +120,7 @@ def time_engine(run, moves: str, sims: int, seconds: float, seed: int) -> dict:
 # ---------------------------------------------------------------- output
 
 
-def print_table(report: dict) -> None:
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # plain text when rich is missing
-        Console = None
+def print_speed_table(report: dict) -> None:
     positions = [p["name"] for p in report["positions"]]
     header = ["engine", *positions, "overall (geo-mean)", "ours/python", "ours/c++"]
     rows = []
@@ -138,18 +133,7 @@ def print_table(report: dict) -> None:
     title = (f"Connect Four, UCT c={UCT_C}, 1 random rollout per leaf: simulations/s "
              f"({report['config']['sims']} sims per root per search, >= "
              f"{report['config']['seconds']} s per cell)")
-    if Console is not None:
-        table = Table(title=title)
-        for i, h in enumerate(header):
-            table.add_column(h, justify="left" if i == 0 else "right")
-        for r in rows:
-            table.add_row(*r)
-        Console(width=160).print(table)
-    else:
-        print(title)
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-        for r in [header, *rows]:
-            print("  ".join(str(x).rjust(w) for x, w in zip(r, widths)))
+    print_table(title, header, rows)
 
 
 def plot(report: dict, path: Path) -> None:
@@ -252,7 +236,7 @@ def main(argv=None) -> None:
         "timed_seconds": time.perf_counter() - t0,
         "machine": machine_info(pyspiel=getattr(pyspiel, "__version__", "?")),
     }
-    print_table(report)
+    print_speed_table(report)
     write_report(args.out, "search_speed", report, plot)
     print(f"{report['timed_seconds']:.0f}s timed")
 
