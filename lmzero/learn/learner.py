@@ -109,14 +109,11 @@ class Learner:
     def optimizer_tensors(self) -> dict:
         """AdamW moments as flat named tensors (safetensors holds tensors only)."""
         out = {}
-        for i, state in enumerate(self._states()):
-            for k, v in state.items():
+        for i, p in enumerate(self.model.parameters()):
+            for k, v in self.optimizer.state.get(p, {}).items():
                 if torch.is_tensor(v):
                     out[f"{i}.{k}"] = v.reshape(-1) if v.dim() == 0 else v
         return out
-
-    def _states(self):
-        return [self.optimizer.state.get(p, {}) for p in self.model.parameters()]
 
     def load_optimizer_tensors(self, tensors: dict, step_count: int) -> None:
         for i, p in enumerate(self.model.parameters()):

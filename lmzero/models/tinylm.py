@@ -125,11 +125,3 @@ class TinyLM(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-
-def parameter_count_line(model: TinyLM) -> str:
-    n = model.num_parameters()
-    return f"{model.cfg.trunk} trunk, {n / 1e3:.1f}k parameters" if n < 1e6 else \
-        f"{model.cfg.trunk} trunk, {n / 1e6:.2f}M parameters"
-
-
