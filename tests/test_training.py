@@ -162,3 +162,28 @@ def test_arena_gating_keeps_the_best_network_for_self_play(tmp_path):
     last = tmp_path / "always" / "checkpoints" / "00001"
     best, weights = checkpoint.load_extra(last, "best"), checkpoint.load(last)[0]
     assert all(torch.equal(best[k], weights[k]) for k in weights)
+
+
+def test_optimizer_state_survives_a_checkpoint(tmp_path):
+    from lmzero import checkpoint
+    tokenizer = GameTokenizer(GAME)
+    states = ttt.reachable_states()[:32]
+    data = dict(tokens=tokenizer.tokens(states), policy=np.full((32, 9), 1 / 9, np.float32),
+                value=np.zeros(32, np.float32), target=np.ones(32, bool))
+    torch.manual_seed(0)
+    model = TinyLM(tokenizer.model_config(trunk="mlp", n_embd=16))
+    learner = Learner(model, tokenizer.move_tokens, LearnerConfig(batch_size=8), total_steps=10)
+    learner.train(data, 3, np.random.default_rng(0))
+    path = checkpoint.save(tmp_path / "c", model.state_dict(), {},
+                           extra={"optimizer": learner.optimizer_tensors()})
+    clone = TinyLM(tokenizer.model_config(trunk="mlp", n_embd=16))
+    clone.load_state_dict(checkpoint.load(path)[0])
+    resumed = Learner(clone, tokenizer.move_tokens, LearnerConfig(batch_size=8), total_steps=10)
+    resumed.load_optimizer_tensors(checkpoint.load_extra(path, "optimizer"), learner.step_count)
+    for p, q in zip(model.parameters(), clone.parameters()):
+        a, b = learner.optimizer.state[p], resumed.optimizer.state[q]
+        assert torch.equal(a["exp_avg"], b["exp_avg"]) and torch.equal(a["exp_avg_sq"], b["exp_avg_sq"])
+    # the next step is the same step: identical weights afterwards
+    learner.train(data, 1, np.random.default_rng(5))
+    resumed.train(data, 1, np.random.default_rng(5))
+    assert all(torch.allclose(p, q) for p, q in zip(model.parameters(), clone.parameters()))
