@@ -112,10 +112,11 @@ def analyse(
         for row in rows:
             print(json.dumps(row))
         return
-    extra = ["solver best"] if solver else []
+    extra = ["solver best", "keeps"] if solver else []
     table = Table("position", "move", *[f"c{c}" for c in range(1, 8)], "value", *extra)
     for row in rows:
-        best = [" ".join(map(str, row["solver_best"]))] if solver else []
+        best = ([" ".join(map(str, row["solver_best"])),
+                 "yes" if row["move"] in row["solver_best"] else "NO"] if solver else [])
         table.add_row(row["position"] or "(empty)", str(row["move"]),
                       *map(str, row["visits"]), f"{row['value']:+.3f}", *best)
     out.print(table)
