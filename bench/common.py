@@ -34,3 +34,11 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     for r in rows:
         table.add_row(*r)
     Console(width=160).print(table)
+
+
+def pyspiel_state(game, moves: str):
+    """OpenSpiel's state after 1-based column digits (its actions are 0-based columns, as ours)."""
+    state = game.new_initial_state()
+    for ch in moves:
+        state.apply_action(int(ch) - 1)
+    return state

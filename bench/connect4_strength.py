@@ -25,8 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import pyspiel_state  # noqa: E402
 from lmzero.eval.arena import MatchResult  # noqa: E402
+from lmzero.eval.game_eval import keeps_best  # noqa: E402
 from lmzero.models.load import load_network, resolve, shipped_checkpoint  # noqa: E402
+from lmzero.player import greedy_moves  # noqa: E402
 from lmzero.search import SearchConfig, search  # noqa: E402
 from lmzero.tasks.connect4 import ConnectFour, from_moves  # noqa: E402
 
@@ -41,26 +44,13 @@ def load_sets(limit):
     return {s: [r for r in rows if r["set"] == s][:limit] for s in SETS}
 
 
-def keeps_best(values, action) -> bool:
-    v = np.asarray(values)
-    return bool(v[action] == v[v > -1000].max())
-
-
 def ours_moves(evaluator, positions, sims, seed=0):
     states = [from_moves(p["moves"]) for p in positions]
     if sims == 0:
-        priors, _ = evaluator.evaluate(states)
-        legal = np.stack([GAME.legal_mask(s) for s in states])
-        return np.argmax(np.where(legal, priors, -1), axis=1)
+        return greedy_moves(GAME, evaluator, states)
     config = SearchConfig(num_simulations=sims, leaves_per_call=1)
     return search(GAME, evaluator, states, config, rng=seed).action
 
-
-def pyspiel_state(game, moves):
-    state = game.new_initial_state()
-    for ch in moves:
-        state.apply_action(int(ch) - 1)
-    return state
 
 
 def mcts_moves(positions, sims, seed=0):

@@ -37,13 +37,13 @@ import numpy as np
 ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 
-from bench.common import machine_info, print_table, write_report  # noqa: E402
+from bench.common import machine_info, print_table, pyspiel_state, write_report  # noqa: E402
+from lmzero.eval.game_eval import ILLEGAL, keeps_best  # noqa: E402
 from lmzero.search import RolloutEvaluator, SearchConfig, search  # noqa: E402
 from lmzero.tasks.connect4 import ConnectFour, from_moves  # noqa: E402
 
 DATA = ROOT_DIR / "bench" / "data" / "connect4_positions.jsonl"
 OUT_DIR = ROOT_DIR / "bench" / "out"
-ILLEGAL = -1000
 UCT_C = 2.0
 SETS = ["6-13", "14-34"]
 DEFAULT_METHODS = ["ours uct", "ours uct lpc=1", "ours uct lpc=1 solve", "ours puct",
@@ -69,12 +69,6 @@ def load_positions(path: Path, limit: int | None) -> dict[str, list[dict]]:
             row = json.loads(line)
             by_set[row["set"]].append(row)
     return {s: (by_set[s][:limit] if limit else by_set[s]) for s in SETS}
-
-
-def is_best(values, action: int) -> bool:
-    values = np.asarray(values)
-    legal = values != ILLEGAL
-    return bool(0 <= action < 7 and legal[action] and values[action] == values[legal].max())
 
 
 # ---------------------------------------------------------------- methods
@@ -106,12 +100,6 @@ def openspiel_cpp(solve: bool):
         return actions
     return run
 
-
-def pyspiel_state(game, moves: str):
-    state = game.new_initial_state()
-    for ch in moves:
-        state.apply_action(int(ch) - 1)
-    return state
 
 
 def make_method(name: str):
@@ -226,7 +214,8 @@ def main(argv=None) -> None:
     check_positions(sets)
     random_ref = {}
     for s in SETS:  # exact expectation of a uniformly random legal move
-        shares = [np.mean([is_best(r["values"], a) for a in range(7) if r["values"][a] != ILLEGAL])
+        shares = [np.mean([keeps_best(r["values"], a) for a in range(7)
+                           if r["values"][a] != ILLEGAL])
                   for r in sets[s]]
         share = float(np.mean(shares))
         random_ref[s] = {"share": share, "wilson95": [share, share],  # exact: no sampling error
@@ -246,7 +235,7 @@ def main(argv=None) -> None:
                 for seed in range(args.seed, args.seed + args.seeds):
                     chosen = run(sets[s], budget, seed)
                     actions += chosen
-                    best += [is_best(r["values"], a) for r, a in zip(sets[s], chosen)]
+                    best += [keeps_best(r["values"], a) for r, a in zip(sets[s], chosen)]
                 secs = (time.perf_counter() - t) / args.seeds
                 k, n = int(sum(best)), len(best)
                 row["sets"][s] = {"share": k / n, "k": k, "n": n, "wilson95": list(wilson(k, n)),

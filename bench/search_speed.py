@@ -30,7 +30,7 @@ import numpy as np
 ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 
-from bench.common import machine_info, print_table, write_report  # noqa: E402
+from bench.common import machine_info, print_table, pyspiel_state, write_report  # noqa: E402
 from lmzero.search import RolloutEvaluator, SearchConfig, search  # noqa: E402
 from lmzero.tasks.connect4 import ConnectFour, from_moves  # noqa: E402
 
@@ -41,13 +41,6 @@ UCT_C = 2.0
 # end at once, and so measures little but the time to walk to a terminal node
 POSITIONS = [("empty", ""), ("ply 6", "627444"), ("ply 8", "67654424"), ("ply 10", "6524277247")]
 
-
-def pyspiel_state(game, moves: str):
-    """The OpenSpiel connect_four state after 1-based column digits (its actions are 0-based)."""
-    state = game.new_initial_state()
-    for ch in moves:
-        state.apply_action(int(ch) - 1)
-    return state
 
 
 # ---------------------------------------------------------------- engines

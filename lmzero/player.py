@@ -55,6 +55,11 @@ class PolicyPlayer:
     evaluator: Evaluator
 
     def choose(self, state: State) -> int:
-        priors, _ = self.evaluator.evaluate([state])
-        legal = self.game.legal_mask(state)
-        return int(np.argmax(np.where(legal, priors[0], -1.0)))
+        return int(greedy_moves(self.game, self.evaluator, [state])[0])
+
+
+def greedy_moves(game: Game, evaluator: Evaluator, states) -> np.ndarray:
+    """int [K]: each state's legal move with the highest prior (one evaluator call)."""
+    priors, _ = evaluator.evaluate(states)
+    legal = np.stack([game.legal_mask(s) for s in states])
+    return np.argmax(np.where(legal, priors, -1.0), axis=1)

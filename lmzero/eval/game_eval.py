@@ -8,18 +8,25 @@ from pathlib import Path
 import numpy as np
 
 from lmzero.eval.arena import SolverPlayer, match
-from lmzero.player import PolicyPlayer, SearchPlayer
+from lmzero.player import PolicyPlayer, SearchPlayer, greedy_moves
 from lmzero.search import RolloutEvaluator, SearchConfig
 
 POSITIONS = Path(__file__).resolve().parents[2] / "bench" / "data" / "connect4_positions.jsonl"
+ILLEGAL = -1000  # the solver's value of a full column
+
+
+def keeps_best(values, action: int) -> bool:
+    """Whether `action` keeps the best outcome, given solver move values [A] (ILLEGAL = full)."""
+    values = np.asarray(values)
+    legal = values != ILLEGAL
+    return bool(0 <= action < len(values) and legal[action]
+                and values[action] == values[legal].max())
 
 
 def tictactoe_report(game, evaluator, games: int, simulations: int) -> dict:
     from lmzero.tasks import tictactoe as ttt
     states = ttt.reachable_states()
-    priors, _ = evaluator.evaluate(states)
-    legal = np.stack([game.legal_mask(s) for s in states])
-    greedy = np.argmax(np.where(legal, priors, -1), axis=1)
+    greedy = greedy_moves(game, evaluator, states)
     keeps = np.mean([ttt.move_values(s)[a] == ttt.solve(s) for s, a in zip(states, greedy)])
     solver = lambda: SolverPlayer(game, ttt.move_values, seed=np.random.randint(1 << 30))
     raw = match(game, lambda: PolicyPlayer(game, evaluator), solver, games)
@@ -37,12 +44,9 @@ def connect4_report(game, evaluator, games: int, simulations: int,
         rows = [json.loads(line) for line in POSITIONS.read_text().splitlines()]
         for name in ("6-13", "14-34"):
             subset = [r for r in rows if r["set"] == name]
-            priors, _ = evaluator.evaluate([from_moves(r["moves"]) for r in subset])
-            ok = []
-            for r, p in zip(subset, priors):
-                v = np.array(r["values"])
-                ok.append(v[int(np.argmax(np.where(v > -1000, p, -1)))] == v.max())
-            out[f"raw_policy_best_{name}"] = float(np.mean(ok))
+            moves = greedy_moves(game, evaluator, [from_moves(r["moves"]) for r in subset])
+            out[f"raw_policy_best_{name}"] = float(np.mean(
+                [keeps_best(r["values"], int(a)) for r, a in zip(subset, moves)]))
     for sims in opponents:
         result = match(game, lambda: SearchPlayer(game, evaluator, SearchConfig(
             num_simulations=simulations)), lambda: SearchPlayer(
