@@ -1,0 +1,60 @@
+"""The seam between search and a language model for open action spaces.
+
+Search asks a model about *states given as text* (the prompt: the problem and the steps so far)
+and gets back candidate next steps with priors, and a value. One request about one state is one
+model call, whatever the backend; the tokens it read and wrote travel back with the answer so the
+budget can count them exactly. Backends (tinylm, hf, openai, vllm) implement `StepModel`; search
+never imports torch or an HTTP client.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+
+@dataclass
+class Expansion:
+    """A model's answer to one request about one state."""
+
+    steps: list[str] = field(default_factory=list)
+    """Distinct candidate next steps (without the trailing newline), most probable first."""
+    logprobs: list[float] = field(default_factory=list)
+    """Length-normalised log-probability of each step (mean log-prob per generated token)."""
+    value: float | None = None
+    """The model's estimate that the state leads to a solution, in [0, 1]; None if not asked or
+    the model has no value head."""
+    prompt_tokens: int = 0
+    """Prompt tokens the request was charged (computed, not reused from a cache)."""
+    reused_prompt_tokens: int = 0
+    """Prompt tokens served from a prefix cache (reported, not charged)."""
+    generated_tokens: int = 0
+    """Tokens generated for this request, duplicates included."""
+
+    @property
+    def priors(self) -> list[float]:
+        """Sibling-normalised priors from length-normalised log-probs (TS-LLM, AlphaMath)."""
+        return softmax(self.logprobs)
+
+
+def softmax(logits: Sequence[float]) -> list[float]:
+    if not logits:
+        return []
+    top = max(logits)
+    weights = [math.exp(x - top) for x in logits]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+class StepModel(Protocol):
+    """What search needs from a language model over an open action space."""
+
+    def expand(self, prompts: Sequence[str], k: int, *, temperature: float = 1.0,
+               greedy: bool = False, with_value: bool = True) -> list[Expansion]:
+        """For each prompt, sample `k` continuations up to the end of one line (a step) and
+        return them deduplicated. `greedy` decodes the single most likely step instead. One
+        model call per prompt; all prompts are batched together."""
+
+    def value(self, prompts: Sequence[str]) -> list[Expansion]:
+        """Score each state (one model call per prompt): `Expansion.value` set, no steps."""

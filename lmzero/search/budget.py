@@ -1,0 +1,60 @@
+"""One budget accounting for every method: model calls, prompt and generated tokens, wall time.
+
+A model call is one request about one state (sampling one or more continuations from it, or
+scoring it). Every method charges the same object and stops once a cap is reached, so greedy,
+best-of-N, beam, BFS and MCTS are compared at equal compute.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Budget:
+    max_calls: int | None = None
+    """Cap on model calls for one problem; None = no cap."""
+    max_tokens: int | None = None
+    """Cap on generated tokens for one problem; None = no cap."""
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    reused_prompt_tokens: int = 0
+    generated_tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    stopped: float | None = None
+
+    def __post_init__(self):
+        for name in ("max_calls", "max_tokens"):
+            cap = getattr(self, name)
+            if cap is not None and cap < 1:
+                raise ValueError(f"{name} must be at least 1 (or None for no cap), got {cap}")
+
+    def charge(self, expansion) -> None:
+        """Count one model call and the tokens it reported (an `Expansion`)."""
+        self.model_calls += 1
+        self.prompt_tokens += expansion.prompt_tokens
+        self.reused_prompt_tokens += expansion.reused_prompt_tokens
+        self.generated_tokens += expansion.generated_tokens
+
+    @property
+    def calls_left(self) -> int | None:
+        return None if self.max_calls is None else max(0, self.max_calls - self.model_calls)
+
+    @property
+    def exhausted(self) -> bool:
+        return ((self.max_calls is not None and self.model_calls >= self.max_calls)
+                or (self.max_tokens is not None and self.generated_tokens >= self.max_tokens))
+
+    def stop(self) -> None:
+        if self.stopped is None:
+            self.stopped = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return (self.stopped or time.perf_counter()) - self.started
+
+    def as_dict(self) -> dict:
+        return {"model_calls": self.model_calls, "prompt_tokens": self.prompt_tokens,
+                "reused_prompt_tokens": self.reused_prompt_tokens,
+                "generated_tokens": self.generated_tokens, "seconds": round(self.seconds, 4)}
