@@ -56,3 +56,31 @@ def random_rollout(game: Game, state: State, rng: np.random.Generator) -> float:
         state = game.apply(state, int(rng.choice(legal)))
     value = game.terminal_value(state)
     return value if game.to_play(state) == mover else -value
+
+
+class StepTask(Protocol):
+    """A single-agent task with an open action space: the model writes each step as text.
+
+    The task parses and checks a step; an invalid step is a dead end (reward 0), never an error.
+    Rewards lie in [0, 1] and are given only at terminal states.
+    """
+
+    name: str
+
+    def initial_state(self, problem: Any) -> State: ...
+
+    def apply(self, state: State, step: str) -> State:
+        """The state after the step; an invalid step gives a terminal dead end."""
+
+    def is_terminal(self, state: State) -> bool: ...
+
+    def reward(self, state: State) -> float:
+        """The verifier: 1.0 for a correct final state, 0.0 otherwise."""
+
+    def prompt(self, state: State) -> str:
+        """The text a language model conditions on: the problem and the steps so far."""
+
+    def key(self, state: State) -> Hashable: ...
+
+    def answer(self, state: State) -> str | None:
+        """The solution as one expression, or None if the state does not solve the problem."""

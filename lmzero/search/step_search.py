@@ -1,0 +1,350 @@
+"""Tree search over steps a language model writes (open action spaces), batched over problems.
+
+Each wave walks up to `leaves_per_call` paths in every unfinished tree under virtual loss; a walk
+ends at a node the model has not seen (expand it: k sampled steps + the state's value), at a node
+due for progressive widening (ask for more steps), or at a terminal state (the verifier's reward,
+or without a verifier the value head's opinion). All requests of a wave go to the model in one
+batched call per kind. One request about one state is one model call, charged to that problem's
+budget; the search stops at the cap, at a verified solution, or when the tree is exhausted.
+
+    problems ─► roots ─► select (PUCT | Gumbel root, widening) ─► requests ─► StepModel (batched)
+                               ▲                                                  │
+                               └──────────── backup(values, rewards) ◄────────────┘
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
+
+import numpy as np
+
+from lmzero.models.step_model import Expansion, StepModel
+from lmzero.search.budget import Budget
+from lmzero.search.seq_halving import schedule
+from lmzero.search.step_tree import ROOT, StepTree, widening_target
+from lmzero.tasks.base import StepTask
+
+
+@dataclass
+class StepSearchConfig:
+    method: Literal["puct", "gumbel"] = "puct"
+    """`puct` (AlphaZero selection everywhere) or `gumbel` (Gumbel top-k with sequential halving
+    at the root, PUCT below; better when the budget is a few dozen calls)."""
+    simulations: int | None = None
+    """Walks per problem; None = until the budget's call cap (or 64 without a cap)."""
+    k: int = 4
+    """Steps sampled when a node is first expanded (duplicates merge)."""
+    widen: bool = True
+    """Progressive widening: sample more steps at a node as its visits grow."""
+    widen_c: float = 2.0
+    """Widening: a node with n visits may have sampled ceil(widen_c * n^widen_alpha) steps."""
+    widen_alpha: float = 0.5
+    """Widening exponent alpha (0 < alpha < 1)."""
+    max_samples: int = 16
+    """Most steps ever sampled from one node."""
+    c_puct: float = 1.5
+    """PUCT exploration constant: Q + c * P * sqrt(N) / (1 + n)."""
+    verifier: bool = True
+    """Score terminal states with the task's verifier during search and stop at the first solution
+    (the AlphaZero setting: the rules are known). False: terminal states get the value head's
+    estimate and the most visited path's answer is scored afterwards."""
+    leaves_per_call: int = 4
+    """Walks per tree gathered under virtual loss before one batched model call."""
+    temperature: float = 1.0
+    """Sampling temperature of the model's steps."""
+    max_considered: int = 8
+    """Gumbel: steps sampled at the root and considered by sequential halving."""
+    gumbel_scale: float = 1.0
+    """Gumbel: scale of the Gumbel noise on the root logits (0 = deterministic)."""
+    value_scale: float = 0.1
+    """Gumbel sigma(q) c_scale (Danihelka et al. 2022, eq. 8)."""
+    maxvisit_init: float = 50.0
+    """Gumbel sigma(q) c_visit."""
+    default_value: float = 0.5
+    """Value of a state when the model has no value head."""
+
+    def __post_init__(self):
+        if self.method not in ("puct", "gumbel"):
+            raise ValueError(f"method must be 'puct' or 'gumbel', got {self.method!r}")
+        if self.k < 1 or self.max_samples < self.k:
+            raise ValueError(f"need 1 <= k <= max_samples, got k={self.k}, "
+                             f"max_samples={self.max_samples}")
+        if not 0 < self.widen_alpha < 1:
+            raise ValueError(f"widen_alpha must be in (0, 1), got {self.widen_alpha}")
+        if self.leaves_per_call < 1:
+            raise ValueError(f"leaves_per_call must be >= 1, got {self.leaves_per_call}")
+
+
+@dataclass
+class StepSearchResult:
+    solved: bool
+    """Whether the answer is correct (by the verifier, applied afterwards if not during)."""
+    answer: str | None
+    """The answer as one expression, or None."""
+    final_state: Any
+    """The state the answer comes from (a solution, or the end of the most visited path)."""
+    path: list[int]
+    """Node ids from the root to `final_state` (the principal variation)."""
+    tree: StepTree = field(repr=False)
+    budget: Budget = field(repr=False)
+    simulations: int = 0
+
+    def principal_variation(self) -> list[dict]:
+        return [self.tree.describe(n) for n in self.path[1:]]
+
+
+@dataclass
+class _Request:
+    tree: int
+    node: int
+    kind: Literal["expand", "widen", "value"]
+    k: int
+    path: list[int]
+
+
+class _Lane:
+    """One problem's search: its tree, budget, Gumbel schedule and progress."""
+
+    def __init__(self, task: StepTask, problem, budget: Budget, config: StepSearchConfig,
+                 rng: np.random.Generator):
+        self.tree = StepTree.new(task.initial_state(problem))
+        self.budget = budget
+        capped = budget.max_calls is not None or budget.max_tokens is not None
+        # walks that end at a known terminal cost no call, so only an explicit simulation
+        # count stops the search before its budget does
+        self.sims_cap = config.simulations or (math.inf if capped else 64)
+        self.planned = config.simulations or budget.max_calls or 64  # Gumbel's schedule length
+        self.simulations = 0
+        self.solution: int | None = None
+        self.done = False
+        self.idle_walks = 0  # walks that needed no model call, in a row (exhaustion guard)
+        self.widening: set[int] = set()  # nodes with a widening request in flight
+        self.gumbel = config.gumbel_scale * rng.gumbel(size=config.max_considered)
+        self.considered: list[int] = []
+        self.seq = self.phase_end = None
+
+    def start_gumbel(self, config: StepSearchConfig) -> None:
+        kids = list(self.tree.children[ROOT].values())
+        logits = [math.log(max(self.tree.prior[k], 1e-12)) for k in kids]
+        order = np.argsort([-(g + lg) for g, lg in zip(self.gumbel, logits)])
+        self.considered = [kids[i] for i in order[:config.max_considered]]
+        self.seq, self.phase_end = schedule(max(len(self.considered), 1), self.planned)
+
+
+def step_search(task: StepTask, model: StepModel, problems: Sequence, config: StepSearchConfig,
+                budgets: Sequence[Budget] | None = None, seed: int = 0) -> list[StepSearchResult]:
+    """Search every problem (batched together) and return one result per problem."""
+    rng = np.random.default_rng(seed)
+    budgets = budgets or [Budget() for _ in problems]
+    lanes = [_Lane(task, p, b, config, rng) for p, b in zip(problems, budgets)]
+    roots = [_issue(lane.tree, _Request(i, ROOT, "expand", _root_k(config), [ROOT]))
+             for i, lane in enumerate(lanes)]
+    _run(task, model, lanes, roots, config)  # the root's evaluation is its first visit
+    for lane in lanes:
+        if config.method == "gumbel":
+            lane.start_gumbel(config)
+    while True:
+        requests = []
+        for i, lane in enumerate(lanes):
+            if not lane.done:
+                requests += _collect(task, i, lane, config)
+        if all(lane.done for lane in lanes):
+            break
+        _run(task, model, lanes, requests, config)
+    return [_result(task, lane, config) for lane in lanes]
+
+
+def _root_k(config: StepSearchConfig) -> int:
+    return max(config.k, config.max_considered) if config.method == "gumbel" else config.k
+
+
+def _collect(task, index: int, lane: _Lane, config: StepSearchConfig) -> list[_Request]:
+    """Walk up to leaves_per_call paths in one tree; return the model requests they end in."""
+    requests: list[_Request] = []
+    wave_end = lane.sims_cap
+    if lane.phase_end is not None and lane.simulations < lane.planned:
+        wave_end = int(lane.phase_end[lane.simulations])  # halving needs this phase's values
+    for _ in range(config.leaves_per_call):
+        if (_finished(lane) or lane.simulations >= wave_end
+                or (lane.budget.max_calls is not None
+                    and lane.budget.model_calls + len(requests) >= lane.budget.max_calls)):
+            break
+        request = _walk(task, index, lane, config)
+        if request is False:  # collided with a walk in flight: wait for the next wave
+            break
+        lane.simulations += 1
+        if request is None:
+            lane.idle_walks += 1
+        else:
+            lane.idle_walks = 0
+            requests.append(request)
+    if not requests and _finished(lane):
+        lane.done = True
+    return requests
+
+
+def _finished(lane: _Lane) -> bool:
+    return (lane.solution is not None or lane.budget.exhausted
+            or lane.simulations >= lane.sims_cap
+            or lane.idle_walks > 4 * lane.planned + 64)  # every leaf terminal: nothing to ask
+
+
+def _walk(task, index: int, lane: _Lane, config: StepSearchConfig):
+    """Select from the root to a leaf. Returns a request, None (a terminal leaf, backed up at
+    once), or False (the path runs into a node already awaiting the model)."""
+    tree, node, path = lane.tree, ROOT, [ROOT]
+    while True:
+        if tree.terminal[node]:
+            if tree.raw_value[node] is None:  # no verifier: the model must judge it
+                return _issue(tree, _Request(index, node, "value", 1, path))
+            _backup(tree, path, tree.raw_value[node], pending=False)
+            return None
+        if not tree.expanded[node]:
+            return _issue(tree, _Request(index, node, "expand", config.k, path))
+        if node in lane.widening:
+            return False
+        if config.widen and not tree.saturated[node] and not (
+                config.method == "gumbel" and node == ROOT):
+            want = widening_target(tree.visits[node], config.k, config.widen_c,
+                                   config.widen_alpha, config.max_samples)
+            if want > tree.samples[node]:
+                lane.widening.add(node)
+                return _issue(tree, _Request(index, node, "widen", want - tree.samples[node],
+                                             path))
+        if not tree.children[node]:  # the model wrote nothing usable here: a dead end
+            tree.terminal[node], tree.raw_value[node] = True, 0.0
+            continue
+        if config.method == "gumbel" and node == ROOT and lane.considered:
+            node = _gumbel_root_child(lane, config)
+        else:
+            node = _puct_child(tree, node, config)
+        path.append(node)
+
+
+def _issue(tree: StepTree, request: _Request) -> _Request | bool:
+    if tree.pending[request.node] and request.kind != "widen":
+        return False
+    for n in request.path:
+        tree.pending[n] += 1
+    return request
+
+
+def _puct_child(tree: StepTree, node: int, config: StepSearchConfig) -> int:
+    """PUCT (AlphaZero): argmax Q + c * P * sqrt(N) / (1 + n); unvisited Q = parent's mean."""
+    fpu = tree.q(node, tree.mean_value(node))
+    total = math.sqrt(tree.visits[node] + tree.pending[node])
+    best, best_score = -1, -math.inf
+    for kid in tree.children[node].values():
+        n = tree.visits[kid] + tree.pending[kid]
+        score = tree.q(kid, fpu) + config.c_puct * tree.prior[kid] * total / (1 + n)
+        if score > best_score:
+            best, best_score = kid, score
+    return best
+
+
+def _gumbel_scores(lane: _Lane, config: StepSearchConfig) -> list[float]:
+    """g + logits + sigma(q) for the considered root steps (Gumbel AlphaZero, eq. 8); unvisited
+    steps take the root's value (a simple v_mix)."""
+    tree = lane.tree
+    max_n = max(tree.visits[k] for k in lane.considered)
+    scale = (config.maxvisit_init + max_n) * config.value_scale
+    root_value = tree.mean_value(ROOT)
+    return [g + math.log(max(tree.prior[k], 1e-12))
+            + scale * (tree.mean_value(k) if tree.visits[k] else root_value)
+            for g, k in zip(lane.gumbel, lane.considered)]
+
+
+def _gumbel_root_child(lane: _Lane, config: StepSearchConfig) -> int:
+    """Sequential halving: visit a considered step whose visit count matches the schedule."""
+    tree = lane.tree
+    target = int(lane.seq[min(lane.simulations, len(lane.seq) - 1)])
+    scores = _gumbel_scores(lane, config)
+    counts = [tree.visits[k] + tree.pending[k] for k in lane.considered]
+    allowed = [i for i, c in enumerate(counts) if c == target] or \
+              [i for i, c in enumerate(counts) if c == min(counts)]
+    return lane.considered[max(allowed, key=lambda i: scores[i])]
+
+
+def _backup(tree: StepTree, path: list[int], value: float, pending: bool) -> None:
+    for n in path:
+        tree.visits[n] += 1
+        tree.value_sum[n] += value
+        if pending:
+            tree.pending[n] -= 1
+
+
+def _run(task, model: StepModel, lanes: list[_Lane], requests: list[_Request],
+         config: StepSearchConfig) -> None:
+    """Send the wave's requests to the model (one batched call per kind and sample count) and
+    fold the answers into the trees."""
+    groups: dict[tuple[str, int], list[_Request]] = {}
+    for r in requests:
+        groups.setdefault(("value", 1) if r.kind == "value" else ("expand", r.k), []).append(r)
+    for (kind, k), group in groups.items():
+        prompts = [task.prompt(lanes[r.tree].tree.states[r.node]) for r in group]
+        if kind == "value":
+            answers = model.value(prompts)
+        else:
+            answers = model.expand(prompts, k, temperature=config.temperature)
+        for r, answer in zip(group, answers):
+            _fold(task, lanes[r.tree], r, answer, config)
+
+
+def _fold(task, lane: _Lane, r: _Request, answer: Expansion, config: StepSearchConfig) -> None:
+    tree = lane.tree
+    lane.budget.charge(answer)
+    value = config.default_value if answer.value is None else float(answer.value)
+    if r.kind == "value":
+        tree.raw_value[r.node] = value
+    else:
+        if r.kind == "expand":
+            tree.raw_value[r.node] = value
+            tree.expanded[r.node] = True
+        else:
+            lane.widening.discard(r.node)
+            value = tree.raw_value[r.node]
+        tree.samples[r.node] += r.k
+        new = tree.add_children(r.node, answer.steps, answer.logprobs, task.apply)
+        if r.kind == "widen" and not new:
+            tree.saturated[r.node] = True
+        for kid in new:
+            state = tree.states[kid]
+            if task.is_terminal(state):
+                tree.terminal[kid] = True
+                tree.reward[kid] = task.reward(state)
+                if config.verifier:
+                    tree.raw_value[kid] = tree.reward[kid]
+                    if tree.reward[kid] > 0 and lane.solution is None:
+                        lane.solution = kid
+    _backup(tree, r.path, value, pending=True)
+
+
+def _result(task, lane: _Lane, config: StepSearchConfig) -> StepSearchResult:
+    tree = lane.tree
+    lane.budget.stop()
+    if lane.solution is not None:
+        path = tree.path_to(lane.solution)
+    elif config.verifier:
+        path = [ROOT]  # the verifier rejected every end the search reached
+    else:
+        path = _final_path(lane, config)
+    state = tree.states[path[-1]]
+    solved = task.is_terminal(state) and task.reward(state) > 0
+    return StepSearchResult(solved=solved, answer=task.answer(state) if solved else None,
+                            final_state=state, path=path, tree=tree, budget=lane.budget,
+                            simulations=lane.simulations)
+
+
+def _final_path(lane: _Lane, config: StepSearchConfig) -> list[int]:
+    """Without a verifier: the most visited path (Gumbel: the root step with the best score
+    among the most visited considered ones, as in mctx)."""
+    tree = lane.tree
+    if config.method == "gumbel" and lane.considered and tree.visits[ROOT] > 1:
+        scores = _gumbel_scores(lane, config)
+        top = max(tree.visits[k] for k in lane.considered)
+        best = max((i for i, k in enumerate(lane.considered) if tree.visits[k] == top),
+                   key=lambda i: scores[i])
+        return [ROOT] + tree.most_visited_path(start=lane.considered[best])
+    return tree.most_visited_path()

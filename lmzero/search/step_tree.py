@@ -1,0 +1,122 @@
+"""The tree of an open-action search: a compact node table, one per problem.
+
+With an open action space the children of a node are whatever steps the model wrote, so their
+number differs per node and grows under progressive widening. Node fields are parallel lists
+indexed by node id (the root is 0), which keeps the tree plain data that can be dumped as JSON.
+Values are solve probabilities in [0, 1] (single agent: no sign flips).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from lmzero.models.step_model import softmax
+
+ROOT = 0
+
+
+@dataclass
+class StepTree:
+    states: list[Any] = field(default_factory=list)
+    parent: list[int] = field(default_factory=list)  # -1 for the root
+    step: list[str | None] = field(default_factory=list)  # text of the edge into the node
+    logprob: list[float] = field(default_factory=list)  # length-normalised log-prob of that step
+    prior: list[float] = field(default_factory=list)  # sibling-normalised prior of that step
+    children: list[dict[str, int]] = field(default_factory=list)  # step text -> child id
+    visits: list[int] = field(default_factory=list)
+    value_sum: list[float] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)  # walks in flight (virtual loss)
+    raw_value: list[float | None] = field(default_factory=list)  # model value or reward
+    expanded: list[bool] = field(default_factory=list)  # the model was asked about the node
+    terminal: list[bool] = field(default_factory=list)
+    reward: list[float] = field(default_factory=list)  # verifier's reward of a terminal node
+    samples: list[int] = field(default_factory=list)  # continuations sampled from the node
+    saturated: list[bool] = field(default_factory=list)  # widening found nothing new
+
+    @classmethod
+    def new(cls, root_state) -> "StepTree":
+        tree = cls()
+        tree.add(root_state, parent=-1, step=None, logprob=0.0)
+        return tree
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def add(self, state, parent: int, step: str | None, logprob: float) -> int:
+        node = len(self.states)
+        for name, value in (("states", state), ("parent", parent), ("step", step),
+                            ("logprob", logprob), ("prior", 1.0), ("children", {}),
+                            ("visits", 0), ("value_sum", 0.0), ("pending", 0),
+                            ("raw_value", None), ("expanded", False), ("terminal", False),
+                            ("reward", 0.0), ("samples", 0), ("saturated", False)):
+            getattr(self, name).append(value)
+        if parent >= 0:
+            self.children[parent][step] = node
+        return node
+
+    def add_children(self, node: int, steps: list[str], logprobs: list[float], apply) -> list[int]:
+        """Merge new distinct steps under `node` (duplicates of existing children are dropped) and
+        renormalise the priors of all its children. Returns the ids of the new children."""
+        new = []
+        for text, lp in zip(steps, logprobs):
+            if text in self.children[node]:
+                continue
+            new.append(self.add(apply(self.states[node], text), node, text, lp))
+        kids = list(self.children[node].values())
+        for kid, p in zip(kids, softmax([self.logprob[k] for k in kids])):
+            self.prior[kid] = p
+        return new
+
+    def q(self, node: int, default: float) -> float:
+        """Mean value with in-flight walks counted as visits worth 0 (virtual loss)."""
+        n = self.visits[node] + self.pending[node]
+        return self.value_sum[node] / n if n else default
+
+    def mean_value(self, node: int) -> float:
+        if self.visits[node]:
+            return self.value_sum[node] / self.visits[node]
+        return self.raw_value[node] if self.raw_value[node] is not None else 0.0
+
+    def path_to(self, node: int) -> list[int]:
+        path = []
+        while node >= 0:
+            path.append(node)
+            node = self.parent[node]
+        return path[::-1]
+
+    def most_visited_path(self, start: int = ROOT) -> list[int]:
+        """The principal variation: from `start`, the most visited child (ties: higher value)
+        until a node with no visited child."""
+        path, node = [start], start
+        while True:
+            kids = [k for k in self.children[node].values() if self.visits[k] > 0]
+            if not kids:
+                return path
+            node = max(kids, key=lambda k: (self.visits[k], self.mean_value(k)))
+            path.append(node)
+
+    def describe(self, node: int) -> dict:
+        """The node as plain data, for explanations and JSON export."""
+        return {"step": self.step[node], "visits": self.visits[node],
+                "value": round(self.mean_value(node), 4), "prior": round(self.prior[node], 4),
+                "terminal": self.terminal[node],
+                "reward": self.reward[node] if self.terminal[node] else None}
+
+    def to_dict(self, node: int = ROOT, depth: int = 8) -> dict:
+        data = self.describe(node)
+        if depth > 0 and self.children[node]:
+            kids = sorted(self.children[node].values(), key=lambda k: -self.visits[k])
+            data["children"] = [self.to_dict(k, depth - 1) for k in kids]
+        return data
+
+
+def widening_target(visits: int, k: int, c: float, alpha: float, cap: int) -> int:
+    """Continuations a node may have sampled after `visits` visits: k(n) = ceil(c * n^alpha)
+    (progressive widening, Coulom 2007; Couetoux et al. 2011), at least the first k, at most cap.
+
+    >>> [widening_target(n, 4, 2.0, 0.5, 16) for n in (0, 1, 4, 5, 9, 16, 100)]
+    [4, 4, 4, 5, 6, 8, 16]
+    """
+    return min(cap, max(k, math.ceil(c * visits ** alpha)))
