@@ -220,6 +220,143 @@ def train(
             raise UserError(str(exc)) from None
     out.print(f"run directory: {run}")
 
+class ReasoningTask(str, Enum):
+    game24 = "game24"
+    countdown = "countdown"
+
+
+class Split(str, Enum):
+    heldout = "heldout"
+    train = "train"
+    all = "all"
+
+
+def _step_model(task_name: str, checkpoint: Path | None, seed: int):
+    """The text model of --checkpoint, else the one the project ships for the task."""
+    from lmzero.checkpoint import CheckpointError
+    from lmzero.models.load import SHIPPED
+    from lmzero.models.tinylm_steps import load_step_model
+    path = checkpoint or SHIPPED / task_name
+    if checkpoint is None and not path.is_dir():
+        raise UserError(f"no --checkpoint given and no {task_name} model is shipped yet: pass "
+                        f"--checkpoint DIR (e.g. from `lmzero train {task_name} --stage pretrain`)")
+    try:
+        return load_step_model(path, seed=seed, task=task_name)
+    except CheckpointError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _problems(task_name: str, problems: Path | None, split: Split, limit: int | None,
+              seed: int):
+    from lmzero.tasks import countdown, game24
+    from lmzero.tasks.arith import ProblemError, read_problems
+    if problems is not None:
+        try:
+            found = read_problems(problems, task_name)
+        except OSError as exc:
+            raise UserError(f"cannot read {problems}: {exc.strerror}") from None
+        except ProblemError as exc:
+            raise UserError(str(exc)) from None
+        if not found:
+            raise UserError(f"{problems}: no problems (one JSON object per line, e.g. "
+                            '{"numbers": [4, 9, 10, 13], "target": 24})')
+    elif task_name == "game24":
+        found = game24.problems(split.value)
+    else:
+        found = countdown.generate(limit or 100, seed=seed, split=split.value)
+    return found[:limit] if limit else found
+
+
+@app.command("eval")
+def evaluate(
+    task_name: ReasoningTask = typer.Argument(..., metavar="TASK", help="game24 or countdown"),
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="A text-model checkpoint or run "
+                                    "directory (default: the model the project ships)."),
+    method: str = typer.Option("mcts", "--method", help="greedy, sample, best-of-n, beam, bfs, "
+                               "mcts or gumbel."),
+    budget: int = typer.Option(64, "--budget", min=1, help="Model calls per problem (one call "
+                               "is one request about one state)."),
+    token_budget: int = typer.Option(None, "--token-budget", min=1, help="Generated tokens per "
+                                     "problem."),
+    problems: Path = typer.Option(None, "--problems", help="JSONL problems, one per line: "
+                                  '{"numbers": [4, 9, 10, 13], "target": 24}.'),
+    split: Split = typer.Option(Split.heldout, "--split", help="Built-in problems to use when "
+                                "--problems is not given."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Only the first N problems."),
+    verifier: bool = typer.Option(True, "--verifier/--no-verifier", help="Let the checker judge "
+                                  "terminal states during the method (best-of-n: oracle)."),
+    k: int = typer.Option(4, "--k", min=1, help="Steps sampled per expansion."),
+    width: int = typer.Option(4, "--width", min=1, help="Beam / BFS width."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """Accuracy of one method on held-out problems, with model calls, tokens and time."""
+    from lmzero.eval.reasoning import MethodConfig, evaluate as run_eval
+    from lmzero.tasks.arith import ArithTask
+    try:
+        config = MethodConfig(method=method, budget=budget, token_budget=token_budget,
+                              verifier=verifier, k=k, width=width, seed=seed)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    found = _problems(task_name.value, problems, split, limit, seed)
+    model = _step_model(task_name.value, checkpoint, seed)
+    result = run_eval(ArithTask(task_name.value), model, found, config)
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table(title=f"{task_name.value}: {method}, {'' if verifier else 'no '}verifier, "
+                        f"budget {budget} calls")
+    for name in ("solved", "total", "accuracy", "mean model calls", "prompt tokens",
+                 "generated tokens", "seconds"):
+        table.add_column(name, justify="right")
+    table.add_row(str(result["solved"]), str(result["total"]), f"{result['accuracy']:.1%}",
+                  f"{result['model_calls']:.1f}", f"{result['prompt_tokens']:.0f}",
+                  f"{result['generated_tokens']:.0f}", f"{result['seconds']:.1f}")
+    out.print(table)
+
+
+@app.command()
+def solve(
+    task_name: ReasoningTask = typer.Argument(..., metavar="TASK", help="game24 or countdown"),
+    problem: str = typer.Argument(..., help='The numbers, e.g. "4 9 10 13" (countdown: '
+                                  '"3 7 25 50 -> 147").'),
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="A text-model checkpoint or run "
+                                    "directory (default: the model the project ships)."),
+    method: str = typer.Option("mcts", "--method", help="mcts or gumbel."),
+    budget: int = typer.Option(64, "--budget", min=1, help="Model calls."),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """Solve one problem by search and show the principal variation with visits and values."""
+    from lmzero.search.budget import Budget
+    from lmzero.search.step_search import StepSearchConfig, step_search
+    from lmzero.tasks.arith import ArithTask, ProblemError, parse_problem_text
+    if method not in ("mcts", "gumbel"):
+        raise UserError(f"solve searches with mcts or gumbel, not {method!r}")
+    task = ArithTask(task_name.value)
+    try:
+        parsed = parse_problem_text(problem, task)
+    except ProblemError as exc:
+        raise UserError(str(exc)) from None
+    model = _step_model(task_name.value, checkpoint, seed)
+    config = StepSearchConfig(method="gumbel" if method == "gumbel" else "puct")
+    [result] = step_search(task, model, [parsed], config, [Budget(max_calls=budget)], seed=seed)
+    used = result.budget
+    table = Table(title="principal variation")
+    for name in ("depth", "step", "visits", "value", "prior"):
+        table.add_column(name, justify="left" if name == "step" else "right")
+    for depth, node in enumerate(result.principal_variation(), start=1):
+        table.add_row(str(depth), node["step"], str(node["visits"]), f"{node['value']:.3f}",
+                      f"{node['prior']:.3f}")
+    out.print(table)
+    root_visits = result.tree.visits[0]
+    stats = (f"{used.model_calls} model calls, {used.generated_tokens} generated tokens, "
+             f"{root_visits} root visits, {used.seconds:.2f} s")
+    if result.solved:
+        out.print(f"solution: {result.answer} = {parsed.target}   ({stats})")
+    else:
+        out.print(f"no solution found within {budget} model calls ({stats})")
+        raise typer.Exit(1)
+
 
 def main() -> None:
     """Entry point: click's usage errors and our UserErrors become one line and exit code 2."""

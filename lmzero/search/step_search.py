@@ -326,9 +326,7 @@ def _result(task, lane: _Lane, config: StepSearchConfig) -> StepSearchResult:
     lane.budget.stop()
     if lane.solution is not None:
         path = tree.path_to(lane.solution)
-    elif config.verifier:
-        path = [ROOT]  # the verifier rejected every end the search reached
-    else:
+    else:  # with a verifier this path is unsolved (else the search had stopped): shown only
         path = _final_path(lane, config)
     state = tree.states[path[-1]]
     solved = task.is_terminal(state) and task.reward(state) > 0
