@@ -1,0 +1,462 @@
+"""Combine numbers with + - * / into a target: the shared core of Game of 24 and Countdown.
+
+A language model solves a problem one text step at a time, and every step is checked exactly
+(Fractions, never floats, so `1 5 5 5 -> 24` through `1/5` verifies). A step reads
+
+    13 - 9 = 4 (left: 4 4 10)
+
+and the prompt a model continues is the problem line followed by the steps so far, one per line.
+A wrong step never raises inside the task: it ends the branch as a dead end with reward 0, so
+search can score a model's mistakes instead of crashing on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import os
+import re
+import tempfile
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from numbers import Integral
+from typing import Callable, Hashable, Iterable
+
+import numpy as np
+
+from lmzero.tasks.arith_solver import count_trees
+
+TASKS = ("game24", "countdown")
+OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Numbers to combine, each exactly once, into `target`."""
+
+    numbers: tuple[int, ...]
+    """The given numbers, sorted ascending (so equal problems compare and hash equal)."""
+    target: int
+    """The value the last remaining number must equal."""
+
+    @staticmethod
+    def make(numbers: Iterable[int], target: int) -> Problem:
+        """Sort and validate; ValueError says which value is wrong.
+
+        >>> Problem.make([13, 4, 10, 9], 24)
+        Problem(numbers=(4, 9, 10, 13), target=24)
+        >>> Problem.make([4, 0], 24)
+        Traceback (most recent call last):
+        ValueError: numbers must be positive integers, got [4, 0]
+        """
+        numbers = list(numbers)
+        if len(numbers) < 2:
+            raise ValueError(f"need at least 2 numbers to combine, got {numbers}")
+        if not all(_positive_int(n) for n in numbers):
+            raise ValueError(f"numbers must be positive integers, got {numbers}")
+        if not _positive_int(target):
+            raise ValueError(f"the target must be a positive integer, got {target!r}")
+        return Problem(tuple(sorted(int(n) for n in numbers)), int(target))
+
+
+def _positive_int(x) -> bool:
+    return isinstance(x, Integral) and not isinstance(x, bool) and x > 0
+
+
+@dataclass(frozen=True)
+class ArithState:
+    """A node of the search: what is left to combine, and how it was reached."""
+
+    problem: Problem
+    """The problem being solved."""
+    numbers: tuple[Fraction, ...]
+    """The remaining numbers, sorted ascending (a multiset)."""
+    exprs: tuple[str, ...]
+    """An infix expression for each remaining number, aligned with `numbers`, e.g. "(13 - 9)";
+    among equal numbers the shortest comes first, and a step uses the first (a given 4 before a
+    computed one)."""
+    steps: tuple[str, ...]
+    """The step lines so far (valid ones in canonical form; a bad last one as written)."""
+    error: str | None = None
+    """Why the last step was invalid; set means the branch is a dead end."""
+
+
+class StepError(ValueError):
+    """A step that does not parse or does not follow from the state (one-line message)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One parsed step `a op b = result (left: ...)`, not yet checked against a state."""
+
+    a: Fraction
+    """Left operand."""
+    op: str
+    """One of + - * /."""
+    b: Fraction
+    """Right operand."""
+    result: Fraction
+    """The value the step claims."""
+    left: tuple[Fraction, ...]
+    """The remaining numbers the step claims, sorted ascending."""
+
+
+def format_number(x: Fraction) -> str:
+    """`4`, `-3`, or `a/b` in lowest terms.
+
+    >>> format_number(Fraction(2, 10)), format_number(Fraction(-6, 2))
+    ('1/5', '-3')
+    """
+    return str(Fraction(x))
+
+
+_NUMBER = re.compile(r"-?[0-9]{1,100}(?:/[0-9]{1,100})?")  # bounded: no giant ints
+
+
+def parse_number(text: str) -> Fraction:
+    """Inverse of `format_number` (any `a/b` is accepted and reduced).
+
+    >>> parse_number("-7/3")
+    Fraction(-7, 3)
+    >>> parse_number("4.5")
+    Traceback (most recent call last):
+    lmzero.tasks.arith.StepError: bad number '4.5' (write integers as 4 or -3, fractions as 1/5)
+    """
+    if not _NUMBER.fullmatch(text):
+        raise StepError(f"bad number {_clip(text)} (write integers as 4 or -3, fractions as 1/5)")
+    num, _, den = text.partition("/")
+    if den and int(den) == 0:
+        raise StepError(f"bad number {_clip(text)} (zero denominator)")
+    return Fraction(int(num), int(den or 1))
+
+
+def _simplest_first(pair: tuple[Fraction, str]):
+    return pair[0], len(pair[1]), pair[1]
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return repr(text if len(text) <= width else text[:width] + "...")
+
+
+def _numbers(values: Iterable[Fraction]) -> str:
+    return " ".join(format_number(v) for v in values)
+
+
+_STEP = re.compile(r"(\S+) (\S+) (\S+) = (\S+) \(left:((?: \S+)+)\)")
+
+
+def parse_step(text: str) -> Step:
+    """Parse one step line (surrounding whitespace ignored); StepError says what is wrong.
+
+    >>> format_step(parse_step("13 - 9 = 4 (left: 10 4 4)"))  # left is sorted
+    '13 - 9 = 4 (left: 4 4 10)'
+    >>> parse_step("13 x 9 = 4 (left: 4 4 10)")
+    Traceback (most recent call last):
+    lmzero.tasks.arith.StepError: unknown operator 'x' (use one of + - * /)
+    """
+    match = _STEP.fullmatch(text.strip())
+    if not match:
+        raise StepError(f"step {_clip(text)} does not match 'A op B = R (left: N N ...)'")
+    a, op, b, result, left = match.groups()
+    if op not in OPS:
+        raise StepError(f"unknown operator {_clip(op)} (use one of + - * /)")
+    return Step(parse_number(a), op, parse_number(b), parse_number(result),
+                tuple(sorted(parse_number(n) for n in left.split())))
+
+
+def format_step(step: Step) -> str:
+    """The canonical text of a step (left sorted ascending)."""
+    return (f"{format_number(step.a)} {step.op} {format_number(step.b)} = "
+            f"{format_number(step.result)} (left: {_numbers(step.left)})")
+
+
+def check_step(state: ArithState, text: str) -> ArithState:
+    """The state after the step `text`, or StepError saying exactly why it does not follow.
+
+    >>> s = ArithTask("game24").initial_state(Problem.make([4, 9, 10, 13], 24))
+    >>> check_step(s, "13 - 9 = 4 (left: 4 4 10)").numbers
+    (Fraction(4, 1), Fraction(4, 1), Fraction(10, 1))
+    >>> check_step(s, "13 - 9 = 5 (left: 4 5 10)")
+    Traceback (most recent call last):
+    lmzero.tasks.arith.StepError: 13 - 9 = 4, not 5
+    >>> check_step(s, "4 - 4 = 0 (left: 0 9 10 13)")
+    Traceback (most recent call last):
+    lmzero.tasks.arith.StepError: 4 - 4 needs two 4s but the remaining numbers are 4 9 10 13
+    """
+    if state.error is not None:
+        raise StepError(f"the branch is already a dead end: {state.error}")
+    if len(state.numbers) <= 1:
+        raise StepError("the state is terminal: one number is left, no step can follow")
+    step = parse_step(text)
+    rest, exprs = list(state.numbers), list(state.exprs)
+    have = _numbers(state.numbers)
+    if step.a not in rest:
+        raise StepError(f"{format_number(step.a)} is not among the remaining numbers {have}")
+    i = rest.index(step.a)
+    ea, _ = exprs.pop(i), rest.pop(i)
+    if step.b not in rest:
+        if step.b == step.a:
+            n = format_number(step.a)
+            raise StepError(f"{n} {step.op} {n} needs two {n}s but the remaining numbers are "
+                            f"{have}")
+        raise StepError(f"{format_number(step.b)} is not among the remaining numbers {have}")
+    j = rest.index(step.b)
+    eb, _ = exprs.pop(j), rest.pop(j)
+    if step.op == "/" and step.b == 0:
+        raise StepError(f"division by zero: {format_number(step.a)} / 0")
+    value = OPS[step.op](step.a, step.b)
+    if value != step.result:
+        raise StepError(f"{format_number(step.a)} {step.op} {format_number(step.b)} = "
+                        f"{format_number(value)}, not {format_number(step.result)}")
+    pairs = sorted(zip(rest + [value], exprs + [f"({ea} {step.op} {eb})"]), key=_simplest_first)
+    left = tuple(v for v, _ in pairs)
+    if step.left != left:
+        raise StepError(f"left should be {_numbers(left)}, not {_numbers(step.left)}")
+    return replace(state, numbers=left, exprs=tuple(e for _, e in pairs),
+                   steps=state.steps + (format_step(step),))
+
+
+def heldout_by_hash(text: str) -> bool:
+    """The held-out rule of both tasks: sha256 of the canonical text, mod 4 == 0 (a quarter)."""
+    return int(hashlib.sha256(text.encode()).hexdigest(), 16) % 4 == 0
+
+
+def split(problems: Iterable[Problem], which: str, is_heldout: Callable[[Problem], bool]):
+    """The problems of one split: "train", "heldout", or "all"."""
+    if which not in ("train", "heldout", "all"):
+        raise ValueError(f"split must be 'train', 'heldout' or 'all', got {which!r}")
+    return [p for p in problems if which == "all" or is_heldout(p) == (which == "heldout")]
+
+
+def format_problem(problem: Problem) -> str:
+    """The first prompt line: `4 9 10 13 -> 24`."""
+    return f"{' '.join(map(str, problem.numbers))} -> {problem.target}"
+
+
+@dataclass(frozen=True)
+class ArithTask:
+    """Game of 24 or Countdown as a single-agent task over text steps."""
+
+    name: str
+    """"game24" (four numbers 1-13 into 24) or "countdown" (3 to 6 numbers into any target)."""
+
+    def __post_init__(self):
+        if self.name not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.name!r}")
+
+    def initial_state(self, problem: Problem) -> ArithState:
+        values = tuple(Fraction(n) for n in problem.numbers)
+        return ArithState(problem, values, tuple(map(str, problem.numbers)), ())
+
+    def apply(self, state: ArithState, step_text: str) -> ArithState:
+        """The next state; a bad step gives a terminal dead end (error set), never an exception.
+
+        >>> t = ArithTask("game24"); s = t.initial_state(Problem.make([4, 9, 10, 13], 24))
+        >>> bad = t.apply(s, "13 - 9 = 3 (left: 3 4 10)")
+        >>> bad.error, t.is_terminal(bad), t.reward(bad)
+        ('13 - 9 = 4, not 3', True, 0.0)
+        """
+        try:
+            return check_step(state, step_text)
+        except StepError as e:
+            flat = step_text.strip().replace("\n", " ")  # one line, so prompts stay line-aligned
+            return replace(state, steps=state.steps + (flat,), error=str(e))
+
+    def is_terminal(self, state: ArithState) -> bool:
+        return state.error is not None or len(state.numbers) <= 1
+
+    def solved(self, state: ArithState) -> bool:
+        return (state.error is None and len(state.numbers) == 1
+                and state.numbers[0] == state.problem.target)
+
+    def reward(self, state: ArithState) -> float:
+        """1.0 iff every number was used and the last one is the target, else 0.0.
+
+        >>> t = ArithTask("game24"); s = t.initial_state(Problem.make([4, 9, 10, 13], 24))
+        >>> for step in ["13 - 9 = 4 (left: 4 4 10)", "10 - 4 = 6 (left: 4 6)",
+        ...              "6 * 4 = 24 (left: 24)"]:
+        ...     s = t.apply(s, step)
+        >>> t.reward(s), t.answer(s)
+        (1.0, '(10 - 4) * (13 - 9)')
+        """
+        return 1.0 if self.solved(state) else 0.0
+
+    def answer(self, state: ArithState) -> str | None:
+        """The solving expression without redundant outer parentheses; None if not solved."""
+        if not self.solved(state):
+            return None
+        expr = state.exprs[0]
+        return expr[1:-1] if expr.startswith("(") and _closes_at_end(expr) else expr
+
+    def prompt(self, state: ArithState) -> str:
+        """Problem line then one line per step, each ending in a newline (the model continues)."""
+        return "".join(line + "\n" for line in (format_problem(state.problem), *state.steps))
+
+    def key(self, state: ArithState) -> Hashable:
+        """Transposition identity: problem + remaining multiset (+ whether it is a dead end, so a
+        dead end never merges with its parent, whose numbers it keeps)."""
+        return state.problem, state.numbers, state.error is not None
+
+    def legal_steps(self, state: ArithState) -> list[str]:
+        """Canonical valid steps: per distinct pair a >= b, `a + b`, `a * b`, `a - b`, `a / b`,
+        `b / a` (non-zero divisors, no duplicates).
+
+        >>> t = ArithTask("countdown")
+        >>> t.legal_steps(t.initial_state(Problem.make([2, 2, 3], 7)))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        ['2 + 2 = 4 (left: 3 4)', '2 * 2 = 4 (left: 3 4)', '2 - 2 = 0 (left: 0 3)',
+         '2 / 2 = 1 (left: 1 3)', '3 + 2 = 5 (left: 2 5)', '3 * 2 = 6 (left: 2 6)',
+         '3 - 2 = 1 (left: 1 2)', '3 / 2 = 3/2 (left: 3/2 2)', '2 / 3 = 2/3 (left: 2/3 2)']
+        """
+        if self.is_terminal(state):
+            return []
+        nums = state.numbers
+        return list(dict.fromkeys(format_step(_step(nums, m)) for m in _moves(nums)))
+
+    def count_solutions(self, problem: Problem) -> int:
+        """Distinct solution expressions, as `arith_solver.count_trees` counts them: trees of
+        canonical steps using every number once; + and * children unordered, equal numbers
+        interchangeable, associativity not collapsed ((a + b) + c and a + (b + c) are two).
+
+        >>> ArithTask("game24").count_solutions(Problem.make([1, 5, 5, 5], 24))
+        1
+        """
+        return count_trees(self.initial_state(problem).numbers, Fraction(problem.target))
+
+    def solve(self, problem: Problem) -> list[str] | None:
+        """One solution's steps, or None: walks canonical steps, taking the first whose remaining
+        numbers the exact counter says can still reach the target (so no backtracking)."""
+        state, target = self.initial_state(problem), Fraction(problem.target)
+        if count_trees(state.numbers, target) == 0:
+            return None
+        while not self.is_terminal(state):
+            children = (self.apply(state, step) for step in self.legal_steps(state))
+            state = next(c for c in children if count_trees(c.numbers, target) > 0)
+        return list(state.steps)
+
+    def random_trajectory(self, problem: Problem, rng: np.random.Generator) -> list[str]:
+        """Uniformly random legal steps until one number is left."""
+        state = self.initial_state(problem)
+        while not self.is_terminal(state):
+            moves = _moves(state.numbers)  # legal_steps without formatting every one
+            move = moves[int(rng.integers(len(moves)))]
+            state = self.apply(state, format_step(_step(state.numbers, move)))
+        return list(state.steps)
+
+
+def _moves(nums: tuple[Fraction, ...]) -> list[tuple[int, str, int]]:
+    """The canonical steps from sorted `nums` as (index of x, op, index of y), for x op y."""
+    moves, pairs = [], set()
+    for j in range(len(nums)):
+        for i in range(j):  # nums[j] >= nums[i]: sorted ascending
+            if (nums[j], nums[i]) not in pairs:
+                pairs.add((nums[j], nums[i]))
+                moves += [(j, "+", i), (j, "*", i), (j, "-", i)]
+                moves += [(j, "/", i)] if nums[i] else []
+                moves += [(i, "/", j)] if nums[j] != nums[i] else []  # nums[j] > nums[i] >= 0
+    return moves
+
+
+def _step(nums: tuple[Fraction, ...], move: tuple[int, str, int]) -> Step:
+    x, op, y = move
+    value = OPS[op](nums[x], nums[y])
+    rest = tuple(v for k, v in enumerate(nums) if k not in (x, y))
+    return Step(nums[x], op, nums[y], value, tuple(sorted(rest + (value,))))
+
+
+def _closes_at_end(expr: str) -> bool:
+    """Whether the "(" at position 0 is closed by the last character."""
+    depth = 0
+    for i, c in enumerate(expr):
+        depth += (c == "(") - (c == ")")
+        if depth == 0:
+            return i == len(expr) - 1
+    return False
+
+
+class ProblemError(ValueError):
+    """A problem file line or command-line problem that is malformed (one-line message)."""
+
+
+def _validated(numbers, target, task: str) -> Problem:
+    """Problem checked against the task's rules; ValueError says what is wrong."""
+    if not isinstance(numbers, list) or not all(isinstance(n, Integral) and not isinstance(n, bool)
+                                                for n in numbers):
+        raise ValueError(f"numbers must be a list of integers, got {numbers!r}")
+    if isinstance(target, bool) or not isinstance(target, Integral):
+        raise ValueError(f"target must be an integer, got {target!r}")
+    if task == "game24" and (len(numbers) != 4 or target != 24):
+        raise ValueError(f"game24 needs exactly 4 numbers and target 24, got {len(numbers)} "
+                         f"numbers and target {target}")
+    if task == "countdown" and not 3 <= len(numbers) <= 6:
+        raise ValueError(f"countdown needs 3 to 6 numbers, got {len(numbers)}")
+    return Problem.make(numbers, target)
+
+
+def read_problems(path: str | os.PathLike, task: str | ArithTask) -> list[Problem]:
+    """JSONL lines `{"numbers": [4, 9, 10, 13], "target": 24}`; blank lines skipped. Any bad
+    line raises ProblemError naming the file and line."""
+    name = ArithTask(getattr(task, "name", task)).name
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise ProblemError(f"{path}: cannot read problems ({e.strerror})") from None
+    problems = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as e:  # JSONDecodeError, or an integer too long to convert
+            raise ProblemError(f"{path}:{lineno}: bad JSON ({getattr(e, 'msg', e)})") from None
+        try:
+            if not isinstance(row, dict):
+                raise ValueError(f"expected an object with numbers and target, got {_clip(line)}")
+            missing = [k for k in ("numbers", "target") if k not in row]
+            if missing:
+                raise ValueError(f"missing key {missing[0]!r}")
+            problems.append(_validated(row["numbers"], row["target"], name))
+        except ValueError as e:
+            raise ProblemError(f"{path}:{lineno}: {e}") from None
+    return problems
+
+
+def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> None:
+    """Write JSONL atomically (temp file in the same folder, then os.replace)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
+        try:
+            for p in problems:
+                f.write(json.dumps({"numbers": list(p.numbers), "target": p.target}) + "\n")
+        except BaseException:
+            os.unlink(f.name)  # a failed write leaves the old file, and no temp file, behind
+            raise
+    os.replace(f.name, path)
+
+
+def parse_problem_text(text: str, task: str | ArithTask) -> Problem:
+    """A problem from the command line: `"4 9 10 13"` (game24) or `"3 7 25 50 -> 147"`.
+
+    >>> parse_problem_text("3 7 25 50 -> 147", "countdown")
+    Problem(numbers=(3, 7, 25, 50), target=147)
+    >>> parse_problem_text("3 7 x", "countdown")
+    Traceback (most recent call last):
+    lmzero.tasks.arith.ProblemError: expected numbers like '3 7 25 50 -> 147', got '3 7 x'
+    """
+    name = ArithTask(getattr(task, "name", task)).name
+    example = "4 9 10 13" if name == "game24" else "3 7 25 50 -> 147"
+    head, arrow, tail = text.partition("->")
+    words = head.replace(",", " ").split()
+    if (not all(_digits(w) for w in words) or (arrow and not _digits(tail.strip()))
+            or (name == "countdown" and not arrow)):
+        raise ProblemError(f"expected numbers like {example!r}, got {_clip(text)}")
+    try:
+        return _validated([int(w) for w in words], int(tail) if arrow else 24, name)
+    except ValueError as e:
+        raise ProblemError(str(e)) from None
+
+
+def _digits(word: str) -> bool:
+    return word.isascii() and word.isdigit()
