@@ -6,6 +6,8 @@ state. So "a token can be a move or a word": the games and the language tasks sh
 family, one checkpoint format and one learner. The trunk is a config choice: `transformer`
 (nanoGPT-like, causal) or `mlp` (the same token embeddings, flattened), because on two CPU cores a
 game is often learned faster by the smaller trunk; the benchmark decides which one ships.
+For text, `forward_cached` decodes one token at a time over a KV cache (`KVCache`) that holds
+left-padded rows, so many prompts and many samples per prompt decode as one batch.
 """
 
 from __future__ import annotations
@@ -46,6 +48,57 @@ class TinyLMConfig:
         return asdict(self)
 
 
+class KVCache:
+    """Keys and values of every layer for the tokens seen so far, preallocated to `capacity` slots
+    and filled in place, so decoding one token costs one token's forward (no recomputation, no
+    copy of the past). Rows may be left-padded to a common length: row b's text starts at slot
+    `pad[b]`; padding is never attended to, and positions count from each row's first token, so
+    a row's logits do not depend on how much padding the batch gave it."""
+
+    def __init__(self, cfg: TinyLMConfig, pad: torch.Tensor, capacity: int,
+                 dtype=torch.float32, device=None):
+        B, H, D = len(pad), cfg.n_head, cfg.n_embd // cfg.n_head
+        self.keys = torch.zeros(cfg.n_layer, B, H, capacity, D, dtype=dtype, device=device)
+        self.values = torch.zeros_like(self.keys)  # [L, B, H, capacity, D]
+        self.pad = pad.to(device)  # [B] padding slots before each row's first token
+        self.length = 0  # slots filled (the same for every row)
+
+    @property
+    def capacity(self) -> int:
+        return self.keys.shape[3]
+
+    def positions(self, T: int) -> torch.Tensor:
+        """[B, T] position ids of the next T slots (0 at each row's first real token)."""
+        slots = torch.arange(self.length, self.length + T, device=self.pad.device)
+        return (slots[None] - self.pad[:, None]).clamp(min=0)
+
+    def mask(self, T: int) -> torch.Tensor:
+        """[B, 1, T, S] attention mask of the next T slots over all S = length + T: causal, and
+        never onto padding (a padding slot sees itself only, so no row of the softmax is empty)."""
+        keys = torch.arange(self.length + T, device=self.pad.device)
+        queries = keys[self.length:, None]
+        causal = keys[None] <= queries  # [T, S]
+        real = keys[None, None] >= self.pad[:, None, None]  # [B, 1, S]
+        return ((causal & real) | (keys[None] == queries)).unsqueeze(1)
+
+    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        """Store [B, H, T, D] keys and values after the filled slots; every key and value so far.
+        (`length` moves on once all layers have appended: TinyLM.forward_cached does it.)"""
+        end = self.length + k.shape[2]
+        if end > self.capacity:
+            raise ValueError(f"KV cache full: {end} slots needed, capacity {self.capacity}")
+        self.keys[layer, :, :, self.length:end] = k
+        self.values[layer, :, :, self.length:end] = v
+        return self.keys[layer, :, :, :end], self.values[layer, :, :, :end]
+
+    def select(self, rows: torch.Tensor) -> "KVCache":
+        """A cache of the given rows (repeat a row to branch it: shared prefix, computed once)."""
+        new = object.__new__(KVCache)
+        new.keys, new.values = self.keys[:, rows], self.values[:, rows]
+        new.pad, new.length = self.pad[rows], self.length
+        return new
+
+
 class SelfAttention(nn.Module):
     def __init__(self, cfg: TinyLMConfig):
         super().__init__()
@@ -54,12 +107,17 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
 
-    def forward(self, x):
+    def forward(self, x, cache: KVCache | None = None, layer: int = 0, mask=None):
+        """Causal self-attention; with a cache, over its keys too (and this call's are added)."""
         B, T, C = x.size()  # batch, sequence length, embedding dim
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        if cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                               dropout_p=self.dropout if self.training else 0.0)
+        else:
+            k, v = cache.append(layer, k, v)  # [B, H, S, D]: every key so far, these included
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # mask [B, 1, T, S]
         return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
 
@@ -72,8 +130,8 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(),
                                  nn.Linear(4 * cfg.n_embd, cfg.n_embd))
 
-    def forward(self, x):
-        x = x + self.attn(self.ln1(x))
+    def forward(self, x, cache: KVCache | None = None, layer: int = 0, mask=None):
+        x = x + self.attn(self.ln1(x), cache, layer, mask)
         return x + self.mlp(self.ln2(x))
 
 
@@ -121,6 +179,32 @@ class TinyLM(nn.Module):
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits [B, T, vocab] of the next token at each position, value [B] of the state)."""
         h = self.hidden(tokens)
+        return self.policy_head(h), torch.tanh(self.value_head(h[:, -1])).squeeze(-1)
+
+    def new_cache(self, pad: torch.Tensor, capacity: int) -> KVCache:
+        """An empty KV cache for len(pad) rows, left-padded by pad[b] slots."""
+        p = self.tok.weight
+        return KVCache(self.cfg, pad, capacity, dtype=p.dtype, device=p.device)
+
+    def forward_cached(self, tokens: torch.Tensor,
+                       cache: KVCache) -> tuple[torch.Tensor, torch.Tensor]:
+        """Incremental forward of the transformer trunk: [B, T] tokens following those in
+        `cache` -> (logits [B, T, vocab], value [B] at the last of them); extends the cache in
+        place. Equal to `forward` on the whole sequence (without its padding)."""
+        if self.cfg.trunk != "transformer":
+            raise ValueError("forward_cached needs the transformer trunk (the MLP trunk reads "
+                             "the whole block at once)")
+        B, T = tokens.shape
+        pos = cache.positions(T)  # [B, T]
+        if int(pos.max()) >= self.cfg.block_size:
+            raise ValueError(f"sequence of {int(pos.max()) + 1} tokens exceeds block_size "
+                             f"{self.cfg.block_size}")
+        x = self.tok(tokens) + self.pos(pos)
+        mask = cache.mask(T)
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cache, layer, mask)
+        cache.length += T
+        h = self.ln_f(x)
         return self.policy_head(h), torch.tanh(self.value_head(h[:, -1])).squeeze(-1)
 
     def num_parameters(self) -> int:

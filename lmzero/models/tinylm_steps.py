@@ -1,0 +1,175 @@
+"""tinylm as a `StepModel`: a character-level TinyLM that writes the next step of a reasoning
+task and judges the state with its value head.
+
+Batching: prompts are left-padded to the longest and prefilled in one forward (BOS + the prompt's
+characters); that forward also gives the value of each state (the tanh head on the prompt's last
+token, mapped to [0, 1]). The KV cache is then branched k times per prompt (the shared prefix is
+computed once) and all prompts x k samples decode together, one forward per character. A sample
+ends at its newline; one that has not ended after `max_step_chars` characters (or when the block
+is full) is dropped: it counts as generated tokens but proposes no step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from lmzero import checkpoint
+from lmzero.checkpoint import CheckpointError
+from lmzero.models.step_model import Expansion
+from lmzero.models.text_tokenizer import CharTokenizer
+from lmzero.models.tinylm import KVCache, TinyLM, TinyLMConfig
+
+KIND = "tinylm-text"
+"""`meta["kind"]` of a text-model checkpoint (game checkpoints have none)."""
+
+
+class TinyLMStepModel:
+    """Sample next steps and values from a TinyLM over `CharTokenizer` text (see module doc)."""
+
+    def __init__(self, model: TinyLM, tokenizer: CharTokenizer | None = None, *, seed: int = 0,
+                 max_step_chars: int = 40, meta: dict | None = None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer or CharTokenizer()
+        if self.tokenizer.vocab_size != model.cfg.vocab_size:
+            raise ValueError(f"the model has {model.cfg.vocab_size} tokens, the tokenizer "
+                             f"{self.tokenizer.vocab_size}")
+        self.max_step_chars = max_step_chars
+        """Longest step (newline included); a longer sample is dropped."""
+        self.meta = dict(meta or {})
+        """What the checkpoint said besides the model (task, training step, ...)."""
+        self.generator = torch.Generator().manual_seed(seed)
+        self.banned = torch.tensor([self.tokenizer.pad_id, self.tokenizer.bos_id])
+
+    # -- the StepModel protocol ---------------------------------------------------------------
+
+    @torch.inference_mode()
+    def expand(self, prompts: Sequence[str], k: int, *, temperature: float = 1.0,
+               greedy: bool = False, with_value: bool = True) -> list[Expansion]:
+        """k sampled steps per prompt (one greedy step if `greedy`), deduplicated, most probable
+        first; `logprobs` are mean log-probs per token under the model (temperature 1)."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        if not greedy and temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature} (greedy=True decodes "
+                             "the most likely step)")
+        if not prompts:
+            return []
+        samples = 1 if greedy else k
+        logits, values, cache, lengths = self._prefill(prompts, room=self.max_step_chars)
+        rows = torch.arange(len(prompts)).repeat_interleave(samples)  # [R] prompt of each sample
+        texts, logprobs, generated = self._decode(logits[rows], cache.select(rows), greedy,
+                                                  temperature)
+        out = []
+        for i, length in enumerate(lengths):
+            span = range(i * samples, (i + 1) * samples)
+            distinct = {texts[r]: logprobs[r] for r in span if texts[r] is not None}
+            steps = sorted(distinct, key=lambda s: -distinct[s])  # stable: ties by sample order
+            out.append(Expansion(steps=steps, logprobs=[distinct[s] for s in steps],
+                                 value=self._unit(values[i]) if with_value else None,
+                                 prompt_tokens=length, reused_prompt_tokens=0,
+                                 generated_tokens=sum(generated[r] for r in span)))
+        return out
+
+    @torch.inference_mode()
+    def value(self, prompts: Sequence[str]) -> list[Expansion]:
+        """The value of each state, in [0, 1], from one prompt forward."""
+        if not prompts:
+            return []
+        _, values, _, lengths = self._prefill(prompts, room=0)
+        return [Expansion(value=self._unit(v), prompt_tokens=n) for v, n in zip(values, lengths)]
+
+    # -- decoding -----------------------------------------------------------------------------
+
+    def _prefill(self, prompts: Sequence[str], room: int):
+        """Left-padded BOS + prompt forward: (next-token logits [N, V], values [N], the cache
+        with `room` free slots (as many as the block allows), prompt lengths in tokens)."""
+        encoded = [[self.tokenizer.bos_id, *self.tokenizer.encode(p)] for p in prompts]
+        lengths = [len(e) for e in encoded]
+        L = max(lengths)
+        if L > self.model.cfg.block_size:
+            raise ValueError(f"a prompt of {L} tokens exceeds the model's block_size "
+                             f"{self.model.cfg.block_size}")
+        tokens = torch.full((len(prompts), L), self.tokenizer.pad_id, dtype=torch.long)
+        for i, e in enumerate(encoded):
+            tokens[i, L - len(e):] = torch.tensor(e)
+        pad = torch.tensor([L - n for n in lengths])
+        cache = self.model.new_cache(pad, L + min(room, self.model.cfg.block_size - L))
+        logits, values = self.model.forward_cached(tokens, cache)
+        return logits[:, -1], values, cache, lengths
+
+    def _decode(self, logits: torch.Tensor, cache: KVCache, greedy: bool, temperature: float):
+        """Decode one line for each of R rows from their first-token logits [R, V]:
+        (text without newline or None if dropped, mean log-prob, tokens generated) per row."""
+        R = logits.shape[0]
+        out = torch.full((R, self.max_step_chars), -1, dtype=torch.long)  # sampled ids
+        logprob = torch.zeros(R)  # summed log-probs of each row's tokens
+        ended = torch.zeros(R, dtype=torch.bool)  # row wrote its newline
+        live = torch.arange(R)  # rows still in the batch (finished ones leave it lazily)
+        steps = min(self.max_step_chars, cache.capacity - cache.length + 1)
+        for t in range(steps):
+            logits = logits.float().index_fill(1, self.banned, float("-inf"))
+            logp = F.log_softmax(logits, dim=-1)  # [B, V], the model's own distribution
+            if greedy:
+                token = logp.argmax(-1)
+            else:
+                probs = F.softmax(logits / temperature, dim=-1)
+                token = torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
+            writing = ~ended[live]  # rows of the batch still writing their line
+            rows = live[writing]
+            out[rows, t] = token[writing]
+            logprob[rows] += logp[writing].gather(1, token[writing, None]).squeeze(1)
+            ended[rows] = token[writing] == self.tokenizer.newline_id
+            still = ~ended[live]
+            if not still.any() or t == steps - 1:
+                break
+            if 2 * still.sum() <= len(live):  # compact when half the batch has finished
+                cache, live, token = cache.select(still.nonzero().squeeze(1)), live[still], token[still]
+            logits = self.model.forward_cached(token[:, None], cache)[0][:, -1]
+        counts = (out >= 0).sum(1).tolist()
+        texts = [self.tokenizer.decode(out[r, :counts[r] - 1].tolist()) if ended[r] else None
+                 for r in range(R)]
+        means = (logprob / torch.tensor(counts).clamp(min=1)).tolist()
+        return texts, means, counts
+
+    @staticmethod
+    def _unit(v: torch.Tensor) -> float:
+        return (float(v) + 1) / 2  # tanh value in [-1, 1] -> probability-like value in [0, 1]
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def checkpoint_meta(self, **extra) -> dict:
+        return dict(self.meta, kind=KIND, model=self.model.cfg.to_dict(),
+                    vocab=self.tokenizer.vocab, **extra)
+
+    def save(self, path: Path, **meta) -> Path:
+        """Write the model as a checkpoint directory (meta: model config, vocabulary, `meta`)."""
+        return checkpoint.save(Path(path), self.model.state_dict(), self.checkpoint_meta(**meta))
+
+
+def load_step_model(path: Path, *, seed: int = 0, task: str | None = None,
+                    max_step_chars: int = 40) -> TinyLMStepModel:
+    """The step model of a checkpoint directory, or of a run directory's newest checkpoint;
+    CheckpointError (one line) for anything else, or a model trained on another `task`."""
+    from lmzero.models.load import resolve
+    path = resolve(Path(path))
+    meta = checkpoint.verify(path)
+    if meta.get("kind") != KIND:
+        raise CheckpointError(f"{path}: not a text-model checkpoint (a game network?)")
+    if task is not None and meta.get("task") != task:
+        raise CheckpointError(f"{path}: trained on {meta.get('task')!r}, not {task!r}")
+    try:
+        tokenizer = CharTokenizer.from_vocab(meta["vocab"])
+        model = TinyLM(TinyLMConfig(**meta["model"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: bad model config or vocabulary in the manifest "
+                              f"({exc})") from None
+    if tokenizer.vocab_size != model.cfg.vocab_size:
+        raise CheckpointError(f"{path}: the vocabulary does not fit the model")
+    tensors, _ = checkpoint.load(path, {k: v.shape for k, v in model.state_dict().items()})
+    model.load_state_dict(tensors)
+    meta = {k: v for k, v in meta.items() if k not in ("kind", "model", "vocab")}
+    return TinyLMStepModel(model, tokenizer, seed=seed, max_step_chars=max_step_chars, meta=meta)
