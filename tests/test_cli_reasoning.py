@@ -1,0 +1,102 @@
+"""`lmzero eval` and `lmzero solve` on the reasoning tasks: output shape and every user error."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lmzero.models.text_tokenizer import CharTokenizer
+from lmzero.models.tinylm import TinyLM, TinyLMConfig
+from lmzero.models.tinylm_steps import TinyLMStepModel
+
+
+def lmzero(*args):
+    return subprocess.run([sys.executable, "-m", "lmzero.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory):
+    """A small untrained text model: its steps are mostly invalid, which is fine here."""
+    torch.manual_seed(0)
+    tokenizer = CharTokenizer()
+    model = TinyLM(TinyLMConfig(vocab_size=tokenizer.vocab_size, block_size=192, n_layer=1,
+                                n_embd=32))
+    path = tmp_path_factory.mktemp("ckpt") / "game24"
+    TinyLMStepModel(model, tokenizer).save(path, task="game24")
+    return path
+
+
+def test_eval_json_has_the_documented_keys(untrained, tmp_path):
+    problems = tmp_path / "p.jsonl"
+    problems.write_text('{"numbers": [4, 9, 10, 13], "target": 24}\n\n'
+                        '{"numbers": [1, 1, 1, 1], "target": 24}\n')
+    result = lmzero("eval", "game24", "--checkpoint", str(untrained), "--method", "mcts",
+                    "--budget", "6", "--problems", str(problems), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {"solved", "total", "accuracy", "model_calls", "prompt_tokens", "generated_tokens",
+            "seconds", "problems"} <= set(report)
+    assert report["total"] == 2
+    assert [p["numbers"] for p in report["problems"]] == [[4, 9, 10, 13], [1, 1, 1, 1]]
+    for p in report["problems"]:
+        assert set(p) == {"numbers", "target", "solved", "model_calls", "expression"}
+        assert 1 <= p["model_calls"] <= 6
+    assert report["problems"][1]["solved"] is False
+
+
+@pytest.mark.parametrize("method", ["greedy", "best-of-n", "bfs"])
+def test_eval_table_on_the_heldout_split(untrained, method):
+    result = lmzero("eval", "game24", "--checkpoint", str(untrained), "--method", method,
+                    "--budget", "4", "--limit", "3")
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout and "mean model calls" in result.stdout
+
+
+def test_solve_prints_the_principal_variation_or_says_it_failed(untrained):
+    result = lmzero("solve", "game24", "4 9 10 13", "--checkpoint", str(untrained),
+                    "--budget", "8")
+    assert result.returncode in (0, 1), result.stderr
+    assert "principal variation" in result.stdout
+    assert ("solution:" in result.stdout) == (result.returncode == 0)
+    assert "model calls" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval", "game24", "--method", "dfs"], "unknown method 'dfs'"),
+    (["eval", "game24", "--budget", "0"], "--budget"),
+    (["eval", "chess"], "'chess'"),
+    (["solve", "game24", "4 9 x"], "4 9 x"),
+    (["solve", "game24", "4 9 10 13", "--method", "beam"], "mcts or gumbel"),
+    (["eval", "game24", "--checkpoint", "/nonexistent"], "/nonexistent"),
+])
+def test_user_errors_are_one_line_and_exit_2(args, message):
+    result = lmzero(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{bad json", "p.jsonl:2: bad JSON"),
+    ('{"numbers": [4, 9, 10], "target": 24}', "p.jsonl:2:"),
+    ('{"numbers": [4, 9, 10, 13]}', "p.jsonl:2:"),
+])
+def test_malformed_problem_line_names_the_line(untrained, tmp_path, line, message):
+    problems = tmp_path / "p.jsonl"
+    problems.write_text('{"numbers": [4, 9, 10, 13], "target": 24}\n' + line + "\n")
+    result = lmzero("eval", "game24", "--checkpoint", str(untrained), "--problems",
+                    str(problems))
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_a_game_checkpoint_is_not_a_text_model(tmp_path):
+    from lmzero import checkpoint
+    model = TinyLM(TinyLMConfig(vocab_size=16, block_size=10, n_layer=1, n_embd=16))
+    checkpoint.save(tmp_path / "c", model.state_dict(), {"game": "tictactoe",
+                                                         "model": model.cfg.to_dict()})
+    result = lmzero("eval", "game24", "--checkpoint", str(tmp_path / "c"), "--limit", "1")
+    assert result.returncode == 2 and "not a text-model checkpoint" in result.stderr
