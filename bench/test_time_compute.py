@@ -38,7 +38,8 @@ def run(args) -> dict:
     from lmzero.tasks import game24
 
     torch.set_num_threads(args.threads)
-    problems = game24.problems("heldout")[:: max(1, 340 // args.limit)][:args.limit]
+    heldout = game24.problems("heldout")
+    problems = heldout[:: max(1, len(heldout) // args.limit)][:args.limit]
     model = load_step_model(args.checkpoint, seed=args.seed, task="game24")
     rows = []
 
@@ -123,7 +124,7 @@ def plot(report: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--limit", type=int, default=100, help="held-out puzzles (of 340)")
+    parser.add_argument("--limit", type=int, default=100, help="held-out puzzles (of 358)")
     parser.add_argument("--budgets", type=int, nargs="+", default=[1, 4, 16, 64, 256])
     parser.add_argument("--methods", nargs="+", default=list(BUDGETED))
     parser.add_argument("--k", type=int, default=4)
