@@ -107,20 +107,30 @@ class Learner:
         return sums
 
     def optimizer_tensors(self) -> dict:
-        """AdamW moments as flat named tensors (safetensors holds tensors only)."""
-        out = {}
-        for i, p in enumerate(self.model.parameters()):
-            for k, v in self.optimizer.state.get(p, {}).items():
-                if torch.is_tensor(v):
-                    out[f"{i}.{k}"] = v.reshape(-1) if v.dim() == 0 else v
-        return out
+        return optimizer_tensors(self.model, self.optimizer)
 
     def load_optimizer_tensors(self, tensors: dict, step_count: int) -> None:
-        for i, p in enumerate(self.model.parameters()):
-            state = {k.split(".", 1)[1]: v for k, v in tensors.items()
-                     if k.split(".", 1)[0] == str(i)}
-            if state:
-                if "step" in state:
-                    state["step"] = state["step"].reshape(())
-                self.optimizer.state[p] = state
+        load_optimizer_tensors(self.model, self.optimizer, tensors)
         self.step_count = step_count
+
+
+def optimizer_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    """AdamW moments as flat named tensors (safetensors holds tensors only)."""
+    out = {}
+    for i, p in enumerate(model.parameters()):
+        for k, v in optimizer.state.get(p, {}).items():
+            if torch.is_tensor(v):
+                out[f"{i}.{k}"] = v.reshape(-1) if v.dim() == 0 else v
+    return out
+
+
+def load_optimizer_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                           tensors: dict) -> None:
+    """The inverse of `optimizer_tensors`."""
+    for i, p in enumerate(model.parameters()):
+        state = {k.split(".", 1)[1]: v for k, v in tensors.items()
+                 if k.split(".", 1)[0] == str(i)}
+        if state:
+            if "step" in state:
+                state["step"] = state["step"].reshape(())
+            optimizer.state[p] = state

@@ -1,0 +1,130 @@
+"""The learner for open-action tasks: distil search back into the text model.
+
+An example is a state's prompt with (a) a step the search chose and its weight (the visit share:
+weighted likelihood of the searched steps, so the model imitates the search) and/or (b) a value
+target in [0, 1] for the state (verified outcome or search value). Loss = weighted mean
+per-token cross-entropy of the steps + value MSE on 2v - 1 (the tanh head's range), AdamW with
+warmup and cosine decay over the whole run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lmzero.learn.learner import load_optimizer_tensors, optimizer_tensors
+from lmzero.models.text_tokenizer import CharTokenizer
+from lmzero.models.tinylm import TinyLM
+
+
+@dataclass
+class StepLearnerConfig:
+    batch_size: int = 64
+    """Examples per gradient step (drawn with the curation weights)."""
+    steps_per_iteration: int = 150
+    """Gradient steps after each round of search."""
+    lr: float = 1e-3
+    """Peak learning rate (AdamW)."""
+    min_lr_ratio: float = 0.1
+    """Final learning rate as a share of the peak."""
+    warmup_steps: int = 20
+    """Linear warmup at the start of the run."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay."""
+    value_weight: float = 1.0
+    """Weight of the value loss against the policy loss."""
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.steps_per_iteration < 0 or self.lr <= 0:
+            raise ValueError("batch_size >= 1, steps_per_iteration >= 0 and lr > 0 are required")
+
+
+def encode(prompts, steps, tokenizer: CharTokenizer, block_size: int):
+    """Right-padded tokens [B, T] (BOS + prompt + step + newline), targets [B, T] on the step's
+    characters only (-100 elsewhere), and the index of each prompt's last token (its value)."""
+    rows, ends = [], []
+    for prompt, step in zip(prompts, steps):
+        head = [tokenizer.bos_id, *tokenizer.encode(prompt)]
+        tail = tokenizer.encode(step + "\n") if step else []
+        ids = (head + tail)[-block_size:]  # over-long texts keep their end
+        rows.append((ids, len(tail)))
+        ends.append(len(ids) - len(tail) - 1)
+    T = max(len(ids) for ids, _ in rows)
+    tokens = torch.full((len(rows), T), tokenizer.pad_id, dtype=torch.long)
+    targets = torch.full((len(rows), T), -100, dtype=torch.long)
+    for b, (ids, n_step) in enumerate(rows):
+        tokens[b, :len(ids)] = torch.tensor(ids)
+        if n_step:  # position t predicts token t + 1: the step's tokens from the prompt's end
+            targets[b, len(ids) - n_step - 1:len(ids) - 1] = torch.tensor(ids[-n_step:])
+    return tokens, targets, torch.tensor(ends)
+
+
+class StepLearner:
+    def __init__(self, model: TinyLM, tokenizer: CharTokenizer, config: StepLearnerConfig,
+                 total_steps: int):
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.total_steps = max(1, total_steps)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                           weight_decay=config.weight_decay)
+        self.step_count = 0
+
+    def lr(self) -> float:
+        c, s = self.config, self.step_count
+        if s < c.warmup_steps:
+            return c.lr * (s + 1) / c.warmup_steps
+        progress = min(1.0, (s - c.warmup_steps) / max(1, self.total_steps - c.warmup_steps))
+        return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi
+                                                                                  * progress)))
+
+    def losses(self, prompts, steps, weights, values) -> dict:
+        tokens, targets, ends = encode(prompts, steps, self.tokenizer, self.model.cfg.block_size)
+        h = self.model.hidden(tokens)  # [B, T, C]
+        logits = self.model.policy_head(h)  # [B, T, V]
+        ce = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100,
+                             reduction="none")  # [B, T]
+        n_tokens = (targets != -100).sum(1).clamp(min=1)
+        per_example = ce.sum(1) / n_tokens  # length-normalised, like the priors
+        w = torch.as_tensor(weights, dtype=torch.float32)
+        policy = (w * per_example).sum() / w.sum().clamp(min=1e-8)
+        v_target = torch.as_tensor(values, dtype=torch.float32)
+        has_value = ~torch.isnan(v_target)
+        v = torch.tanh(self.model.value_head(h[torch.arange(len(ends)), ends])).squeeze(-1)
+        value = (F.mse_loss(v[has_value], 2 * v_target[has_value] - 1) if has_value.any()
+                 else v.sum() * 0)
+        return dict(policy=policy, value=value)
+
+    def train(self, data: dict, steps: int, rng: np.random.Generator,
+              probabilities: np.ndarray | None = None) -> dict:
+        """`steps` gradient steps on batches drawn from `data` (replay arrays) with the given
+        per-example probabilities (curation); mean losses."""
+        n = len(data["prompt"])
+        if n == 0 or steps == 0:
+            return dict(policy=float("nan"), value=float("nan"))
+        self.model.train()
+        sums = dict(policy=0.0, value=0.0)
+        for _ in range(steps):
+            idx = rng.choice(n, size=min(self.config.batch_size, n), p=probabilities)
+            loss = self.losses(data["prompt"][idx].tolist(), data["step"][idx].tolist(),
+                               data["weight"][idx], data["value"][idx])
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr()
+            self.optimizer.zero_grad(set_to_none=True)
+            (loss["policy"] + self.config.value_weight * loss["value"]).backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+            self.optimizer.step()
+            self.step_count += 1
+            for k in sums:
+                sums[k] += float(loss[k].detach())
+        self.model.eval()
+        return {k: v / steps for k, v in sums.items()}
+
+    def optimizer_tensors(self) -> dict[str, torch.Tensor]:
+        return optimizer_tensors(self.model, self.optimizer)
+
+    def load_optimizer_tensors(self, saved: dict, step_count: int) -> None:
+        load_optimizer_tensors(self.model, self.optimizer, saved)
+        self.step_count = step_count

@@ -1,0 +1,273 @@
+"""Self-improvement for reasoning tasks: search -> replay -> learner, with curation.
+
+A language model that knows the rules (world-model pretraining) but cannot plan learns to plan
+from its own search. Each iteration: the curator picks training problems (frontier and holes);
+the actors search them with the verifier on (`selfplay.step_actor`) and turn each tree into
+examples (visit-weighted steps, verified and searched values) -> a replay shard; the learner
+distils the window into the model (`learn.step_learner`, curation-weighted sampling) -> a
+checkpoint; held-out evaluation (greedy pass@1, MCTS at a fixed budget) -> metrics.jsonl.
+
+The run directory is the game loop's (`loop.Run`): config.json, pretrain/ (the world-model stage,
+itself a resumable run), replay/ (shard + attempts per iteration), checkpoints/<i>/ (model,
+optimizer, curator state), metrics.jsonl, tb/, plots/. `resume=True` continues after any crash.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lmzero import checkpoint
+from lmzero.checkpoint import write_atomic
+from lmzero.learn.pretrain import PretrainConfig, build_model, pretrain
+from lmzero.learn.step_learner import StepLearner, StepLearnerConfig
+from lmzero.loop import Run, _tensorboard, _write_scalars
+from lmzero.models.load import resolve
+from lmzero.models.text_tokenizer import CharTokenizer
+from lmzero.models.tinylm_steps import TinyLMStepModel
+from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
+from lmzero.replay.curation import CurationConfig, Curator, bucket_of
+from lmzero.search.step_search import StepSearchConfig
+from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems
+
+
+@dataclass
+class ImproveConfig:
+    task: str = "game24"
+    """game24 or countdown."""
+    iterations: int = 6
+    """Rounds of search -> replay -> learner."""
+    problems_per_iteration: int = 128
+    """Training problems searched per round."""
+    actor: StepActorConfig = field(default_factory=StepActorConfig)
+    """Search per training problem and how trees become examples."""
+    learner: StepLearnerConfig = field(default_factory=StepLearnerConfig)
+    """The learner."""
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """World-model stage, run first (into run/pretrain) unless `from_scratch`."""
+    from_scratch: bool = False
+    """Start from an untrained model instead of the world-model checkpoint."""
+    replay_window: int = 60_000
+    """Newest replay examples the learner samples from."""
+    curate: bool = True
+    """Curation on: problems chosen at the frontier and holes, holes overweighted in replay.
+    Off: problems and examples drawn uniformly."""
+    curation: CurationConfig = field(default_factory=CurationConfig)
+    """Curation thresholds and weights."""
+    eval_problems: int = 100
+    """Held-out problems for the per-iteration MCTS check (greedy pass@1 uses them all)."""
+    eval_budget: int = 32
+    """Model calls per held-out problem for the MCTS check."""
+    seed: int = 0
+    threads: int = 1
+    """torch CPU threads."""
+
+    def __post_init__(self):
+        for name, kind in (("actor", StepActorConfig), ("learner", StepLearnerConfig),
+                           ("pretrain", PretrainConfig), ("curation", CurationConfig)):
+            value = getattr(self, name)
+            if isinstance(value, dict):  # from config.json
+                if name == "actor":
+                    value = dict(value, search=StepSearchConfig(**value.get("search", {})))
+                setattr(self, name, kind(**value))
+        if self.task not in ("game24", "countdown"):
+            raise ValueError(f"task must be game24 or countdown, got {self.task!r}")
+        if self.pretrain.task != self.task:
+            self.pretrain = replace(self.pretrain, task=self.task)
+        if self.iterations < 1 or self.problems_per_iteration < 1:
+            raise ValueError("iterations and problems_per_iteration must be >= 1")
+
+
+def _task_module(name: str):
+    from lmzero.tasks import countdown, game24
+    return game24 if name == "game24" else countdown
+
+
+def heldout_eval_problems(config: ImproveConfig) -> list:
+    """The held-out problems every evaluation uses (all of Game of 24's 358; 200 Countdown)."""
+    module = _task_module(config.task)
+    if config.task == "game24":
+        return module.problems("heldout")
+    return module.generate(200, module.CountdownConfig(**config.pretrain.countdown), seed=999,
+                           split="heldout")
+
+
+def training_pool(config: ImproveConfig, iteration: int, curator: Curator) -> list:
+    module = _task_module(config.task)
+    if config.task == "game24":
+        return module.problems("train")
+    base = module.CountdownConfig(**config.pretrain.countdown)
+    fresh = module.generate(4 * config.problems_per_iteration, base,
+                            seed=config.seed * 1000 + iteration, split="train")
+    if config.curate and curator.target_buckets():
+        fresh += curator.generate_for_holes(config.problems_per_iteration, base,
+                                            seed=config.seed * 1000 + iteration + 500)
+    return list(dict.fromkeys(fresh))
+
+
+def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> None:
+    if config.from_scratch:
+        return
+    stage = run.dir / "pretrain"
+    if progress:
+        progress(-1, "pretrain", None)
+    report = (lambda row: progress(-1, "pretrain", row)) if progress else None
+    if (stage / "config.json").is_file():  # started before: finish it (a no-op when done)
+        pretrain(config.pretrain, stage, resume=True, progress=report)
+    else:
+        pretrain(config.pretrain, stage, progress=report)
+    tensors, _ = checkpoint.load(resolve(stage), {k: v.shape for k, v in
+                                                  model.state_dict().items()})
+    model.load_state_dict(tensors)
+
+
+def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
+            progress=None) -> list[dict]:
+    """Run (or resume) self-improvement; every metrics row. `progress(i, phase, row)`."""
+    run = Run(run_dir)
+    if resume:
+        path = run.dir / "config.json"
+        if not path.is_file():
+            raise ValueError(f"{run.dir}: no config.json to resume from")
+        config = ImproveConfig(**json.loads(path.read_text()))
+    elif run.completed() or (run.dir / "pretrain").exists():
+        raise ValueError(f"{run.dir} already holds a run: pass --resume or choose another --run")
+    run.dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run.dir / "config.json", json.dumps(asdict(config), indent=2).encode())
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    tokenizer = CharTokenizer()
+    model = build_model(config.pretrain, tokenizer)
+    learner = StepLearner(model, tokenizer, config.learner,
+                          config.iterations * config.learner.steps_per_iteration)
+    curator = Curator(config.task, config.curation)
+    done = run.completed()
+    start = done[-1] + 1 if done else 0
+    if done:
+        path = run.checkpoints / f"{done[-1]:05d}"
+        tensors, meta = checkpoint.load(path, {k: v.shape for k, v in
+                                               model.state_dict().items()})
+        model.load_state_dict(tensors)
+        learner.load_optimizer_tensors(checkpoint.load_extra(path, "optimizer") or {},
+                                       meta["learner_steps"])
+        curator = Curator.from_state_dict(meta["curator"])
+        if done[-1] not in {r.get("iteration") for r in run.metrics()}:
+            run.log(meta["row"])  # killed between checkpoint and metrics
+    else:
+        _starting_weights(config, run, model, progress)
+        if not any(r.get("iteration") == -1 for r in run.metrics()):
+            run.log(_evaluate(config, model, tokenizer, dict(iteration=-1, wall_seconds=0.0)))
+            if progress:
+                progress(-1, "done", run.metrics()[-1])
+    model.eval()
+    replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
+    writer = _tensorboard(run, start)
+    elapsed = run.metrics()[-1].get("wall_seconds", 0.0) if run.metrics() else 0.0
+    module = _task_module(config.task)
+    for i in range(start, config.iterations):
+        t0 = time.time()
+        if progress:
+            progress(i, "search", None)
+        attempts = _search_round(config, run, replay, curator, model, tokenizer, module, i)
+        if progress:
+            progress(i, "train", None)
+        data = replay.window_arrays()
+        probabilities = curator.example_weights(data["bucket"].tolist()) if config.curate \
+            else None
+        losses = learner.train(data, config.learner.steps_per_iteration,
+                               np.random.default_rng([config.seed, i, 1]), probabilities)
+        elapsed += time.time() - t0
+        row = dict(iteration=i, problems=len(attempts),
+                   train_solve_rate=round(float(np.mean([a["solved"] for a in attempts])), 4),
+                   examples=len(data["prompt"]), wall_seconds=round(elapsed, 1),
+                   **{f"loss_{k}": round(v, 4) for k, v in losses.items()},
+                   **curator.summary())
+        step_model = TinyLMStepModel(model, tokenizer, meta=dict(task=config.task))
+        checkpoint.save(run.checkpoints / f"{i:05d}", model.state_dict(),
+                        step_model.checkpoint_meta(iteration=i, row=row, curator=curator
+                                                   .state_dict(),
+                                                   learner_steps=learner.step_count),
+                        extra={"optimizer": learner.optimizer_tensors()})
+        if progress:
+            progress(i, "eval", None)
+        row = _evaluate(config, model, tokenizer, row)
+        run.log(row)
+        _write_scalars(writer, row)
+        if progress:
+            progress(i, "done", row)
+    writer.close()
+    _plots(run)
+    return run.metrics()
+
+
+def _search_round(config, run, replay, curator, model, tokenizer, module, i) -> list[dict]:
+    """Search this iteration's problems unless a crash already stored them; record attempts."""
+    attempts_path = replay.directory / f"attempts-{i:06d}.json"
+    if not (replay.has(i) and attempts_path.is_file()):
+        rng = np.random.default_rng([config.seed, i, 0])
+        pool = training_pool(config, i, curator)
+        n = min(config.problems_per_iteration, len(pool))
+        problems = (curator.choose_problems(pool, n, rng) if config.curate
+                    else [pool[j] for j in rng.choice(len(pool), n, replace=False)])
+        actor_model = TinyLMStepModel(model, tokenizer, seed=config.seed * 1000 + i)
+        results = attempt_problems(module.TASK, actor_model, problems, config.actor,
+                                   lambda p: bucket_of(config.task, p), module.is_heldout,
+                                   seed=config.seed * 1000 + i)
+        attempts = [dict(numbers=list(a.problem.numbers), target=a.problem.target,
+                         solved=a.solved, examples=a.size, model_calls=a.model_calls)
+                    for a in results]
+        write_atomic(attempts_path, json.dumps(attempts).encode())
+        replay.write(i, {k: np.concatenate([a.examples[k] for a in results])
+                         for k in TEXT_FIELDS})
+    attempts = json.loads(attempts_path.read_text())
+    from lmzero.tasks.arith import Problem
+    for a in attempts:
+        curator.record(Problem.make(a["numbers"], a["target"]), a["solved"], a["examples"])
+    return attempts
+
+
+def _evaluate(config: ImproveConfig, model, tokenizer, row: dict) -> dict:
+    """Held-out: greedy pass@1 on all, MCTS at `eval_budget` calls on the first eval_problems."""
+    from lmzero.eval.reasoning import MethodConfig, solve_problems
+    module = _task_module(config.task)
+    problems = heldout_eval_problems(config)
+    step_model = TinyLMStepModel(model, tokenizer, seed=config.seed)
+    greedy = solve_problems(module.TASK, step_model, problems,
+                            MethodConfig(method="greedy", budget=None, batch=512))
+    subset = problems[::max(1, len(problems) // config.eval_problems)][:config.eval_problems]
+    mcts = solve_problems(module.TASK, step_model, subset,
+                          MethodConfig(method="mcts", budget=config.eval_budget, batch=128,
+                                       seed=config.seed))
+    solved = [r for r in mcts if r.solved]
+    return dict(row, heldout_greedy_pass1=round(float(np.mean([r.solved for r in greedy])), 4),
+                heldout_mcts_solved=round(len(solved) / max(len(mcts), 1), 4),
+                mcts_calls_per_solved=round(float(np.mean([r.budget.model_calls for r in solved])), 2)
+                if solved else None)
+
+
+def _plots(run: Run) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = [r for r in run.metrics() if "heldout_greedy_pass1" in r]
+    if not rows:
+        return
+    (run.dir / "plots").mkdir(exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key in ("heldout_greedy_pass1", "heldout_mcts_solved", "train_solve_rate"):
+        points = [(r["iteration"], r[key]) for r in rows if r.get(key) is not None]
+        if points:
+            ax.plot(*zip(*points), marker="o", label=key)
+    ax.set_xlabel("iteration (-1 = starting checkpoint)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(run.dir / "plots" / "strength.png", dpi=100)
+    plt.close(fig)
+    Curator.plot([r for r in rows if r["iteration"] >= 0], run.dir / "plots" / "curation.png")

@@ -1,0 +1,97 @@
+"""Actors for open-action tasks: search training problems and turn each tree into examples.
+
+The model should imitate the *search*, not just lucky samples (AlphaZero's policy target):
+every expanded node with enough visits gives its children's visit shares as weights on their
+steps; a node on a verified solution path puts half of its weight on the path's step (the
+verifier proved it) and half on the visit shares. Value targets are verified where possible (1 on
+a solution path, the reward of every terminal child) and the search's mean value elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from lmzero.models.step_model import StepModel
+from lmzero.search.budget import Budget
+from lmzero.search.step_search import StepSearchConfig, StepSearchResult, step_search
+
+
+@dataclass
+class StepActorConfig:
+    search: StepSearchConfig = field(default_factory=lambda: StepSearchConfig(widen=True))
+    """How each training problem is searched (the verifier is on: the rules are known)."""
+    budget: int = 48
+    """Model calls per training problem."""
+    min_visits: int = 2
+    """A node needs this many visits before its visit shares are a policy target."""
+    path_share: float = 0.5
+    """Weight a solution-path node puts on the verified step (the rest follows visits)."""
+
+
+@dataclass
+class Attempt:
+    problem: object
+    solved: bool
+    model_calls: int
+    examples: dict = field(repr=False)  # replay arrays (TEXT_FIELDS), one row per example
+
+    @property
+    def size(self) -> int:
+        return len(self.examples["prompt"])
+
+
+def attempt_problems(task, model: StepModel, problems: Sequence, config: StepActorConfig,
+                     bucket_of: Callable, is_heldout: Callable, seed: int) -> list[Attempt]:
+    """Search every problem (batched) and extract its examples. Refuses held-out problems:
+    training never sees them."""
+    for p in problems:
+        if is_heldout(p):
+            raise ValueError(f"held-out problem {p.numbers} -> {p.target} offered for training")
+    budgets = [Budget(max_calls=config.budget) for _ in problems]
+    results = step_search(task, model, problems, config.search, budgets, seed=seed)
+    return [Attempt(p, r.solved, r.budget.model_calls,
+                    examples_of(task, r, config, bucket_of(p), _name(p)))
+            for p, r in zip(problems, results)]
+
+
+def _name(problem) -> str:
+    return " ".join(map(str, problem.numbers)) + f" -> {problem.target}"
+
+
+def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket: str,
+                problem: str) -> dict:
+    tree = result.tree
+    on_path = set(result.path) if result.solved else set()
+    rows: list[tuple[str, str, float, float]] = []  # prompt, step, weight, value (NaN = none)
+    for node in range(len(tree)):
+        if tree.terminal[node] or not tree.expanded[node]:
+            continue
+        prompt = task.prompt(tree.states[node])
+        kids = list(tree.children[node].values())
+        visits = np.array([tree.visits[k] for k in kids], dtype=np.float64)
+        weights = np.zeros(len(kids))
+        if visits.sum() >= config.min_visits:
+            weights += visits / visits.sum()
+        if node in on_path:
+            nxt = result.path[result.path.index(node) + 1]
+            share = config.path_share if weights.any() else 1.0
+            weights = (1 - share) * weights + share * np.array([k == nxt for k in kids])
+        value = 1.0 if node in on_path else (
+            tree.mean_value(node) if tree.visits[node] >= config.min_visits else np.nan)
+        rows += [(prompt, tree.step[k], float(w), np.nan) for k, w in zip(kids, weights) if w > 0]
+        if not np.isnan(value):
+            rows.append((prompt, "", 0.0, float(value)))
+        for k in kids:  # verified: a dead end or a wrong final number is worth 0, a solution 1
+            if tree.terminal[k] and tree.states[k] is not None:
+                rows.append((task.prompt(tree.states[k]), "", 0.0, tree.reward[k]))
+    if not rows:
+        return {k: np.array([], dtype=t) for k, t in (
+            ("prompt", str), ("step", str), ("weight", np.float32), ("value", np.float32),
+            ("bucket", str), ("problem", str))}
+    prompts, steps, weights, values = zip(*rows)
+    return dict(prompt=np.array(prompts), step=np.array(steps),
+                weight=np.array(weights, np.float32), value=np.array(values, np.float32),
+                bucket=np.array([bucket] * len(rows)), problem=np.array([problem] * len(rows)))
