@@ -1,0 +1,94 @@
+"""The self-improvement loop for reasoning tasks: held-out puzzles stay out, resume, learning."""
+
+import json
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from lmzero.learn.pretrain import PretrainConfig
+from lmzero.learn.step_learner import StepLearnerConfig
+from lmzero.loop import Run
+from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
+from lmzero.selfimprove import ImproveConfig, improve
+from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems
+from lmzero.tasks import game24
+
+TINY = ImproveConfig(
+    iterations=2, problems_per_iteration=12, eval_problems=6, eval_budget=6,
+    pretrain=PretrainConfig(steps=30, batch_size=8, eval_problems=0, checkpoint_every=30,
+                            model=dict(n_layer=1, n_head=2, n_embd=32, block_size=160)),
+    learner=StepLearnerConfig(batch_size=16, steps_per_iteration=5),
+    actor=StepActorConfig(budget=6))
+
+
+def replay_problems(run_dir):
+    replay = ReplayBuffer(run_dir / "replay", fields=TEXT_FIELDS)
+    return [(sid, set(replay._read(sid)["problem"].tolist())) for sid in replay.shard_ids()]
+
+
+def test_heldout_puzzles_are_refused_and_never_enter_replay(tmp_path):
+    heldout = game24.problems("heldout")[0]
+    with pytest.raises(ValueError, match="held-out"):
+        attempt_problems(game24.TASK, None, [heldout], StepActorConfig(), str, game24.is_heldout,
+                         seed=0)
+    rows = improve(TINY, tmp_path / "run")
+    assert [r["iteration"] for r in rows] == [-1, 0, 1]
+    names = {" ".join(map(str, p.numbers)) + " -> 24" for p in game24.problems("heldout")}
+    shards = replay_problems(tmp_path / "run")
+    assert [sid for sid, _ in shards] == [0, 1]
+    assert all(problems and not problems & names for _, problems in shards)
+
+
+def test_resume_after_a_crash_redoes_nothing_already_written(tmp_path):
+    run_dir = tmp_path / "run"
+    improve(replace(TINY, iterations=1), run_dir)
+    (run_dir / "config.json").write_text(json.dumps(
+        {**json.loads((run_dir / "config.json").read_text()), "iterations": 3}))
+    first = replay_problems(run_dir)
+    # a kill in iteration 1, after its replay shard was written, before its checkpoint
+    attempts = run_dir / "replay" / "attempts-000000.json"
+    improve(replace(TINY, iterations=2), tmp_path / "other")  # produce an iteration-1 shard
+    for name in ("shard-000001.npz", "attempts-000001.json"):
+        shutil.copy(tmp_path / "other" / "replay" / name, run_dir / "replay" / name)
+    shard1 = (run_dir / "replay" / "shard-000001.npz").read_bytes()
+    with open(run_dir / "metrics.jsonl", "a") as f:
+        f.write('{"iteration": 1, "torn')  # a line cut by the kill
+    rows = improve(TINY, run_dir, resume=True)
+    assert [r["iteration"] for r in rows] == [-1, 0, 1, 2]
+    assert Run(run_dir).completed() == [0, 1, 2]
+    assert (run_dir / "replay" / "shard-000001.npz").read_bytes() == shard1  # not searched again
+    assert replay_problems(run_dir)[0] == first[0]
+    assert attempts.is_file()
+    attempted = [len(json.loads((run_dir / "replay" / f"attempts-{i:06d}.json").read_text()))
+                 for i in range(3)]
+    assert attempted == [12, 12, 12]
+
+
+def test_a_finished_run_is_not_overwritten(tmp_path):
+    improve(replace(TINY, iterations=1), tmp_path / "run")
+    with pytest.raises(ValueError, match="already holds a run"):
+        improve(TINY, tmp_path / "run")
+
+
+def test_examples_weight_the_searched_steps_by_visits():
+    from lmzero.search.budget import Budget
+    from lmzero.search.step_search import StepSearchConfig, step_search
+    from lmzero.selfplay.step_actor import examples_of
+    from tests.test_step_search import PUZZLE, SOLUTION, TASK, ToyModel
+    config = StepActorConfig(search=StepSearchConfig(k=2, leaves_per_call=1, widen=False))
+    [result] = step_search(TASK, ToyModel(favourite=SOLUTION), [PUZZLE], config.search,
+                           [Budget(max_calls=20)])
+    rows = examples_of(TASK, result, config, "4-7", "4 9 10 13 -> 24")
+    policy = rows["weight"] > 0
+    root_prompt = TASK.prompt(TASK.initial_state(PUZZLE))
+    at_root = policy & (rows["prompt"] == root_prompt)
+    # the root is on the solution path: its verified step carries at least path_share
+    assert rows["step"][at_root].tolist()[0] == SOLUTION[0]
+    assert np.isclose(rows["weight"][at_root].sum(), 1.0)
+    assert rows["weight"][at_root][0] >= config.path_share
+    values = dict(zip(rows["prompt"][~policy].tolist(), rows["value"][~policy].tolist()))
+    assert values[root_prompt] == 1.0  # on the verified path
+    solved_prompt = root_prompt + "".join(s + "\n" for s in SOLUTION)
+    assert values[solved_prompt] == 1.0  # the terminal solution itself
