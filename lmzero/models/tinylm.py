@@ -12,6 +12,7 @@ left-padded rows, so many prompts and many samples per prompt decode as one batc
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -37,10 +38,16 @@ class TinyLMConfig:
     mlp_width: int = 256
     """Hidden width of the MLP trunk."""
     dropout: float = 0.0
+    rope: bool = False
+    """Rotary position embeddings (RoFormer, Su et al. 2021) instead of learned absolute ones:
+    attention then sees relative offsets, which text needs (a step's operands sit a few
+    characters back, wherever the line starts). Transformer trunk only."""
 
     def __post_init__(self):
         if self.trunk not in ("transformer", "mlp"):
             raise ValueError(f"trunk must be 'transformer' or 'mlp', got {self.trunk!r}")
+        if self.rope and self.trunk != "transformer":
+            raise ValueError("rope needs the transformer trunk: set rope=False for trunk='mlp'")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
 
@@ -53,50 +60,94 @@ class KVCache:
     and filled in place, so decoding one token costs one token's forward (no recomputation, no
     copy of the past). Rows may be left-padded to a common length: row b's text starts at slot
     `pad[b]`; padding is never attended to, and positions count from each row's first token, so
-    a row's logits do not depend on how much padding the batch gave it."""
+    a row's logits do not depend on how much padding the batch gave it.
+
+    `branch(k, capacity)` continues each row k times: the branches attend to this cache's keys in
+    place and to their own (shared-prefix attention, as in Hydragen, Juravsky et al. 2024), so k
+    samples of one prompt cost the prompt once, in compute and in memory.
+    """
 
     def __init__(self, cfg: TinyLMConfig, pad: torch.Tensor, capacity: int,
-                 dtype=torch.float32, device=None):
+                 dtype=torch.float32, device=None, prefix: KVCache | None = None):
         B, H, D = len(pad), cfg.n_head, cfg.n_embd // cfg.n_head
-        self.keys = torch.zeros(cfg.n_layer, B, H, capacity, D, dtype=dtype, device=device)
-        self.values = torch.zeros_like(self.keys)  # [L, B, H, capacity, D]
+        self.cfg = cfg
+        # [L, B, H, capacity, D]; a slot is read only after it was written
+        self.keys = torch.empty(cfg.n_layer, B, H, capacity, D, dtype=dtype, device=device)
+        self.values = torch.empty_like(self.keys)
         self.pad = pad.to(device)  # [B] padding slots before each row's first token
-        self.length = 0  # slots filled (the same for every row)
+        self.prefix = prefix  # the shared cache this one continues (row b: prefix row b // k)
+        self.start = prefix.length if prefix else 0  # slot of this cache's first key
+        self.length = 0  # slots filled here (the same for every row)
 
     @property
     def capacity(self) -> int:
         return self.keys.shape[3]
 
+    def branch(self, k: int, capacity: int) -> KVCache:
+        """A cache of k rows per row of this one (which must not grow any more), `capacity`
+        slots each, that continue this one's tokens."""
+        return KVCache(self.cfg, self.pad.repeat_interleave(k), capacity, self.keys.dtype,
+                       self.keys.device, prefix=self)
+
     def positions(self, T: int) -> torch.Tensor:
         """[B, T] position ids of the next T slots (0 at each row's first real token)."""
-        slots = torch.arange(self.length, self.length + T, device=self.pad.device)
+        slots = torch.arange(self.length, self.length + T, device=self.pad.device) + self.start
         return (slots[None] - self.pad[:, None]).clamp(min=0)
 
     def mask(self, T: int) -> torch.Tensor:
-        """[B, 1, T, S] attention mask of the next T slots over all S = length + T: causal, and
-        never onto padding (a padding slot sees itself only, so no row of the softmax is empty)."""
+        """[B, 1, T, S] attention mask of the next T slots over this cache's S = length + T:
+        causal, and never onto padding (a padding slot sees itself only, so no row of the
+        softmax is empty). The prefix's keys are all earlier: only its padding is masked."""
         keys = torch.arange(self.length + T, device=self.pad.device)
         queries = keys[self.length:, None]
         causal = keys[None] <= queries  # [T, S]
-        real = keys[None, None] >= self.pad[:, None, None]  # [B, 1, S]
+        real = (keys + self.start)[None, None] >= self.pad[:, None, None]  # [B, 1, S]
         return ((causal & real) | (keys[None] == queries)).unsqueeze(1)
 
-    def append(self, layer: int, k: torch.Tensor, v: torch.Tensor):
-        """Store [B, H, T, D] keys and values after the filled slots; every key and value so far.
-        (`length` moves on once all layers have appended: TinyLM.forward_cached does it.)"""
-        end = self.length + k.shape[2]
+    def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               mask: torch.Tensor) -> torch.Tensor:
+        """Store this step's keys and values [B, H, T, D] after the filled slots, then attend
+        with queries q [B, H, T, D] over the prefix's keys and these: [B, H, T, D]. (`length`
+        moves on once all layers have attended: TinyLM.forward_cached does it.)"""
+        B, H, T, D = q.shape
+        end = self.length + T
         if end > self.capacity:
             raise ValueError(f"KV cache full: {end} slots needed, capacity {self.capacity}")
         self.keys[layer, :, :, self.length:end] = k
         self.values[layer, :, :, self.length:end] = v
-        return self.keys[layer, :, :, :end], self.values[layer, :, :, :end]
+        k, v = self.keys[layer, :, :, :end], self.values[layer, :, :, :end]  # [B, H, S, D]
+        # written out (nanoGPT's slow path): for T = 1 query, 5x faster than the fused CPU
+        # kernel with a mask
+        scale = 1.0 / math.sqrt(D)
+        own = ((q @ k.transpose(-2, -1)) * scale).masked_fill(~mask, float("-inf"))  # [B,H,T,S]
+        if self.prefix is None:
+            return own.softmax(dim=-1) @ v
+        p = self.prefix
+        N, G, P = len(p.pad), B // len(p.pad), p.length  # prompts, branches each, prefix slots
+        pk, pv = p.keys[layer, :, :, :P], p.values[layer, :, :, :P]  # [N, H, P, D]
+        grouped = q.view(N, G, H, T, D).transpose(1, 2).reshape(N, H, G * T, D)
+        shared = (grouped @ pk.transpose(-2, -1)) * scale  # [N, H, G*T, P]: one GEMM per prompt
+        real = torch.arange(P, device=q.device)[None] >= p.pad[:, None]  # [N, P]
+        shared = shared.masked_fill(~real[:, None, None], float("-inf"))
+        shared = shared.view(N, H, G, T, P).transpose(1, 2).reshape(B, H, T, P)
+        att = torch.cat([shared, own], dim=-1).softmax(dim=-1)  # [B, H, T, P + S]
+        to_prefix = att[..., :P].reshape(N, G, H, T, P).transpose(1, 2).reshape(N, H, G * T, P)
+        y = (to_prefix @ pv).view(N, H, G, T, D).transpose(1, 2).reshape(B, H, T, D)
+        return y + att[..., P:] @ v
 
-    def select(self, rows: torch.Tensor) -> "KVCache":
-        """A cache of the given rows (repeat a row to branch it: shared prefix, computed once)."""
-        new = object.__new__(KVCache)
-        new.keys, new.values = self.keys[:, rows], self.values[:, rows]
-        new.pad, new.length = self.pad[rows], self.length
-        return new
+
+def rope_angles(pos: torch.Tensor, head_dim: int, base: float = 10000.0):
+    """(cos, sin) [..., T, head_dim / 2] of the rotary angles pos * base^(-2i / head_dim)."""
+    inv_freq = base ** (-torch.arange(0, head_dim, 2, device=pos.device) / head_dim)
+    angles = pos[..., None].float() * inv_freq
+    return angles.cos(), angles.sin()
+
+
+def rotate(x: torch.Tensor, rope) -> torch.Tensor:
+    """Rotate each (x_i, x_{i + D/2}) pair of x [B, H, T, D] by its angle (GPT-NeoX layout)."""
+    cos, sin = rope  # [T, D/2] or [B, 1, T, D/2]
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).type_as(x)
 
 
 class SelfAttention(nn.Module):
@@ -107,17 +158,18 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
         self.dropout = cfg.dropout
 
-    def forward(self, x, cache: KVCache | None = None, layer: int = 0, mask=None):
+    def forward(self, x, rope=None, cache: KVCache | None = None, layer: int = 0, mask=None):
         """Causal self-attention; with a cache, over its keys too (and this call's are added)."""
         B, T, C = x.size()  # batch, sequence length, embedding dim
         q, k, v = self.qkv(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if rope is not None:
+            q, k = rotate(q, rope), rotate(k, rope)
         if cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True,
                                                dropout_p=self.dropout if self.training else 0.0)
         else:
-            k, v = cache.append(layer, k, v)  # [B, H, S, D]: every key so far, these included
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # mask [B, 1, T, S]
+            y = cache.attend(layer, q, k, v, mask)  # over every key so far, these included
         return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
 
@@ -130,8 +182,8 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(),
                                  nn.Linear(4 * cfg.n_embd, cfg.n_embd))
 
-    def forward(self, x, cache: KVCache | None = None, layer: int = 0, mask=None):
-        x = x + self.attn(self.ln1(x), cache, layer, mask)
+    def forward(self, x, rope=None, cache: KVCache | None = None, layer: int = 0, mask=None):
+        x = x + self.attn(self.ln1(x), rope, cache, layer, mask)
         return x + self.mlp(self.ln2(x))
 
 
@@ -140,7 +192,8 @@ class TinyLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.tok = nn.Embedding(cfg.vocab_size, cfg.n_embd)
-        self.pos = nn.Embedding(cfg.block_size, cfg.n_embd)
+        if not cfg.rope:
+            self.pos = nn.Embedding(cfg.block_size, cfg.n_embd)
         if cfg.trunk == "transformer":
             self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         else:
@@ -168,10 +221,15 @@ class TinyLM(nn.Module):
         B, T = tokens.shape
         if T > self.cfg.block_size:
             raise ValueError(f"sequence of {T} tokens exceeds block_size {self.cfg.block_size}")
-        x = self.tok(tokens) + self.pos(torch.arange(T, device=tokens.device))
+        pos = torch.arange(T, device=tokens.device)
+        x = self.tok(tokens)
+        if self.cfg.rope:
+            rope = rope_angles(pos, self.cfg.n_embd // self.cfg.n_head)
+        else:
+            x, rope = x + self.pos(pos), None
         if self.cfg.trunk == "transformer":
             for block in self.blocks:
-                x = block(x)
+                x = block(x, rope)
             return self.ln_f(x)
         flat = F.pad(x, (0, 0, 0, self.cfg.block_size - T)).flatten(1)  # [B, block_size * C]
         return self.ln_f(self.mlp(flat)).unsqueeze(1).expand(B, T, -1)
@@ -199,10 +257,14 @@ class TinyLM(nn.Module):
         if int(pos.max()) >= self.cfg.block_size:
             raise ValueError(f"sequence of {int(pos.max()) + 1} tokens exceeds block_size "
                              f"{self.cfg.block_size}")
-        x = self.tok(tokens) + self.pos(pos)
+        x = self.tok(tokens)
+        if self.cfg.rope:  # angles per row: [B, 1, T, head_dim / 2]
+            rope = tuple(a[:, None] for a in rope_angles(pos, self.cfg.n_embd // self.cfg.n_head))
+        else:
+            x, rope = x + self.pos(pos), None
         mask = cache.mask(T)
         for layer, block in enumerate(self.blocks):
-            x = block(x, cache, layer, mask)
+            x = block(x, rope, cache, layer, mask)
         cache.length += T
         h = self.ln_f(x)
         return self.policy_head(h), torch.tanh(self.value_head(h[:, -1])).squeeze(-1)

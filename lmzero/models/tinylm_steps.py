@@ -4,7 +4,8 @@ task and judges the state with its value head.
 Batching: prompts are left-padded to the longest and prefilled in one forward (BOS + the prompt's
 characters); that forward also gives the value of each state (the tanh head on the prompt's last
 token, mapped to [0, 1]). The KV cache is then branched k times per prompt (the shared prefix is
-computed once) and all prompts x k samples decode together, one forward per character. A sample
+computed and stored once, `KVCache.branch`) and all prompts x k samples decode together, one
+forward per character. A sample
 ends at its newline; one that has not ended after `max_step_chars` characters (or when the block
 is full) is dropped: it counts as generated tokens but proposes no step.
 """
@@ -59,10 +60,10 @@ class TinyLMStepModel:
         if not prompts:
             return []
         samples = 1 if greedy else k
-        logits, values, cache, lengths = self._prefill(prompts, room=self.max_step_chars)
-        rows = torch.arange(len(prompts)).repeat_interleave(samples)  # [R] prompt of each sample
-        texts, logprobs, generated = self._decode(logits[rows], cache.select(rows), greedy,
-                                                  temperature)
+        logits, values, cache, lengths = self._prefill(prompts)
+        room = min(self.max_step_chars, self.model.cfg.block_size - cache.length)
+        texts, logprobs, generated = self._decode(logits.repeat_interleave(samples, dim=0),
+                                                  cache.branch(samples, room), greedy, temperature)
         out = []
         for i, length in enumerate(lengths):
             span = range(i * samples, (i + 1) * samples)
@@ -79,14 +80,14 @@ class TinyLMStepModel:
         """The value of each state, in [0, 1], from one prompt forward."""
         if not prompts:
             return []
-        _, values, _, lengths = self._prefill(prompts, room=0)
+        _, values, _, lengths = self._prefill(prompts)
         return [Expansion(value=self._unit(v), prompt_tokens=n) for v, n in zip(values, lengths)]
 
     # -- decoding -----------------------------------------------------------------------------
 
-    def _prefill(self, prompts: Sequence[str], room: int):
-        """Left-padded BOS + prompt forward: (next-token logits [N, V], values [N], the cache
-        with `room` free slots (as many as the block allows), prompt lengths in tokens)."""
+    def _prefill(self, prompts: Sequence[str]):
+        """Left-padded BOS + prompt forward: (next-token logits [N, V], values [N], the prompts'
+        KV cache, prompt lengths in tokens)."""
         encoded = [[self.tokenizer.bos_id, *self.tokenizer.encode(p)] for p in prompts]
         lengths = [len(e) for e in encoded]
         L = max(lengths)
@@ -97,19 +98,20 @@ class TinyLMStepModel:
         for i, e in enumerate(encoded):
             tokens[i, L - len(e):] = torch.tensor(e)
         pad = torch.tensor([L - n for n in lengths])
-        cache = self.model.new_cache(pad, L + min(room, self.model.cfg.block_size - L))
+        cache = self.model.new_cache(pad, L)
         logits, values = self.model.forward_cached(tokens, cache)
         return logits[:, -1], values, cache, lengths
 
     def _decode(self, logits: torch.Tensor, cache: KVCache, greedy: bool, temperature: float):
-        """Decode one line for each of R rows from their first-token logits [R, V]:
-        (text without newline or None if dropped, mean log-prob, tokens generated) per row."""
+        """Decode one line for each of R rows from their first-token logits [R, V] and their
+        (empty, branched) cache: (text without newline or None if dropped, mean log-prob, tokens
+        generated) per row. Rows that have ended stay in the batch, ignored, until all have
+        (removing them would copy the cache; most lines of a batch end within a few tokens)."""
         R = logits.shape[0]
         out = torch.full((R, self.max_step_chars), -1, dtype=torch.long)  # sampled ids
         logprob = torch.zeros(R)  # summed log-probs of each row's tokens
         ended = torch.zeros(R, dtype=torch.bool)  # row wrote its newline
-        live = torch.arange(R)  # rows still in the batch (finished ones leave it lazily)
-        steps = min(self.max_step_chars, cache.capacity - cache.length + 1)
+        steps = min(self.max_step_chars, cache.capacity + 1)  # the last token is not fed back
         for t in range(steps):
             logits = logits.float().index_fill(1, self.banned, float("-inf"))
             logp = F.log_softmax(logits, dim=-1)  # [B, V], the model's own distribution
@@ -118,16 +120,12 @@ class TinyLMStepModel:
             else:
                 probs = F.softmax(logits / temperature, dim=-1)
                 token = torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
-            writing = ~ended[live]  # rows of the batch still writing their line
-            rows = live[writing]
-            out[rows, t] = token[writing]
-            logprob[rows] += logp[writing].gather(1, token[writing, None]).squeeze(1)
-            ended[rows] = token[writing] == self.tokenizer.newline_id
-            still = ~ended[live]
-            if not still.any() or t == steps - 1:
+            writing = ~ended  # rows still writing their line
+            out[writing, t] = token[writing]
+            logprob[writing] += logp[writing].gather(1, token[writing, None]).squeeze(1)
+            ended |= writing & (token == self.tokenizer.newline_id)
+            if ended.all() or t == steps - 1:
                 break
-            if 2 * still.sum() <= len(live):  # compact when half the batch has finished
-                cache, live, token = cache.select(still.nonzero().squeeze(1)), live[still], token[still]
             logits = self.model.forward_cached(token[:, None], cache)[0][:, -1]
         counts = (out >= 0).sum(1).tolist()
         texts = [self.tokenizer.decode(out[r, :counts[r] - 1].tolist()) if ended[r] else None
