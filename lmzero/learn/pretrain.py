@@ -1,0 +1,311 @@
+"""World-model pretraining: teach a TinyLM the rules of a reasoning task, not how to plan.
+
+The data are uniformly random *legal* trajectories (`task.random_trajectory`) of training-split
+problems only, fresh ones every batch. The model learns (1) to write legal steps: next-token
+cross-entropy on the step lines (never on the problem line, which the model is given), and
+(2) the Monte-Carlo value of the random policy: at the end of each prefix (the problem line and
+each step line) the value head regresses 2r - 1, r the reward that trajectory reached. Planning
+is left to search and self-play.
+
+A run directory is laid out as the game loop's: config.json, checkpoints/<step>/ (model +
+optimizer, meta with the TinyLMConfig and the vocabulary: `load_step_model` reads it),
+metrics.jsonl; `resume=True` continues from the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lmzero import checkpoint
+from lmzero.checkpoint import write_atomic
+from lmzero.loop import Run
+from lmzero.models.text_tokenizer import CharTokenizer
+from lmzero.models.tinylm import TinyLM, TinyLMConfig
+from lmzero.models.tinylm_steps import TinyLMStepModel
+
+TASKS = ("game24", "countdown")
+
+
+@dataclass
+class PretrainConfig:
+    task: str = "game24"
+    """Reasoning task: game24 or countdown."""
+    steps: int = 6000
+    """Gradient steps (one fresh batch of random trajectories each)."""
+    batch_size: int = 32
+    """Trajectories per gradient step."""
+    lr: float = 3e-3
+    """Peak learning rate."""
+    min_lr_ratio: float = 0.1
+    """Final learning rate as a share of the peak (cosine decay)."""
+    warmup_steps: int = 100
+    """Linear warmup from 0 to the peak."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay."""
+    value_weight: float = 1.0
+    """Weight of the value MSE against the step cross-entropy."""
+    model: dict = field(default_factory=lambda: dict(n_layer=4, n_head=4, n_embd=128,
+                                                     block_size=256, rope=True))
+    """TinyLMConfig fields (the vocabulary comes from the tokenizer; the trunk is a
+    transformer). block_size must hold the longest prompt plus one step."""
+    countdown: dict = field(default_factory=dict)
+    """CountdownConfig fields, for task countdown."""
+    checkpoint_every: int = 500
+    """Save a checkpoint every this many steps (and after the last)."""
+    log_every: int = 50
+    """Write a metrics row (mean losses since the last one) every this many steps."""
+    eval_problems: int = 200
+    """Held-out problems for the final check (step validity on random states, greedy solve
+    rate); 0 = skip it."""
+    seed: int = 0
+    """Seed of the model's initialisation and of every batch."""
+    threads: int = 1
+    """torch CPU threads (see TrainConfig.threads)."""
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.model.get("trunk", "transformer") != "transformer":
+            raise ValueError("text models need the transformer trunk: drop model.trunk")
+
+
+# -- data -------------------------------------------------------------------------------------
+
+class TrajectorySource:
+    """Random legal trajectories of the task's training problems, as finished texts."""
+
+    def __init__(self, config: PretrainConfig):
+        from lmzero.tasks import countdown, game24
+        self.config = config
+        self.module = game24 if config.task == "game24" else countdown
+        self.task = self.module.TASK
+        if config.task == "game24":  # every non-held-out multiset, solvable or not
+            self.pool = game24.split(game24.all_multisets(), "train")
+        else:
+            self.countdown = countdown.CountdownConfig(**config.countdown)
+
+    def problems(self, n: int, rng: np.random.Generator) -> list:
+        if self.config.task == "game24":
+            return [self.pool[i] for i in rng.integers(0, len(self.pool), size=n)]
+        return list(self.module.generate(n, self.countdown, int(rng.integers(2**31)), "train"))
+
+    def batch(self, n: int, rng: np.random.Generator) -> tuple[list[str], list[float]]:
+        """n (text of a whole random trajectory, its reward)."""
+        texts, rewards = [], []
+        for problem in self.problems(n, rng):
+            state = self.task.initial_state(problem)
+            for step in self.task.random_trajectory(problem, rng):
+                state = self.task.apply(state, step)
+            texts.append(self.task.prompt(state))
+            rewards.append(self.task.reward(state))
+        return texts, rewards
+
+
+def encode_batch(texts: list[str], rewards: list[float], tokenizer: CharTokenizer):
+    """Right-padded [B, T] tokens (BOS + text), next-token targets [B, T] (-100 on the problem
+    line and padding), and the (row, position) of each prefix end with its value target 2r-1."""
+    encoded = [[tokenizer.bos_id, *tokenizer.encode(t)] for t in texts]
+    T = max(map(len, encoded))
+    tokens = torch.full((len(texts), T), tokenizer.pad_id, dtype=torch.long)
+    targets = torch.full((len(texts), T), -100, dtype=torch.long)
+    rows, cols, values = [], [], []
+    for b, (ids, r) in enumerate(zip(encoded, rewards)):
+        ids = torch.tensor(ids)
+        tokens[b, :len(ids)] = ids
+        ends = (ids == tokenizer.newline_id).nonzero().squeeze(1)  # last token of each prefix
+        first = int(ends[0])  # the problem line's newline: steps are predicted from here on
+        targets[b, first:len(ids) - 1] = ids[first + 1:]
+        rows += [b] * len(ends)
+        cols += ends.tolist()
+        values += [2 * r - 1] * len(ends)  # Monte-Carlo value of the random policy, in [-1, 1]
+    return tokens, targets, (torch.tensor(rows), torch.tensor(cols)), torch.tensor(values)
+
+
+def losses(model: TinyLM, tokens, targets, ends, values) -> dict:
+    h = model.hidden(tokens)  # [B, T, C]
+    logits = model.policy_head(h)  # [B, T, V]
+    policy = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+    v = torch.tanh(model.value_head(h[ends])).squeeze(-1)  # [prefixes]
+    return dict(policy=policy, value=F.mse_loss(v, values.float()))
+
+
+def lr_at(step: int, config: PretrainConfig) -> float:
+    """Linear warmup, then cosine decay to min_lr_ratio * lr at the last step."""
+    c = config
+    if step < c.warmup_steps:
+        return c.lr * (step + 1) / c.warmup_steps
+    progress = min(1.0, (step - c.warmup_steps) / max(1, c.steps - c.warmup_steps))
+    return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+def build_model(config: PretrainConfig, tokenizer: CharTokenizer) -> TinyLM:
+    return TinyLM(TinyLMConfig(**{**config.model, "vocab_size": tokenizer.vocab_size,
+                                  "trunk": "transformer"}))
+
+
+def _save(run: Run, step: int, model: TinyLM, tokenizer, optimizer, config, row: dict) -> None:
+    opt = {f"{i}.{k}": (v.reshape(-1) if v.dim() == 0 else v)
+           for i, p in enumerate(model.parameters())
+           for k, v in optimizer.state.get(p, {}).items() if torch.is_tensor(v)}
+    step_model = TinyLMStepModel(model, tokenizer, meta=dict(task=config.task))
+    checkpoint.save(run.checkpoints / f"{step:07d}", model.state_dict(),
+                    step_model.checkpoint_meta(step=step, row=row), extra={"optimizer": opt})
+    model.train()
+
+
+def _restore(run: Run, model: TinyLM, optimizer) -> int:
+    """Load the newest checkpoint into model and optimizer; the next step to train."""
+    done = run.completed()
+    if not done:
+        return 0
+    path = run.checkpoints / f"{done[-1]:07d}"
+    tensors, meta = checkpoint.load(path, {k: v.shape for k, v in model.state_dict().items()})
+    model.load_state_dict(tensors)
+    saved = checkpoint.load_extra(path, "optimizer") or {}
+    for i, p in enumerate(model.parameters()):
+        state = {k.split(".", 1)[1]: v for k, v in saved.items() if k.split(".", 1)[0] == str(i)}
+        if state:
+            state["step"] = state["step"].reshape(())
+            optimizer.state[p] = state
+    return meta["step"] + 1
+
+
+def _log(run: Run, rows: list[dict]) -> None:
+    write_atomic(run.metrics_path, "".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+def load_config(run_dir: Path) -> PretrainConfig:
+    """The configuration a run directory was started with."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{run_dir}: no config.json to resume from")
+    return PretrainConfig(**json.loads(path.read_text()))
+
+
+def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
+             steps: int | None = None, progress=None) -> list[dict]:
+    """Run (or resume) pretraining into `run_dir`; every metrics row. `steps` overrides the
+    configured (or, on resume, the saved) step count; `progress(row)` sees each row."""
+    run = Run(run_dir)
+    if resume:
+        config = load_config(run_dir)
+    elif run.completed():
+        raise ValueError(f"{run.dir} already holds a run: pass --resume or choose another --run")
+    if steps is not None:
+        config = replace(config, steps=steps)
+    run.dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run.dir / "config.json", json.dumps(asdict(config), indent=2).encode())
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    tokenizer = CharTokenizer()
+    model = build_model(config, tokenizer)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    start = _restore(run, model, optimizer) if resume else 0
+    rows = [r for r in run.metrics() if r["step"] < start]  # later rows are redone
+    _log(run, rows)
+    source = TrajectorySource(config)
+    seconds = rows[-1]["seconds"] if rows else 0.0
+    sums, count, t0 = dict(policy=0.0, value=0.0), 0, time.time()
+    model.train()
+    for step in range(start, config.steps):
+        rng = np.random.default_rng([config.seed, step])  # a step's batch is fixed: resumable
+        batch = encode_batch(*source.batch(config.batch_size, rng), tokenizer)
+        loss = losses(model, *batch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, config)
+        optimizer.zero_grad(set_to_none=True)
+        (loss["policy"] + config.value_weight * loss["value"]).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        for k in sums:
+            sums[k] += loss[k].item()
+        count += 1
+        last = step == config.steps - 1
+        if (step + 1) % config.log_every == 0 or last:
+            seconds += time.time() - t0
+            t0 = time.time()
+            row = dict(step=step, seconds=round(seconds, 1), lr=round(lr_at(step, config), 6),
+                       **{f"loss_{k}": round(v / count, 4) for k, v in sums.items()})
+            sums, count = dict(policy=0.0, value=0.0), 0
+            if last and config.eval_problems:
+                row.update(evaluate(TinyLMStepModel(model, tokenizer, seed=config.seed),
+                                    source.task, heldout_problems(config, config.eval_problems)))
+                model.train()
+                t0 = time.time()
+            rows.append(row)
+            _log(run, rows)
+            if progress:
+                progress(row)
+        if (step + 1) % config.checkpoint_every == 0 or last:
+            _save(run, step, model, tokenizer, optimizer, config, rows[-1] if rows else {})
+    return rows
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+def heldout_problems(config: PretrainConfig, n: int, seed: int = 12345) -> list:
+    """n held-out problems (the first n of game24's held-out split in a seeded order)."""
+    from lmzero.tasks import countdown, game24
+    if config.task == "game24":
+        pool = game24.split(game24.solvable_problems(), "heldout")
+        order = np.random.default_rng(seed).permutation(len(pool))
+        return [pool[i] for i in order[:n]]
+    return list(countdown.generate(n, countdown.CountdownConfig(**config.countdown), seed,
+                                   "heldout"))
+
+
+def random_states(task, problems: list, rng: np.random.Generator) -> list:
+    """A non-terminal state of each problem: a random legal trajectory cut at a random depth."""
+    states = []
+    for problem in problems:
+        steps = task.random_trajectory(problem, rng)
+        state = task.initial_state(problem)
+        for step in steps[:int(rng.integers(0, max(len(steps), 1)))]:
+            state = task.apply(state, step)
+        states.append(state)
+    return states
+
+
+def step_validity(model: TinyLMStepModel, task, states: list) -> float:
+    """Share of sampled steps (one per state, temperature 1) that the task accepts; a sample
+    dropped for having no newline counts as invalid."""
+    expansions = model.expand([task.prompt(s) for s in states], 1)
+    valid = [bool(e.steps) and not task.apply(s, e.steps[0]).error
+             for s, e in zip(states, expansions)]
+    return sum(valid) / max(len(valid), 1)
+
+
+def greedy_solve_rate(model: TinyLMStepModel, task, problems: list) -> float:
+    """pass@1 of greedy decoding: the share of problems whose greedy steps reach reward 1."""
+    states = [task.initial_state(p) for p in problems]
+    while True:
+        todo = [i for i, s in enumerate(states) if not task.is_terminal(s)]
+        if not todo:
+            break
+        expansions = model.expand([task.prompt(states[i]) for i in todo], 1, greedy=True,
+                                  with_value=False)
+        for i, e in zip(todo, expansions):
+            # no step (no newline) is a dead end: an empty step is never valid
+            states[i] = task.apply(states[i], e.steps[0] if e.steps else "")
+    return sum(task.reward(s) for s in states) / max(len(states), 1)
+
+
+def evaluate(model: TinyLMStepModel, task, problems: list, seed: int = 0) -> dict:
+    states = random_states(task, problems, np.random.default_rng(seed))
+    return dict(heldout_step_validity=round(step_validity(model, task, states), 4),
+                heldout_greedy_pass1=round(greedy_solve_rate(model, task, problems), 4))
