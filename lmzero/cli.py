@@ -179,30 +179,98 @@ class Preset(str, Enum):
     full = "full"
 
 
+class TrainTask(str, Enum):
+    connect4 = "connect4"
+    tictactoe = "tictactoe"
+    game24 = "game24"
+    countdown = "countdown"
+
+
+class Stage(str, Enum):
+    selfplay = "selfplay"
+    pretrain = "pretrain"
+
+
+def _progress():
+    """A progress bar whose tasks carry a `last` field: the latest figures."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+               "{task.total}"), TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
+    return Progress(*columns, console=out)
+
+
 @app.command()
 def train(
-    game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4 or tictactoe"),
-    preset: Preset = typer.Option(Preset.quick, "--preset", help="quick (minutes) or full."),
-    run: Path = typer.Option(None, "--run", help="Run directory (default runs/GAME-PRESET)."),
+    task_name: TrainTask = typer.Argument(..., metavar="TASK", help="connect4 or tictactoe "
+                                          "(self-play), game24 or countdown (--stage pretrain)."),
+    stage: Stage = typer.Option(Stage.selfplay, "--stage", help="selfplay: AlphaZero self-play "
+                                "(games); pretrain: world-model pretraining of a text model on "
+                                "random legal trajectories (game24, countdown)."),
+    preset: Preset = typer.Option(Preset.quick, "--preset", help="quick (minutes) or full "
+                                  "(self-play)."),
+    run: Path = typer.Option(None, "--run", help="Run directory (default runs/TASK-PRESET, "
+                             "runs/TASK-pretrain)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --run after a "
                                 "crash or stop; nothing already written is redone or lost."),
-    iterations: int = typer.Option(None, "--iterations", min=1, help="Override the preset."),
+    iterations: int = typer.Option(None, "--iterations", min=1, help="Override the preset "
+                                   "(self-play)."),
+    steps: int = typer.Option(None, "--steps", min=1, help="Gradient steps (pretrain; default "
+                              "from PretrainConfig)."),
 ):
+    """Train: AlphaZero self-play for games, world-model pretraining for reasoning tasks."""
+    reasoning = task_name in (TrainTask.game24, TrainTask.countdown)
+    if stage == Stage.pretrain:
+        if not reasoning:
+            raise UserError(f"--stage pretrain is for game24 and countdown; train "
+                            f"{task_name.value} with --stage selfplay")
+        if iterations:
+            raise UserError("--iterations applies to --stage selfplay (use --steps)")
+        return _pretrain(task_name.value, run, resume, steps)
+    if reasoning:
+        raise UserError(f"self-play training for {task_name.value} is not built yet; run "
+                        f"`lmzero train {task_name.value} --stage pretrain`")
+    if steps:
+        raise UserError("--steps applies to --stage pretrain (use --iterations)")
+    _train_game(task_name.value, preset, run, resume, iterations)
+
+
+def _pretrain(task_name: str, run: Path | None, resume: bool, steps: int | None) -> None:
+    from lmzero.learn.pretrain import PretrainConfig, load_config, pretrain
+    config = PretrainConfig(task=task_name)
+    run = run or Path("runs") / f"{task_name}-pretrain"
+    try:
+        total = steps or (load_config(run) if resume else config).steps
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    with _progress() as bar:
+        task = bar.add_task(f"{task_name} pretraining steps", total=total, last="")
+
+        def report(row):
+            bar.update(task, completed=row["step"] + 1, last=f"loss {row['loss_policy']:.3f}"
+                       f" + {row['loss_value']:.3f}")
+            figures = " ".join(f"{k}={v}" for k, v in row.items() if k.startswith("heldout"))
+            out.print(f"step {row['step'] + 1}: steps loss={row['loss_policy']:.4f} value "
+                      f"loss={row['loss_value']:.4f} {row['seconds']:.0f}s {figures}")
+        try:
+            pretrain(config, run, resume=resume, steps=steps, progress=report)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    out.print(f"run directory: {run}")
+
+
+def _train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
+                iterations: int | None) -> None:
     """AlphaZero self-play training: self-play with search, replay, learner, checkpoints."""
     from dataclasses import replace
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from lmzero.loop import PRESETS, train as run_training
 
-    config = PRESETS[(game_name.value, preset.value)]
+    config = PRESETS[(game_name, preset.value)]
     if iterations:
         config = replace(config, iterations=iterations)
-    run = run or Path("runs") / f"{game_name.value}-{preset.value}"
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-               "{task.total}"), TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
-    with Progress(*columns, console=out) as bar:
-        task = bar.add_task(f"{game_name.value} iterations", total=config.iterations, last="")
+    run = run or Path("runs") / f"{game_name}-{preset.value}"
+    with _progress() as bar:
+        task = bar.add_task(f"{game_name} iterations", total=config.iterations, last="")
 
         def report(i, phase, row):
             if row is None:
