@@ -202,12 +202,13 @@ def _progress():
 @app.command()
 def train(
     task_name: TrainTask = typer.Argument(..., metavar="TASK", help="connect4 or tictactoe "
-                                          "(self-play), game24 or countdown (--stage pretrain)."),
+                                          "(self-play), game24 or countdown (self-improvement)."),
     stage: Stage = typer.Option(Stage.selfplay, "--stage", help="selfplay: AlphaZero self-play "
-                                "(games); pretrain: world-model pretraining of a text model on "
+                                "(games) or self-improvement by search (game24, countdown); "
+                                "pretrain: only the world-model pretraining of a text model on "
                                 "random legal trajectories (game24, countdown)."),
     preset: Preset = typer.Option(Preset.quick, "--preset", help="quick (minutes) or full "
-                                  "(self-play)."),
+                                  "(up to an hour)."),
     run: Path = typer.Option(None, "--run", help="Run directory (default runs/TASK-PRESET, "
                              "runs/TASK-pretrain)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --run after a "
@@ -216,8 +217,12 @@ def train(
                                    "(self-play)."),
     steps: int = typer.Option(None, "--steps", min=1, help="Gradient steps (pretrain; default "
                               "from PretrainConfig)."),
+    from_scratch: bool = typer.Option(False, "--from-scratch", help="game24/countdown: start "
+                                      "self-improvement from an untrained model instead of the "
+                                      "world-model checkpoint."),
 ):
-    """Train: AlphaZero self-play for games, world-model pretraining for reasoning tasks."""
+    """Train: AlphaZero self-play for games; for game24 and countdown, self-improvement by
+    search (after world-model pretraining, or only the pretraining with --stage pretrain)."""
     reasoning = task_name in (TrainTask.game24, TrainTask.countdown)
     if stage == Stage.pretrain:
         if not reasoning:
@@ -226,12 +231,84 @@ def train(
         if iterations:
             raise UserError("--iterations applies to --stage selfplay (use --steps)")
         return _pretrain(task_name.value, run, resume, steps)
-    if reasoning:
-        raise UserError(f"self-play training for {task_name.value} is not built yet; run "
-                        f"`lmzero train {task_name.value} --stage pretrain`")
     if steps:
         raise UserError("--steps applies to --stage pretrain (use --iterations)")
+    if reasoning:
+        return _improve(task_name.value, preset, run, resume, iterations, from_scratch)
+    if from_scratch:
+        raise UserError("--from-scratch applies to game24 and countdown (games always start "
+                        "from scratch)")
     _train_game(task_name.value, preset, run, resume, iterations)
+
+
+def _improve(task_name: str, preset: Preset, run: Path | None, resume: bool,
+             iterations: int | None, from_scratch: bool) -> None:
+    """Self-improvement: search -> replay -> learner with curation, then three held-out
+    puzzles solved with their principal variation."""
+    from dataclasses import replace
+
+    from lmzero.selfimprove import PRESETS, improve
+
+    config = PRESETS[(task_name, preset.value)]
+    if iterations:
+        config = replace(config, iterations=iterations)
+    if from_scratch:
+        config = replace(config, from_scratch=True)
+    run = run or Path("runs") / f"{task_name}-{preset.value}"
+    table = Table(title=f"{task_name} self-improvement (held-out)")
+    for name in ("iteration", "greedy pass@1", f"MCTS solved @{config.eval_budget} calls",
+                 "calls per solved", "train solved", "wall s"):
+        table.add_column(name, justify="right")
+    with _progress() as bar:
+        task = bar.add_task(f"{task_name} iterations", total=config.iterations, last="")
+
+        def report(i, phase, row):
+            if row is None or phase == "pretrain":
+                text = f"pretraining step {row['step'] + 1}" if row else phase
+                bar.update(task, last=text if i < 0 else f"iteration {i}: {phase}")
+                return
+            bar.update(task, completed=i + 1, last=f"greedy {row['heldout_greedy_pass1']:.1%}")
+            calls = row.get("mcts_calls_per_solved")
+            out.print(f"iteration {i:>2}: greedy pass@1 {row['heldout_greedy_pass1']:.1%}  "
+                      f"MCTS {row['heldout_mcts_solved']:.1%}  calls/solved "
+                      f"{'-' if calls is None else calls}  "
+                      f"train solved {row.get('train_solve_rate', float('nan')):.1%}  "
+                      f"{row['wall_seconds']:.0f}s")
+        try:
+            rows = improve(config, run, resume=resume, progress=report)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    for row in rows:
+        calls = row.get("mcts_calls_per_solved")
+        table.add_row("start" if row["iteration"] < 0 else str(row["iteration"]),
+                      f"{row['heldout_greedy_pass1']:.1%}", f"{row['heldout_mcts_solved']:.1%}",
+                      "-" if calls is None else f"{calls:.1f}",
+                      f"{row['train_solve_rate']:.1%}" if "train_solve_rate" in row else "-",
+                      f"{row['wall_seconds']:.0f}")
+    out.print(table)
+    _show_solutions(task_name, run, config.eval_budget)
+    out.print(f"run directory: {run}")
+
+
+def _show_solutions(task_name: str, run: Path, budget: int, count: int = 3) -> None:
+    """Solve a few held-out puzzles with the run's newest model and show how."""
+    from lmzero.models.tinylm_steps import load_step_model
+    from lmzero.search.budget import Budget
+    from lmzero.search.step_search import StepSearchConfig, step_search
+    from lmzero.selfimprove import PRESETS, heldout_eval_problems
+    from lmzero.tasks.arith import ArithTask
+    task = ArithTask(task_name)
+    problems = heldout_eval_problems(PRESETS[(task_name, "quick")])[:count * 37:37]
+    model = load_step_model(run, task=task_name)
+    results = step_search(task, model, problems, StepSearchConfig(),
+                          [Budget(max_calls=budget) for _ in problems])
+    for problem, result in zip(problems, results):
+        head = " ".join(map(str, problem.numbers)) + f" -> {problem.target}"
+        verdict = (f"{result.answer} = {problem.target}" if result.solved else "not solved")
+        out.print(f"[bold]{head}[/bold]: {verdict} ({result.budget.model_calls} calls)")
+        for depth, node in enumerate(result.principal_variation(), start=1):
+            out.print(f"  {depth}. {node['step']:<32} visits {node['visits']:>3}  "
+                      f"value {node['value']:.2f}  prior {node['prior']:.2f}")
 
 
 def _pretrain(task_name: str, run: Path | None, resume: bool, steps: int | None) -> None:

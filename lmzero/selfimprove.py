@@ -110,10 +110,26 @@ def training_pool(config: ImproveConfig, iteration: int, curator: Curator) -> li
     return list(dict.fromkeys(fresh))
 
 
-def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> None:
+def shipped_world_model(task: str) -> Path | None:
+    """The world-model (pretrain-stage) checkpoint the project ships for `task`, if any."""
+    from lmzero.models.load import SHIPPED
+    path = SHIPPED / f"{task}-pretrain"
+    return path if (path / checkpoint.MANIFEST).is_file() else None
+
+
+def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
+    """Load the starting point into `model`; says which it was. Pretraining runs only when
+    needed: a shipped world model of the same architecture is used as is."""
     if config.from_scratch:
-        return
+        return "scratch"
+    shapes = {k: v.shape for k, v in model.state_dict().items()}
     stage = run.dir / "pretrain"
+    shipped = shipped_world_model(config.task)
+    if shipped is not None and not stage.exists():
+        meta = checkpoint.verify(shipped)
+        if meta.get("model") == model.cfg.to_dict():
+            model.load_state_dict(checkpoint.load(shipped, shapes)[0])
+            return str(shipped)
     if progress:
         progress(-1, "pretrain", None)
     report = (lambda row: progress(-1, "pretrain", row)) if progress else None
@@ -121,9 +137,8 @@ def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> None:
         pretrain(config.pretrain, stage, resume=True, progress=report)
     else:
         pretrain(config.pretrain, stage, progress=report)
-    tensors, _ = checkpoint.load(resolve(stage), {k: v.shape for k, v in
-                                                  model.state_dict().items()})
-    model.load_state_dict(tensors)
+    model.load_state_dict(checkpoint.load(resolve(stage), shapes)[0])
+    return str(stage)
 
 
 def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
@@ -159,9 +174,10 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
         if done[-1] not in {r.get("iteration") for r in run.metrics()}:
             run.log(meta["row"])  # killed between checkpoint and metrics
     else:
-        _starting_weights(config, run, model, progress)
+        start_point = _starting_weights(config, run, model, progress)
         if not any(r.get("iteration") == -1 for r in run.metrics()):
-            run.log(_evaluate(config, model, tokenizer, dict(iteration=-1, wall_seconds=0.0)))
+            run.log(_evaluate(config, model, tokenizer, dict(iteration=-1, wall_seconds=0.0,
+                                                             start=start_point)))
             if progress:
                 progress(-1, "done", run.metrics()[-1])
     model.eval()
@@ -271,3 +287,21 @@ def _plots(run: Run) -> None:
     fig.savefig(run.dir / "plots" / "strength.png", dpi=100)
     plt.close(fig)
     Curator.plot([r for r in rows if r["iteration"] >= 0], run.dir / "plots" / "curation.png")
+
+
+def _preset(task: str, iterations: int, problems: int, budget: int, steps: int,
+            eval_problems: int) -> ImproveConfig:
+    return ImproveConfig(
+        task=task, iterations=iterations, problems_per_iteration=problems,
+        actor=StepActorConfig(budget=budget), learner=StepLearnerConfig(
+            batch_size=64, steps_per_iteration=steps),
+        pretrain=PretrainConfig(task=task), eval_problems=eval_problems, eval_budget=32,
+        threads=2)
+
+
+PRESETS = {  # quick: <= 10 minutes here from the shipped world model; full: <= 60 minutes
+    ("game24", "quick"): _preset("game24", 3, 96, 32, 100, 60),
+    ("game24", "full"): _preset("game24", 12, 192, 48, 200, 100),
+    ("countdown", "quick"): _preset("countdown", 3, 96, 32, 100, 60),
+    ("countdown", "full"): _preset("countdown", 12, 192, 48, 200, 100),
+}

@@ -229,13 +229,13 @@ def lmzero(*args):
                           text=True, timeout=300)
 
 
-def test_cli_pretrain_writes_a_step_model_and_refuses_what_is_not_built(tmp_path):
+def test_cli_pretrain_writes_a_step_model_and_refuses_wrong_options(tmp_path):
     run = lmzero("train", "game24", "--stage", "pretrain", "--run", str(tmp_path / "r"),
                  "--steps", "2")
     assert run.returncode == 0, run.stderr
     assert "heldout_step_validity" in run.stdout
     assert load_step_model(tmp_path / "r", task="game24").meta["step"] == 1
-    for args, message in [(("game24",), "not built yet"),
+    for args, message in [(("tictactoe", "--from-scratch"), "--from-scratch applies to"),
                           (("connect4", "--stage", "pretrain"), "is for game24 and countdown"),
                           (("tictactoe", "--steps", "3"), "--steps applies to --stage pretrain")]:
         run = lmzero("train", *args, "--run", str(tmp_path / "x"))
