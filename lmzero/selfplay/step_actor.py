@@ -2,7 +2,7 @@
 
 The model should imitate the *search*, not just lucky samples (AlphaZero's policy target):
 every expanded node with enough visits gives its children's visit shares as weights on their
-steps; a node on a verified solution path puts half of its weight on the path's step (the
+steps (failed terminal children excluded: an invalid step is never reinforced); a node on a verified solution path puts half of its weight on the path's step (the
 verifier proved it) and half on the visit shares. Value targets are verified where possible (1 on
 a solution path, the reward of every terminal child) and the search's mean value elsewhere.
 """
@@ -71,7 +71,9 @@ def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket:
             continue
         prompt = task.prompt(tree.states[node])
         kids = list(tree.children[node].values())
-        visits = np.array([tree.visits[k] for k in kids], dtype=np.float64)
+        # a failed terminal child (an invalid step, a wrong final number) is never a target
+        visits = np.array([0 if tree.terminal[k] and tree.reward[k] == 0 else tree.visits[k]
+                           for k in kids], dtype=np.float64)
         weights = np.zeros(len(kids))
         if visits.sum() >= config.min_visits:
             weights += visits / visits.sum()
