@@ -52,6 +52,9 @@ class ImproveConfig:
     """World-model stage, run first (into run/pretrain) unless `from_scratch`."""
     from_scratch: bool = False
     """Start from an untrained model instead of the world-model checkpoint."""
+    init: str | None = None
+    """Start from this text-model checkpoint (or run directory) instead; its architecture must
+    be `pretrain.model`'s."""
     replay_window: int = 60_000
     """Newest replay examples the learner samples from."""
     curate: bool = True
@@ -123,6 +126,10 @@ def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
     if config.from_scratch:
         return "scratch"
     shapes = {k: v.shape for k, v in model.state_dict().items()}
+    if config.init:
+        path = resolve(Path(config.init))
+        model.load_state_dict(checkpoint.load(path, shapes)[0])
+        return str(path)
     stage = run.dir / "pretrain"
     shipped = shipped_world_model(config.task)
     if shipped is not None and not stage.exists():

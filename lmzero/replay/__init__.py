@@ -1,5 +1,7 @@
-"""Replay: append-only on-disk shards of training positions, and a sliding-window sampler."""
+"""Replay: append-only on-disk shards of training examples, a sliding-window sampler, and
+curation (holes in the data, replay weights, problems aimed at the frontier)."""
 
-from lmzero.replay.buffer import ReplayBuffer
+from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
+from lmzero.replay.curation import CurationConfig, Curator, bucket_of
 
-__all__ = ["ReplayBuffer"]
+__all__ = ["CurationConfig", "Curator", "ReplayBuffer", "TEXT_FIELDS", "bucket_of"]
