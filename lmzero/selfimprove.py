@@ -55,6 +55,9 @@ class ImproveConfig:
     init: str | None = None
     """Start from this text-model checkpoint (or run directory) instead; its architecture must
     be `pretrain.model`'s."""
+    train_problems: str | None = None
+    """A JSONL file of training problems to draw from instead of the task's training split
+    (held-out problems in it are refused)."""
     replay_window: int = 60_000
     """Newest replay examples the learner samples from."""
     curate: bool = True
@@ -102,6 +105,9 @@ def heldout_eval_problems(config: ImproveConfig) -> list:
 
 def training_pool(config: ImproveConfig, iteration: int, curator: Curator) -> list:
     module = _task_module(config.task)
+    if config.train_problems:
+        from lmzero.tasks.arith import read_problems
+        return read_problems(config.train_problems, config.task)
     if config.task == "game24":
         return module.problems("train")
     base = module.CountdownConfig(**config.pretrain.countdown)
@@ -308,7 +314,7 @@ def _preset(task: str, iterations: int, problems: int, budget: int, steps: int,
 
 PRESETS = {  # quick: <= 10 minutes here from the shipped world model; full: <= 60 minutes
     ("game24", "quick"): _preset("game24", 3, 96, 32, 100, 60),
-    ("game24", "full"): _preset("game24", 12, 192, 48, 200, 100),
+    ("game24", "full"): _preset("game24", 8, 160, 48, 150, 60),
     ("countdown", "quick"): _preset("countdown", 3, 96, 32, 100, 60),
-    ("countdown", "full"): _preset("countdown", 12, 192, 48, 200, 100),
+    ("countdown", "full"): _preset("countdown", 8, 160, 48, 150, 60),
 }
