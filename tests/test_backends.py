@@ -278,3 +278,58 @@ def test_doctests_pass(module):
     import importlib
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_vllm_backend_against_a_stub_engine(monkeypatch, tmp_path):
+    """The vllm backend's parsing and accounting, with a stand-in for the `vllm` package
+    (vLLM itself needs a GPU: bench/gpu/check_vllm.sh runs the real one)."""
+    import sys
+    from types import SimpleNamespace as NS
+
+    calls = {}
+
+    class StubLLM:
+        def __init__(self, **kwargs):
+            calls["init"] = kwargs
+
+        def get_tokenizer(self):
+            return None
+
+        def generate(self, prompts, params, use_tqdm=False):
+            calls.setdefault("generate", []).append((prompts, params))
+            if params["max_tokens"] == 1:  # the judge
+                tops = {1: NS(logprob=math.log(0.3), decoded_token=" yes"),
+                        2: NS(logprob=math.log(0.1), decoded_token=" No")}
+                return [NS(prompt_token_ids=[0] * 60, num_cached_tokens=48,
+                           outputs=[NS(logprobs=[tops])]) for _ in prompts]
+            samples = [NS(text="7 + 2 = 9 (left: 5 9)", token_ids=[1] * 12,
+                          cumulative_logprob=-6.0, finish_reason="stop"),
+                       NS(text="7 + 2 = 9 (left: 5 9)", token_ids=[1] * 12,
+                          cumulative_logprob=-3.0, finish_reason="stop"),
+                       NS(text="9 * 5 = ", token_ids=[1] * 20, cumulative_logprob=-2.0,
+                          finish_reason="length")][:params["n"]]
+            return [NS(prompt_token_ids=[0] * 50, num_cached_tokens=30, outputs=samples)
+                    for _ in prompts]
+
+        def apply_model(self, fn):
+            model = NS(load_weights=lambda items: calls.setdefault("loaded", list(items)))
+            return [fn(model)]
+
+        def reset_prefix_cache(self):
+            calls["reset"] = True
+
+    monkeypatch.setitem(sys.modules, "vllm", NS(LLM=StubLLM, SamplingParams=lambda **kw: kw))
+    model = load_model("vllm:some/model", "countdown", value="judge")
+    assert calls["init"]["enable_prefix_caching"] is True
+    [e] = model.expand([PROMPT], 3)
+    prompts, params = calls["generate"][0]
+    assert params["n"] == 3 and params["stop"] == ["\n"] and params["logprobs"] == 0
+    assert prompts == [INSTRUCTIONS["countdown"] + "\n\n" + PROMPT]
+    assert e.steps == ["7 + 2 = 9 (left: 5 9)"] and e.logprobs == [pytest.approx(-0.25)]
+    assert e.generated_tokens == 44 and e.value == pytest.approx(0.75)
+    assert (e.prompt_tokens, e.reused_prompt_tokens) == (50 - 30 + 60 - 48, 30 + 2 * 50)
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+    save_file({"w": torch.ones(2)}, str(tmp_path / "model.safetensors"))
+    model.reload_weights(tmp_path)
+    assert [k for k, _ in calls["loaded"]] == ["w"] and calls["reset"]
