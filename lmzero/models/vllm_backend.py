@@ -41,6 +41,8 @@ class VLLMConfig:
     """Share of GPU memory vLLM may take (weights + KV cache)."""
     dtype: str = "auto"
     """Weights' dtype as vLLM names it."""
+    max_model_len: int = 4096
+    """Longest prompt + step in tokens (bounds the KV cache vLLM reserves)."""
     seed: int = 0
     """Engine seed."""
 
@@ -67,7 +69,7 @@ class VLLMStepModel:
         vllm = _vllm()
         self.config, self.vllm = config, vllm
         self.llm = vllm.LLM(model=config.model, enable_prefix_caching=True, seed=config.seed,
-                            dtype=config.dtype,
+                            dtype=config.dtype, max_model_len=config.max_model_len,
                             gpu_memory_utilization=config.gpu_memory_utilization)
         self.format = PromptFormat.for_task(task, config.chat, config.instruction,
                                             config.judge_question)
