@@ -82,12 +82,15 @@ def test_expand_counts_tokens_exactly_and_reuses_the_prefix(smol):
     answers = smol.expand(prompts, k)
     assert len(smol.last_samples) == 2
     stop = smol.is_stop.tolist()
+    def count(text):
+        return len(smol.tokenizer(text, add_special_tokens=False).input_ids)
+
+    head, question = count(smol.head()), count(smol.format.judge_question)
     for prompt, e, samples in zip(prompts, answers, smol.last_samples):
-        recount = len(smol.tokenizer(smol.render(prompt), add_special_tokens=False).input_ids)
-        question = len(smol.tokenizer(smol.format.judge_question,
-                                      add_special_tokens=False).input_ids)
-        assert e.prompt_tokens == recount + question  # computed once, the judge's included
-        assert e.reused_prompt_tokens == (k - 1) * recount > 0
+        # computed: the task prompt once (the head's keys are cached) and the judge's question;
+        # read from caches: the head, and the whole prompt by the other k - 1 samples
+        assert e.prompt_tokens == count(prompt) + question
+        assert e.reused_prompt_tokens == k * (head + count(prompt)) - count(prompt) > 0
         assert len(samples) == k
         for s in samples:  # each ends at its first newline token, or at the length cap
             assert all(not stop[t] for t in s[:-1])
@@ -116,6 +119,12 @@ def test_logprobs_match_one_plain_forward_per_sample(smol):
                     best[text] = max(best.get(text, -1e9), float(picked.mean()))
             assert dict(zip(e.steps, e.logprobs)) == pytest.approx(best, abs=2e-3)
             assert e.value is None
+    uncached = HFStepModel(smol.model, smol.tokenizer, HFConfig(cache_head=False),
+                           task="countdown")
+    again = uncached.expand(prompts, 1, greedy=True, with_value=False)
+    assert [a.steps for a in again] == [e.steps for e in answers]
+    assert [a.logprobs for a in again] == [pytest.approx(e.logprobs, abs=2e-3) for e in answers]
+    assert [a.prompt_tokens for a in again] == [len(smol.prompt_ids(p)) for p in prompts]
 
 
 def test_judge_and_value_head_match_their_forward(smol, tmp_path):
@@ -126,7 +135,7 @@ def test_judge_and_value_head_match_their_forward(smol, tmp_path):
     yes, no = float(p[smol.yes_ids].sum()), float(p[smol.no_ids].sum())
     [judged] = smol.value([prompt])
     assert judged.value == pytest.approx(yes / (yes + no), abs=1e-4)
-    assert judged.prompt_tokens == len(ids) + len(smol.judge_ids)
+    assert judged.prompt_tokens == len(ids) - len(smol.head_ids) + len(smol.judge_ids)
 
     head = ValueHead(smol.model.config.hidden_size)
     torch.manual_seed(0)
@@ -138,7 +147,9 @@ def test_judge_and_value_head_match_their_forward(smol, tmp_path):
         h = smol.model.base_model(torch.tensor([ids])).last_hidden_state[0, -1]
         expected = float(torch.sigmoid(head.linear(h)))
     [v] = valued.value([prompt])
-    assert v.value == pytest.approx(expected, abs=1e-4) and v.prompt_tokens == len(ids)
+    assert v.value == pytest.approx(expected, abs=1e-4)
+    assert (v.prompt_tokens, v.reused_prompt_tokens) == (len(ids) - len(smol.head_ids),
+                                                         len(smol.head_ids))
     none = HFStepModel(smol.model, smol.tokenizer, HFConfig(value="none"), task="countdown")
     assert none.value([prompt])[0].value is None
 
@@ -187,11 +198,14 @@ def test_learner_step_moves_policy_and_value(smol, tmp_path):
                 weight=np.array([1.0, 0.0], np.float32),
                 value=np.array([np.nan, 1.0], np.float32))
     args = ([prompt, prompt], ["7 + 2 = 9 (left: 5 9)", ""], [1.0, 0.0], [np.nan, 1.0])
+    model.expand([prompt], 1, greedy=True)
+    assert model._head_cache is not None
     with torch.no_grad():
         before = learner.losses(*args)
     learner.train(data, 3, np.random.default_rng(0))
     with torch.no_grad():
         after = learner.losses(*args)
     assert after["policy"] < before["policy"] and after["value"] < before["value"]
+    assert model._head_cache is None  # made with the old weights: dropped
     model.value_head.save(tmp_path / "head.safetensors")
     assert ValueHead.load(tmp_path / "head.safetensors", smol.model.config.hidden_size)

@@ -3,16 +3,20 @@
 A model comes from a directory (`config.json` + weights) or one GGUF file (transformers
 de-quantises it with `gguf`). One request per prompt; prompts are batched:
 
-    prompts ─► render (chat template or plain) ─► left-padded prefill, ONCE per prompt
-                  │   the prompt's last hidden state ─► value head (sigmoid)      (value="head")
-                  │   prompt cache + judge question ─► P(yes)/(P(yes)+P(no))      (value="judge")
-                  ▼
-         KV cache repeated k times (the prefix is not recomputed) ─► k x prompts rows decode
+    prompt = head (instruction or chat template, the same for every state: its KV cache is
+             computed once per model and shared by every call) + the task prompt
+    prompts ─► head cache + left-padded task prompts in one forward (each prompt ONCE)
+                 │  the prompt's last hidden state ─► value head (sigmoid)      (value="head")
+                 │  prompt cache + judge question ─► P(yes)/(P(yes)+P(no))      (value="judge")
+                 ▼
+         KV cache repeated k times (the prompt is not recomputed) ─► k x prompts rows decode
          together, one forward per token, until each row writes a newline (lm_steps.cut_step)
 
-Budget: `prompt_tokens` = the rendered prompt's tokens (+ the judge question's), computed once;
-`reused_prompt_tokens` = (k - 1) x the prompt's tokens served from the cache; `generated_tokens`
-= every sampled token, duplicates included, up to and including the one that ends the line.
+Budget per request: `prompt_tokens` = the task prompt's tokens (+ the judge question's), the
+ones computed for it; `reused_prompt_tokens` = what its k samples read from caches instead
+(k x (head + task prompt) - task prompt); `generated_tokens` = every sampled token, duplicates
+included, up to and including the one that ends the line. After changing the weights call
+`weights_changed()` (the learner does), which drops the head's cache.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ class HFConfig:
     """torch device, e.g. cpu or cuda."""
     seed: int = 0
     """Seed of the sampling generator."""
+    cache_head: bool = True
+    """Keep the KV cache of the prompts' common head (instruction / chat template) across
+    calls; False = every request computes its whole prompt."""
 
     def __post_init__(self):
         if self.value not in VALUE_MODES:
@@ -175,6 +182,8 @@ class HFStepModel:
             self._first_tokens(" no", " No")
         self.last_samples: list[list[list[int]]] = []
         """Token ids of every sample of the last `expand` call, per prompt (for inspection)."""
+        self.head_ids = self._head_ids()
+        self._head_cache = None  # KV cache of head_ids, batch 1, made on first use
 
     @classmethod
     def load(cls, path: str | Path, config: HFConfig | None = None,
@@ -185,18 +194,32 @@ class HFStepModel:
 
     # -- text <-> tokens ----------------------------------------------------------------------
 
+    def head(self) -> str:
+        """The text before every task prompt: the chat template's turns up to the answer, or
+        the instruction and a blank line."""
+        if not self.format.chat:
+            return self.format.plain("")
+        return self.tokenizer.apply_chat_template(self.format.messages(), tokenize=False,
+                                                  add_generation_prompt=True)
+
     def render(self, prompt: str) -> str:
         """The text the model reads for a task prompt (chat template or plain)."""
-        if not self.format.chat:
-            return self.format.plain(prompt)
-        head = self.tokenizer.apply_chat_template(self.format.messages(), tokenize=False,
-                                                  add_generation_prompt=True)
-        return head + prompt
+        return self.head() + prompt
+
+    def _head_ids(self) -> list[int]:
+        plain_start = not self.format.chat  # BOS, if the tokenizer adds one; chat writes its own
+        return self.tokenizer(self.head(), add_special_tokens=plain_start).input_ids
 
     def prompt_ids(self, prompt: str) -> list[int]:
-        """Token ids of the rendered prompt (the chat template writes its own special tokens)."""
-        return self.tokenizer(self.render(prompt),
-                              add_special_tokens=not self.format.chat).input_ids
+        """Token ids of the rendered prompt: the head's ids, then the task prompt's (tokenized
+        apart, so every prompt starts with the same cached ids)."""
+        if not self.head_ids:
+            return self.tokenizer(prompt, add_special_tokens=not self.format.chat).input_ids
+        return self.head_ids + self._encode(prompt)
+
+    def weights_changed(self) -> None:
+        """Drop caches made with the old weights (the head's KV cache)."""
+        self._head_cache = None
 
     def _encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False).input_ids
@@ -239,14 +262,15 @@ class HFStepModel:
         out = []
         for start in range(0, len(prompts), self.config.prompts_per_batch):
             ids = [self.prompt_ids(p) for p in prompts[start:start + self.config.prompts_per_batch]]
-            _, hidden, cache, mask = self._prefill(ids)
+            _, hidden, cache, mask, head = self._prefill(ids)
             values, extra = self._values(hidden, cache, mask)
-            out += [Expansion(value=v, prompt_tokens=len(i) + extra) for v, i in zip(values, ids)]
+            out += [Expansion(value=v, prompt_tokens=len(i) - head + extra,
+                              reused_prompt_tokens=head) for v, i in zip(values, ids)]
         return out
 
     def _expand_chunk(self, prompts, samples, greedy, temperature, with_value) -> list[Expansion]:
         ids = [self.prompt_ids(p) for p in prompts]
-        logits, hidden, cache, mask = self._prefill(ids)
+        logits, hidden, cache, mask, head = self._prefill(ids)
         values, extra = (self._values(hidden, cache, mask) if with_value
                          else ([None] * len(ids), 0))
         if samples > 1:  # the prefix is computed once and served k times from the cache
@@ -260,8 +284,9 @@ class HFStepModel:
             texts = [cut_step(self.tokenizer.decode(t, skip_special_tokens=True), ended)
                      for t, _, ended in mine]
             out.append(merge_samples(texts, [s for _, s, _ in mine], [len(t) for t, _, _ in mine],
-                                     value=values[i], prompt_tokens=len(prompt) + extra,
-                                     reused_prompt_tokens=(samples - 1) * len(prompt)))
+                                     value=values[i], prompt_tokens=len(prompt) - head + extra,
+                                     reused_prompt_tokens=samples * len(prompt)
+                                     - (len(prompt) - head)))
         return out
 
     # -- forward passes -----------------------------------------------------------------------
@@ -273,19 +298,32 @@ class HFStepModel:
         return out.last_hidden_state, (out.cache if hasattr(out, "cache") else out.past_key_values)
 
     def _prefill(self, ids: list[list[int]]):
-        """Left-padded prompts in one forward: (next-token logits [B, V], last hidden [B, H],
-        cache, attention mask [B, L])."""
-        B, L = len(ids), max(len(i) for i in ids)
+        """All prompts in one forward, after the head's cached keys when every prompt starts
+        with the head: (next-token logits [B, V], last hidden [B, H], cache, attention mask
+        [B, L], head tokens served from the cache). Rows are left-padded (the pads sit between
+        head and prompt, masked), so every prompt ends at -1."""
+        H = len(self.head_ids) if self.config.cache_head and self.head_ids else 0
+        cache = None
+        if H:
+            if self._head_cache is None:
+                head = torch.tensor([self.head_ids], device=self.device)
+                self._head_cache = self._forward(head, torch.ones_like(head),
+                                                 torch.arange(H, device=self.device)[None])[1]
+            cache = copy.deepcopy(self._head_cache)
+            cache.batch_repeat_interleave(len(ids))
+        rest = [row[H:] for row in ids]
+        B, L = len(rest), max(len(r) for r in rest)
         tokens = torch.zeros((B, L), dtype=torch.long)
-        mask = torch.zeros((B, L), dtype=torch.long)
-        for b, row in enumerate(ids):
+        mask = torch.zeros((B, H + L), dtype=torch.long)
+        mask[:, :H] = 1
+        for b, row in enumerate(rest):
             tokens[b, L - len(row):] = torch.tensor(row)
-            mask[b, L - len(row):] = 1
+            mask[b, H + L - len(row):] = 1
         tokens, mask = tokens.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # real tokens count from 0
-        h, cache = self._forward(tokens, mask, positions)
-        last = h[:, -1]  # [B, H]: left padding puts every prompt's end at -1
-        return self.lm_head(last).float(), last, cache, mask
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, H:]  # real tokens count from 0
+        h, cache = self._forward(tokens, mask, positions, cache)
+        last = h[:, -1]  # [B, H]
+        return self.lm_head(last).float(), last, cache, mask, H
 
     def _values(self, hidden, cache, mask) -> tuple[list[float | None], int]:
         """Values of the prefilled prompts, and the extra prompt tokens they cost each."""

@@ -141,4 +141,5 @@ class HFLearner:
             for k in sums:
                 sums[k] += float(loss[k].detach())
         self.sm.model.eval()
+        self.sm.weights_changed()
         return {k: v / steps for k, v in sums.items()}
