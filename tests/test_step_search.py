@@ -101,10 +101,11 @@ def test_progressive_widening_asks_for_more_at_the_right_visit_counts():
     [result] = step_search(TASK, model, [unsolvable], config, [Budget(max_calls=30)])
     root_prompt = TASK.prompt(TASK.initial_state(unsolvable))
     root_requests = [k for kind, p, k in model.log if p == root_prompt]
-    # k(n) = ceil(sqrt(n)) >= 2: one more sample at 5 visits, 10 visits, then 17 visits
-    assert root_requests == [2, 1, 1, 1]
+    # k(n) = ceil(sqrt(n)) > samples: 2 more at 5 visits (4 sampled), 2 more at 17 visits
+    assert root_requests == [2, 2, 2]
     tree = result.tree
-    assert len(tree.children[ROOT]) == 4  # the fourth request only repeated a step
+    assert tree.samples[ROOT] == 6 and tree.visits[ROOT] >= 17
+    assert len(tree.children[ROOT]) == 4  # the third request only repeated steps
     assert tree.saturated[ROOT] and not result.solved
 
 

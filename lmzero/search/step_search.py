@@ -39,7 +39,8 @@ class StepSearchConfig:
     widen: bool = True
     """Progressive widening: sample more steps at a node as its visits grow."""
     widen_c: float = 2.0
-    """Widening: a node with n visits may have sampled ceil(widen_c * n^widen_alpha) steps."""
+    """Widening: once a node with n visits has sampled fewer than ceil(widen_c * n^widen_alpha)
+    steps, it asks for k more."""
     widen_alpha: float = 0.5
     """Widening exponent alpha (0 < alpha < 1)."""
     max_samples: int = 16
@@ -211,8 +212,9 @@ def _walk(task, index: int, lane: _Lane, config: StepSearchConfig):
                                    config.widen_alpha, config.max_samples)
             if want > tree.samples[node]:
                 lane.widening.add(node)
-                return _issue(tree, _Request(index, node, "widen", want - tree.samples[node],
-                                             path))
+                # a whole chunk of k more samples: every request of a wave then shares one
+                # sample count, so the wave is one batched model call (not one per count)
+                return _issue(tree, _Request(index, node, "widen", config.k, path))
         if not tree.children[node]:  # the model wrote nothing usable here: a dead end
             tree.terminal[node], tree.raw_value[node] = True, 0.0
             continue
