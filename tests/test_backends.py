@@ -235,6 +235,19 @@ def test_server_error_after_retries(server):
     assert len(s.requests) == 3
 
 
+def test_instruction_examples_are_valid_steps():
+    for name in ("countdown", "game24"):
+        task = ArithTask(name)
+        for block in INSTRUCTIONS[name].split("\n\n")[1:]:
+            head, *steps = block.split("\n")
+            numbers, target = head.split(" -> ")
+            state = task.initial_state(Problem.make(map(int, numbers.split()), int(target)))
+            for step in steps:
+                state = task.apply(state, step)
+                assert state.error is None, (block, state.error)
+            assert task.solved(state) and steps == list(state.steps)
+
+
 # -- specs and the other backends' edges --------------------------------------------------------
 
 @pytest.mark.parametrize("spec", ["gpt4", "hf:", "openai:127.0.0.1:8000#m", "torch:x", ""])

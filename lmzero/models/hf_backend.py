@@ -182,6 +182,7 @@ class HFStepModel:
             self._first_tokens(" no", " No")
         self.last_samples: list[list[list[int]]] = []
         """Token ids of every sample of the last `expand` call, per prompt (for inspection)."""
+        self._head_text: str | None = None
         self.head_ids = self._head_ids()
         self._head_cache = None  # KV cache of head_ids, batch 1, made on first use
 
@@ -197,10 +198,11 @@ class HFStepModel:
     def head(self) -> str:
         """The text before every task prompt: the chat template's turns up to the answer, or
         the instruction and a blank line."""
-        if not self.format.chat:
-            return self.format.plain("")
-        return self.tokenizer.apply_chat_template(self.format.messages(), tokenize=False,
-                                                  add_generation_prompt=True)
+        if self._head_text is None:
+            self._head_text = (self.tokenizer.apply_chat_template(
+                self.format.messages(), tokenize=False, add_generation_prompt=True)
+                if self.format.chat else self.format.plain(""))
+        return self._head_text
 
     def render(self, prompt: str) -> str:
         """The text the model reads for a task prompt (chat template or plain)."""
