@@ -53,9 +53,10 @@ class PretrainConfig:
     value_weight: float = 1.0
     """Weight of the value MSE against the step cross-entropy."""
     model: dict = field(default_factory=lambda: dict(n_layer=4, n_head=4, n_embd=128,
-                                                     block_size=256, rope=True))
+                                                     block_size=320, rope=True))
     """TinyLMConfig fields (the vocabulary comes from the tokenizer; the trunk is a
-    transformer). block_size must hold the longest prompt plus one step."""
+    transformer). block_size bounds a whole trajectory: Game of 24's longest is ~130
+    characters, Countdown-6's ~280 (rotary positions: a longer block costs nothing)."""
     countdown: dict = field(default_factory=dict)
     """CountdownConfig fields, for task countdown."""
     checkpoint_every: int = 500
@@ -91,6 +92,7 @@ class TrajectorySource:
         self.config = config
         self.module = game24 if config.task == "game24" else countdown
         self.task = self.module.TASK
+        self.max_length = config.model.get("block_size", TinyLMConfig.block_size)
         if config.task == "game24":  # every non-held-out multiset, solvable or not
             self.pool = game24.split(game24.all_multisets(), "train")
         else:
@@ -102,14 +104,18 @@ class TrajectorySource:
         return list(self.module.generate(n, self.countdown, int(rng.integers(2**31)), "train"))
 
     def batch(self, n: int, rng: np.random.Generator) -> tuple[list[str], list[float]]:
-        """n (text of a whole random trajectory, its reward)."""
+        """n (text of a whole random trajectory, its reward); a trajectory longer than the
+        model's block (rare giant products in Countdown) is replaced by another."""
         texts, rewards = [], []
-        for problem in self.problems(n, rng):
-            state = self.task.initial_state(problem)
-            for step in self.task.random_trajectory(problem, rng):
-                state = self.task.apply(state, step)
-            texts.append(self.task.prompt(state))
-            rewards.append(self.task.reward(state))
+        while len(texts) < n:
+            for problem in self.problems(n - len(texts), rng):
+                state = self.task.initial_state(problem)
+                for step in self.task.random_trajectory(problem, rng):
+                    state = self.task.apply(state, step)
+                text = self.task.prompt(state)
+                if len(text) < self.max_length:  # + BOS
+                    texts.append(text)
+                    rewards.append(self.task.reward(state))
         return texts, rewards
 
 
