@@ -34,6 +34,7 @@ from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
 from lmzero.replay.curation import CurationConfig, Curator, bucket_of
 from lmzero.search.step_search import StepSearchConfig
 from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems
+from lmzero.tasks.arith import MAX_STEP_CHARS
 
 
 @dataclass
@@ -243,7 +244,8 @@ def _search_round(config, run, replay, curator, model, tokenizer, module, i) -> 
         n = min(config.problems_per_iteration, len(pool))
         problems = (curator.choose_problems(pool, n, rng) if config.curate
                     else [pool[j] for j in rng.choice(len(pool), n, replace=False)])
-        actor_model = TinyLMStepModel(model, tokenizer, seed=config.seed * 1000 + i)
+        actor_model = TinyLMStepModel(model, tokenizer, seed=config.seed * 1000 + i,
+                                      max_step_chars=MAX_STEP_CHARS[config.task])
         results = attempt_problems(module.TASK, actor_model, problems, config.actor,
                                    lambda p: bucket_of(config.task, p), module.is_heldout,
                                    seed=config.seed * 1000 + i)
@@ -265,7 +267,8 @@ def _evaluate(config: ImproveConfig, model, tokenizer, row: dict) -> dict:
     from lmzero.eval.reasoning import MethodConfig, solve_problems
     module = _task_module(config.task)
     problems = heldout_eval_problems(config)
-    step_model = TinyLMStepModel(model, tokenizer, seed=config.seed)
+    step_model = TinyLMStepModel(model, tokenizer, seed=config.seed,
+                                 max_step_chars=MAX_STEP_CHARS[config.task])
     greedy = solve_problems(module.TASK, step_model, problems,
                             MethodConfig(method="greedy", budget=None, batch=512))
     subset = problems[::max(1, len(problems) // config.eval_problems)][:config.eval_problems]
@@ -304,12 +307,15 @@ def _plots(run: Run) -> None:
 
 def _preset(task: str, iterations: int, problems: int, budget: int, steps: int,
             eval_problems: int) -> ImproveConfig:
+    pretrain_config = PretrainConfig(task=task)
+    if task == "game24":  # the shipped world model's block: a whole game fits in ~130
+        pretrain_config = replace(pretrain_config, model={**pretrain_config.model,
+                                                          "block_size": 256})
     return ImproveConfig(
         task=task, iterations=iterations, problems_per_iteration=problems,
         actor=StepActorConfig(budget=budget), learner=StepLearnerConfig(
             batch_size=64, steps_per_iteration=steps),
-        pretrain=PretrainConfig(task=task), eval_problems=eval_problems, eval_budget=32,
-        threads=2)
+        pretrain=pretrain_config, eval_problems=eval_problems, eval_budget=32, threads=2)
 
 
 PRESETS = {  # quick: <= 10 minutes here from the shipped world model; full: <= 60 minutes

@@ -150,7 +150,7 @@ class TinyLMStepModel:
 
 
 def load_step_model(path: Path, *, seed: int = 0, task: str | None = None,
-                    max_step_chars: int = 64) -> TinyLMStepModel:
+                    max_step_chars: int | None = None) -> TinyLMStepModel:
     """The step model of a checkpoint directory, or of a run directory's newest checkpoint;
     CheckpointError (one line) for anything else, or a model trained on another `task`."""
     from lmzero.models.load import resolve
@@ -171,4 +171,7 @@ def load_step_model(path: Path, *, seed: int = 0, task: str | None = None,
     tensors, _ = checkpoint.load(path, {k: v.shape for k, v in model.state_dict().items()})
     model.load_state_dict(tensors)
     meta = {k: v for k, v in meta.items() if k not in ("kind", "model", "vocab")}
+    if max_step_chars is None:  # the task's longest step (Game of 24: 40 characters)
+        from lmzero.tasks.arith import MAX_STEP_CHARS
+        max_step_chars = MAX_STEP_CHARS.get(meta.get("task"), 64)
     return TinyLMStepModel(model, tokenizer, seed=seed, max_step_chars=max_step_chars, meta=meta)

@@ -28,6 +28,9 @@ import numpy as np
 from lmzero.tasks.arith_solver import count_trees
 
 TASKS = ("game24", "countdown")
+MAX_STEP_CHARS = {"game24": 40, "countdown": 64}
+"""Longest step line a model should write, newline included (Game of 24's longest legal step has
+40 characters; Countdown-6's rarely more than 60): longer samples are dropped."""
 OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
 
