@@ -376,11 +376,20 @@ class Split(str, Enum):
     all = "all"
 
 
-def _step_model(task_name: str, checkpoint: Path | None, seed: int):
-    """The text model of --checkpoint, else the one the project ships for the task."""
+def _step_model(task_name: str, checkpoint: Path | None, seed: int, spec: str | None = None):
+    """The model of --model SPEC, else the text model of --checkpoint, else the one the project
+    ships for the task."""
     from lmzero.checkpoint import CheckpointError
     from lmzero.models.load import SHIPPED
     from lmzero.models.tinylm_steps import load_step_model
+    if spec is not None:
+        if checkpoint is not None:
+            raise UserError("give --model or --checkpoint, not both")
+        from lmzero.models.spec import load_model
+        try:
+            return load_model(spec, task_name, seed=seed)
+        except (ValueError, OSError) as exc:  # BackendError and CheckpointError included
+            raise UserError(str(exc).splitlines()[0]) from None
     path = checkpoint or SHIPPED / task_name
     if checkpoint is None and not path.is_dir():
         raise UserError(f"no --checkpoint given and no {task_name} model is shipped yet: pass "
@@ -417,6 +426,9 @@ def evaluate(
     task_name: ReasoningTask = typer.Argument(..., metavar="TASK", help="game24 or countdown"),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="A text-model checkpoint or run "
                                     "directory (default: the model the project ships)."),
+    model_spec: str = typer.Option(None, "--model", help="Any step model by spec: tinylm:PATH, "
+                                   "hf:PATH_OR_GGUF, openai:http://HOST:PORT/v1#MODEL, "
+                                   "vllm:NAME_OR_PATH (instead of --checkpoint)."),
     method: str = typer.Option("mcts", "--method", help="greedy, sample, best-of-n, beam, bfs, "
                                "mcts or gumbel."),
     budget: int = typer.Option(64, "--budget", min=1, help="Model calls per problem (one call "
@@ -444,7 +456,7 @@ def evaluate(
     except ValueError as exc:
         raise UserError(str(exc)) from None
     found = _problems(task_name.value, problems, split, limit, seed)
-    model = _step_model(task_name.value, checkpoint, seed)
+    model = _step_model(task_name.value, checkpoint, seed, model_spec)
     result = run_eval(ArithTask(task_name.value), model, found, config)
     if as_json:
         print(json.dumps(result))
@@ -467,6 +479,9 @@ def solve(
                                   '"3 7 25 50 -> 147").'),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="A text-model checkpoint or run "
                                     "directory (default: the model the project ships)."),
+    model_spec: str = typer.Option(None, "--model", help="Any step model by spec: tinylm:PATH, "
+                                   "hf:PATH_OR_GGUF, openai:http://HOST:PORT/v1#MODEL, "
+                                   "vllm:NAME_OR_PATH (instead of --checkpoint)."),
     method: str = typer.Option("mcts", "--method", help="mcts or gumbel."),
     budget: int = typer.Option(64, "--budget", min=1, help="Model calls."),
     seed: int = typer.Option(0, "--seed"),
@@ -482,7 +497,7 @@ def solve(
         parsed = parse_problem_text(problem, task)
     except ProblemError as exc:
         raise UserError(str(exc)) from None
-    model = _step_model(task_name.value, checkpoint, seed)
+    model = _step_model(task_name.value, checkpoint, seed, model_spec)
     config = StepSearchConfig(method="gumbel" if method == "gumbel" else "puct")
     [result] = step_search(task, model, [parsed], config, [Budget(max_calls=budget)], seed=seed)
     used = result.budget
