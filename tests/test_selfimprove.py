@@ -90,5 +90,33 @@ def test_examples_weight_the_searched_steps_by_visits():
     assert rows["weight"][at_root][0] >= config.path_share
     values = dict(zip(rows["prompt"][~policy].tolist(), rows["value"][~policy].tolist()))
     assert values[root_prompt] == 1.0  # on the verified path
-    solved_prompt = root_prompt + "".join(s + "\n" for s in SOLUTION)
-    assert values[solved_prompt] == 1.0  # the terminal solution itself
+    assert not any(p.count("\n") == 4 for p in values)  # no terminal states: search never asks
+
+
+def test_one_iteration_improves_the_solve_rate_on_its_own_training_problems(tmp_path):
+    """From the shipped world model: search 16 training puzzles, learn from the trees once, and
+    the same puzzles are solved more often with a small search budget than before."""
+    from lmzero.eval.reasoning import MethodConfig, solve_problems
+    from lmzero.models.tinylm_steps import load_step_model
+    from lmzero.selfimprove import shipped_world_model
+    from lmzero.tasks.arith import write_problems
+    world = shipped_world_model("game24")
+    assert world is not None, "the Game of 24 world model ships with the package"
+    puzzles = game24.problems("train")[::61][:16]
+    write_problems(tmp_path / "train.jsonl", puzzles)
+    check = MethodConfig(method="mcts", budget=12, seed=0)
+
+    def solved(path):
+        model = load_step_model(path, task="game24", seed=0)
+        return sum(r.solved for r in solve_problems(game24.TASK, model, puzzles, check))
+
+    before = solved(world)
+    config = replace(TINY, iterations=1, problems_per_iteration=16, init=str(world),
+                     train_problems=str(tmp_path / "train.jsonl"), pretrain=PretrainConfig(),
+                     actor=StepActorConfig(budget=48),
+                     learner=StepLearnerConfig(batch_size=64, steps_per_iteration=40, lr=5e-4),
+                     eval_problems=2, eval_budget=2, threads=2)
+    rows = improve(config, tmp_path / "run")
+    assert rows[-1]["train_solve_rate"] > 0  # the search found solutions to learn from
+    after = solved(tmp_path / "run")
+    assert after > before, (before, after)

@@ -2,9 +2,10 @@
 
 The model should imitate the *search*, not just lucky samples (AlphaZero's policy target):
 every expanded node with enough visits gives its children's visit shares as weights on their
-steps (failed terminal children excluded: an invalid step is never reinforced); a node on a verified solution path puts half of its weight on the path's step (the
-verifier proved it) and half on the visit shares. Value targets are verified where possible (1 on
-a solution path, the reward of every terminal child) and the search's mean value elsewhere.
+steps (failed terminal children excluded: an invalid step is never reinforced); a node on a
+verified solution path puts half of its weight on the path's step (the verifier proved it) and
+half on the visit shares; a search that found nothing counts for less. Value targets: 1 on a verified solution path,
+the search's mean value at other well-visited non-terminal nodes.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class StepActorConfig:
     """A node needs this many visits before its visit shares are a policy target."""
     path_share: float = 0.5
     """Weight a solution-path node puts on the verified step (the rest follows visits)."""
+    unsolved_weight: float = 0.5
+    """Scale of the policy weights from a search that found no solution (its visit shares
+    reflect only the model's own value estimates)."""
 
 
 @dataclass
@@ -83,12 +87,13 @@ def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket:
             weights = (1 - share) * weights + share * np.array([k == nxt for k in kids])
         value = 1.0 if node in on_path else (
             tree.mean_value(node) if tree.visits[node] >= config.min_visits else np.nan)
+        if not result.solved:
+            weights *= config.unsolved_weight
         rows += [(prompt, tree.step[k], float(w), np.nan) for k, w in zip(kids, weights) if w > 0]
         if not np.isnan(value):
             rows.append((prompt, "", 0.0, float(value)))
-        for k in kids:  # verified: a dead end or a wrong final number is worth 0, a solution 1
-            if tree.terminal[k] and tree.states[k] is not None:
-                rows.append((task.prompt(tree.states[k]), "", 0.0, tree.reward[k]))
+        # terminal states get no value rows: with the verifier on, search never asks the value
+        # head about them (and dead ends would swamp the replay: ~80% of all rows)
     if not rows:
         return {k: np.array([], dtype=t) for k, t in (
             ("prompt", str), ("step", str), ("weight", np.float32), ("value", np.float32),
