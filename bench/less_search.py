@@ -71,6 +71,8 @@ def run(args) -> dict:
     heldout = game24.problems("heldout")
     problems = heldout[::max(1, len(heldout) // args.limit)][:args.limit]
     targets = checkpoints_of(args.run) if args.run else [(str(p), p) for p in args.checkpoints]
+    targets = [t for i, t in enumerate(targets)
+               if i % args.every == 0 or i == len(targets) - 1]  # always the first and last
     rows = []
     for label, path in targets:
         row = {"checkpoint": label, "path": str(path), **measure(path, problems, args.cap,
@@ -135,6 +137,7 @@ def main() -> None:
     source.add_argument("--checkpoints", type=Path, nargs="+")
     parser.add_argument("--limit", type=int, default=358, help="held-out puzzles (of 358)")
     parser.add_argument("--cap", type=int, default=512, help="model calls per puzzle at most")
+    parser.add_argument("--every", type=int, default=1, help="every n-th checkpoint of the run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT_DIR / "bench" / "out")
