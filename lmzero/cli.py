@@ -275,7 +275,8 @@ def _improve(task_name: str, preset: Preset, run: Path | None, resume: bool,
                       f"train solved {row.get('train_solve_rate', float('nan')):.1%}  "
                       f"{row['wall_seconds']:.0f}s")
         try:
-            rows = improve(config, run, resume=resume, progress=report)
+            rows = improve(config, run, resume=resume, progress=report,
+                           iterations=iterations if resume else None)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     for row in rows:

@@ -156,14 +156,17 @@ def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
 
 
 def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
-            progress=None) -> list[dict]:
-    """Run (or resume) self-improvement; every metrics row. `progress(i, phase, row)`."""
+            progress=None, iterations: int | None = None) -> list[dict]:
+    """Run (or resume) self-improvement; every metrics row. `progress(i, phase, row)`.
+    On resume the run's own config.json rules; `iterations` extends (or shortens) it."""
     run = Run(run_dir)
     if resume:
         path = run.dir / "config.json"
         if not path.is_file():
             raise ValueError(f"{run.dir}: no config.json to resume from")
         config = ImproveConfig(**json.loads(path.read_text()))
+        if iterations:
+            config = replace(config, iterations=iterations)
     elif run.completed() or (run.dir / "pretrain").exists():
         raise ValueError(f"{run.dir} already holds a run: pass --resume or choose another --run")
     run.dir.mkdir(parents=True, exist_ok=True)
@@ -320,7 +323,7 @@ def _preset(task: str, iterations: int, problems: int, budget: int, steps: int,
 
 PRESETS = {  # quick: <= 10 minutes here from the shipped world model; full: <= 60 minutes
     ("game24", "quick"): _preset("game24", 3, 96, 32, 100, 60),
-    ("game24", "full"): _preset("game24", 8, 160, 48, 150, 60),
+    ("game24", "full"): _preset("game24", 16, 160, 48, 150, 60),
     ("countdown", "quick"): _preset("countdown", 3, 96, 32, 100, 60),
-    ("countdown", "full"): _preset("countdown", 8, 160, 48, 150, 60),
+    ("countdown", "full"): _preset("countdown", 16, 160, 48, 150, 60),
 }
