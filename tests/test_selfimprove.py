@@ -95,7 +95,8 @@ def test_examples_weight_the_searched_steps_by_visits():
 
 def test_one_iteration_improves_the_solve_rate_on_its_own_training_problems(tmp_path):
     """From the shipped world model: search 16 training puzzles, learn from the trees once, and
-    the same puzzles are solved more often with a small search budget than before."""
+    greedy decoding now solves puzzles that it could not before (the search's solutions were
+    distilled into the policy)."""
     from lmzero.eval.reasoning import MethodConfig, solve_problems
     from lmzero.models.tinylm_steps import load_step_model
     from lmzero.selfimprove import shipped_world_model
@@ -104,19 +105,19 @@ def test_one_iteration_improves_the_solve_rate_on_its_own_training_problems(tmp_
     assert world is not None, "the Game of 24 world model ships with the package"
     puzzles = game24.problems("train")[::61][:16]
     write_problems(tmp_path / "train.jsonl", puzzles)
-    check = MethodConfig(method="mcts", budget=12, seed=0)
+    greedy = MethodConfig(method="greedy", budget=None)
 
     def solved(path):
         model = load_step_model(path, task="game24", seed=0)
-        return sum(r.solved for r in solve_problems(game24.TASK, model, puzzles, check))
+        return sum(r.solved for r in solve_problems(game24.TASK, model, puzzles, greedy))
 
     before = solved(world)
     config = replace(TINY, iterations=1, problems_per_iteration=16, init=str(world),
                      train_problems=str(tmp_path / "train.jsonl"), pretrain=PretrainConfig(),
                      actor=StepActorConfig(budget=48),
-                     learner=StepLearnerConfig(batch_size=64, steps_per_iteration=40, lr=5e-4),
-                     eval_problems=2, eval_budget=2, threads=2)
+                     learner=StepLearnerConfig(batch_size=64, steps_per_iteration=60),
+                     eval_problems=2, eval_budget=2, threads=1)
     rows = improve(config, tmp_path / "run")
-    assert rows[-1]["train_solve_rate"] > 0  # the search found solutions to learn from
+    assert rows[-1]["train_solve_rate"] >= 0.1  # the search found solutions to learn from
     after = solved(tmp_path / "run")
     assert after > before, (before, after)
