@@ -323,7 +323,7 @@ def _preset(task: str, iterations: int, problems: int, budget: int, steps: int,
 
 PRESETS = {  # quick: <= 10 minutes here from the shipped world model; full: <= 60 minutes
     ("game24", "quick"): _preset("game24", 3, 96, 32, 100, 60),
-    ("game24", "full"): _preset("game24", 16, 160, 48, 150, 60),
+    ("game24", "full"): _preset("game24", 10, 160, 48, 150, 60),
     ("countdown", "quick"): _preset("countdown", 3, 96, 32, 100, 60),
-    ("countdown", "full"): _preset("countdown", 16, 160, 48, 150, 60),
+    ("countdown", "full"): _preset("countdown", 10, 160, 48, 150, 60),
 }
