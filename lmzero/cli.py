@@ -269,10 +269,11 @@ def _improve(task_name: str, preset: Preset, run: Path | None, resume: bool,
                 return
             bar.update(task, completed=i + 1, last=f"greedy {row['heldout_greedy_pass1']:.1%}")
             calls = row.get("mcts_calls_per_solved")
-            out.print(f"iteration {i:>2}: greedy pass@1 {row['heldout_greedy_pass1']:.1%}  "
-                      f"MCTS {row['heldout_mcts_solved']:.1%}  calls/solved "
-                      f"{'-' if calls is None else calls}  "
-                      f"train solved {row.get('train_solve_rate', float('nan')):.1%}  "
+            trained = row.get("train_solve_rate")
+            out.print(f"{'start' if i < 0 else f'iteration {i}'}: greedy pass@1 "
+                      f"{row['heldout_greedy_pass1']:.1%}  MCTS {row['heldout_mcts_solved']:.1%}"
+                      f"  calls/solved {'-' if calls is None else calls}  train solved "
+                      f"{'-' if trained is None else f'{trained:.1%}'}  "
                       f"{row['wall_seconds']:.0f}s")
         try:
             rows = improve(config, run, resume=resume, progress=report,
