@@ -58,11 +58,7 @@ class Learner:
         self.mirror_moves = mirror_moves if use_mirror else None
 
     def lr(self) -> float:
-        c, step = self.config, self.step_count
-        if step < c.warmup_steps:
-            return c.lr * (step + 1) / c.warmup_steps
-        progress = min(1.0, (step - c.warmup_steps) / max(1, self.total_steps - c.warmup_steps))
-        return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+        return warmup_cosine(self.step_count, self.total_steps, self.config)
 
     def _augment(self, tokens, policy, rng):
         if self.mirror_cells is None:
@@ -134,3 +130,13 @@ def load_optimizer_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimi
             if "step" in state:
                 state["step"] = state["step"].reshape(())
             optimizer.state[p] = state
+
+
+def warmup_cosine(step: int, total_steps: int, config) -> float:
+    """Learning rate at `step`: linear warmup over `config.warmup_steps`, then cosine decay to
+    `config.min_lr_ratio * config.lr` at `total_steps` (every learner here uses it)."""
+    c = config
+    if step < c.warmup_steps:
+        return c.lr * (step + 1) / c.warmup_steps
+    progress = min(1.0, (step - c.warmup_steps) / max(1, total_steps - c.warmup_steps))
+    return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))

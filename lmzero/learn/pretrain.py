@@ -15,7 +15,6 @@ metrics.jsonl; `resume=True` continues from the newest checkpoint.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 
 from lmzero import checkpoint
 from lmzero.checkpoint import write_atomic
+from lmzero.learn.learner import load_optimizer_tensors, optimizer_tensors, warmup_cosine
 from lmzero.loop import Run
 from lmzero.models.text_tokenizer import CharTokenizer
 from lmzero.models.tinylm import TinyLM, TinyLMConfig
@@ -152,11 +152,7 @@ def losses(model: TinyLM, tokens, targets, ends, values) -> dict:
 
 def lr_at(step: int, config: PretrainConfig) -> float:
     """Linear warmup, then cosine decay to min_lr_ratio * lr at the last step."""
-    c = config
-    if step < c.warmup_steps:
-        return c.lr * (step + 1) / c.warmup_steps
-    progress = min(1.0, (step - c.warmup_steps) / max(1, c.steps - c.warmup_steps))
-    return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return warmup_cosine(step, config.steps, config)
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -167,9 +163,7 @@ def build_model(config: PretrainConfig, tokenizer: CharTokenizer) -> TinyLM:
 
 
 def _save(run: Run, step: int, model: TinyLM, tokenizer, optimizer, config, row: dict) -> None:
-    opt = {f"{i}.{k}": (v.reshape(-1) if v.dim() == 0 else v)
-           for i, p in enumerate(model.parameters())
-           for k, v in optimizer.state.get(p, {}).items() if torch.is_tensor(v)}
+    opt = optimizer_tensors(model, optimizer)
     step_model = TinyLMStepModel(model, tokenizer, meta=dict(task=config.task))
     checkpoint.save(run.checkpoints / f"{step:07d}", model.state_dict(),
                     step_model.checkpoint_meta(step=step, row=row), extra={"optimizer": opt})
@@ -184,12 +178,7 @@ def _restore(run: Run, model: TinyLM, optimizer) -> int:
     path = run.checkpoints / f"{done[-1]:07d}"
     tensors, meta = checkpoint.load(path, {k: v.shape for k, v in model.state_dict().items()})
     model.load_state_dict(tensors)
-    saved = checkpoint.load_extra(path, "optimizer") or {}
-    for i, p in enumerate(model.parameters()):
-        state = {k.split(".", 1)[1]: v for k, v in saved.items() if k.split(".", 1)[0] == str(i)}
-        if state:
-            state["step"] = state["step"].reshape(())
-            optimizer.state[p] = state
+    load_optimizer_tensors(model, optimizer, checkpoint.load_extra(path, "optimizer") or {})
     return meta["step"] + 1
 
 

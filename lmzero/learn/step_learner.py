@@ -9,14 +9,13 @@ warmup and cosine decay over the whole run.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lmzero.learn.learner import load_optimizer_tensors, optimizer_tensors
+from lmzero.learn.learner import load_optimizer_tensors, optimizer_tensors, warmup_cosine
 from lmzero.models.text_tokenizer import CharTokenizer
 from lmzero.models.tinylm import TinyLM
 
@@ -73,12 +72,7 @@ class StepLearner:
         self.step_count = 0
 
     def lr(self) -> float:
-        c, s = self.config, self.step_count
-        if s < c.warmup_steps:
-            return c.lr * (s + 1) / c.warmup_steps
-        progress = min(1.0, (s - c.warmup_steps) / max(1, self.total_steps - c.warmup_steps))
-        return c.lr * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi
-                                                                                  * progress)))
+        return warmup_cosine(self.step_count, self.total_steps, self.config)
 
     def losses(self, prompts, steps, weights, values) -> dict:
         tokens, targets, ends = encode(prompts, steps, self.tokenizer, self.model.cfg.block_size)
