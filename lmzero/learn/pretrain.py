@@ -290,17 +290,10 @@ def step_validity(model: TinyLMStepModel, task, states: list) -> float:
 
 def greedy_solve_rate(model: TinyLMStepModel, task, problems: list) -> float:
     """pass@1 of greedy decoding: the share of problems whose greedy steps reach reward 1."""
-    states = [task.initial_state(p) for p in problems]
-    while True:
-        todo = [i for i, s in enumerate(states) if not task.is_terminal(s)]
-        if not todo:
-            break
-        expansions = model.expand([task.prompt(states[i]) for i in todo], 1, greedy=True,
-                                  with_value=False)
-        for i, e in zip(todo, expansions):
-            # no step (no newline) is a dead end: an empty step is never valid
-            states[i] = task.apply(states[i], e.steps[0] if e.steps else "")
-    return sum(task.reward(s) for s in states) / max(len(states), 1)
+    from lmzero.search.baselines import decode
+    from lmzero.search.budget import Budget
+    results = decode(task, model, problems, [Budget() for _ in problems], greedy=True)
+    return sum(r.solved for r in results) / max(len(results), 1)
 
 
 def evaluate(model: TinyLMStepModel, task, problems: list, seed: int = 0) -> dict:
