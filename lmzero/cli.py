@@ -220,6 +220,9 @@ def train(
     from_scratch: bool = typer.Option(False, "--from-scratch", help="game24/countdown: start "
                                       "self-improvement from an untrained model instead of the "
                                       "world-model checkpoint."),
+    model: str = typer.Option(None, "--model", help="game24/countdown: the model to improve, "
+                              "tinylm:PATH or hf:PATH_OR_GGUF (LoRA through the hf backend); "
+                              "default: tinylm from the shipped world model."),
 ):
     """Train: AlphaZero self-play for games; for game24 and countdown, self-improvement by
     search (after world-model pretraining, or only the pretraining with --stage pretrain)."""
@@ -234,7 +237,10 @@ def train(
     if steps:
         raise UserError("--steps applies to --stage pretrain (use --iterations)")
     if reasoning:
-        return _improve(task_name.value, preset, run, resume, iterations, from_scratch)
+        return _improve(task_name.value, preset, run, resume, iterations, from_scratch, model)
+    if model:
+        raise UserError("--model applies to game24 and countdown (games train their own "
+                        "network)")
     if from_scratch:
         raise UserError("--from-scratch applies to game24 and countdown (games always start "
                         "from scratch)")
@@ -242,18 +248,25 @@ def train(
 
 
 def _improve(task_name: str, preset: Preset, run: Path | None, resume: bool,
-             iterations: int | None, from_scratch: bool) -> None:
+             iterations: int | None, from_scratch: bool, model: str | None) -> None:
     """Self-improvement: search -> replay -> learner with curation, then three held-out
     puzzles solved with their principal variation."""
     from dataclasses import replace
 
-    from lmzero.selfimprove import PRESETS, improve
+    from lmzero.selfimprove import PRESETS, for_model, improve
 
     config = PRESETS[(task_name, preset.value)]
     if iterations:
         config = replace(config, iterations=iterations)
     if from_scratch:
         config = replace(config, from_scratch=True)
+    if model:
+        if from_scratch:
+            raise UserError("--model and --from-scratch exclude each other")
+        try:
+            config = for_model(config, model)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     run = run or Path("runs") / f"{task_name}-{preset.value}"
     table = Table(title=f"{task_name} self-improvement (held-out)")
     for name in ("iteration", "greedy pass@1", f"MCTS solved @{config.eval_budget} calls",
@@ -288,20 +301,22 @@ def _improve(task_name: str, preset: Preset, run: Path | None, resume: bool,
                       f"{row['train_solve_rate']:.1%}" if "train_solve_rate" in row else "-",
                       f"{row['wall_seconds']:.0f}")
     out.print(table)
-    _show_solutions(task_name, run, config.eval_budget)
+    from lmzero.learn.trainee import is_hf_checkpoint
+    kind = "hf:" if is_hf_checkpoint(str(run)) else "tinylm:"
+    _show_solutions(task_name, kind + str(run), config.eval_budget)
     out.print(f"run directory: {run}")
 
 
-def _show_solutions(task_name: str, run: Path, budget: int, count: int = 3) -> None:
-    """Solve a few held-out puzzles with the run's newest model and show how."""
-    from lmzero.models.tinylm_steps import load_step_model
+def _show_solutions(task_name: str, spec: str, budget: int, count: int = 3) -> None:
+    """Solve a few held-out puzzles with the run's newest model (`spec`) and show how."""
+    from lmzero.models.spec import load_model
     from lmzero.search.budget import Budget
     from lmzero.search.step_search import StepSearchConfig, step_search
     from lmzero.selfimprove import PRESETS, heldout_eval_problems
     from lmzero.tasks.arith import ArithTask
     task = ArithTask(task_name)
     problems = heldout_eval_problems(PRESETS[(task_name, "quick")])[:count * 37:37]
-    model = load_step_model(run, task=task_name)
+    model = load_model(spec, task_name)
     results = step_search(task, model, problems, StepSearchConfig(),
                           [Budget(max_calls=budget) for _ in problems])
     for problem, result in zip(problems, results):

@@ -138,11 +138,12 @@ class Run:
         write_atomic(self.metrics_path, text.encode())
 
 
-def positions_arrays(records, tokenizer: GameTokenizer, game_offset: int) -> dict:
+def positions_arrays(records, tokenizer: GameTokenizer, game_offset: int,
+                     search_value_weight: float = 0.0) -> dict:
     states = [s for r in records for s in r.states]
     return dict(tokens=tokenizer.tokens(states),
                 policy=np.concatenate([r.policies for r in records]),
-                value=np.concatenate([r.outcomes for r in records]),
+                value=np.concatenate([r.value_targets(search_value_weight) for r in records]),
                 target=np.concatenate([r.targets for r in records]),
                 game=np.concatenate([np.full(len(r.states), game_offset + i)
                                      for i, r in enumerate(records)]))
@@ -213,7 +214,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=Non
         if not replay.has(i):  # a crash after the shard was written does not replay it twice
             rng = np.random.default_rng([config.seed, i, 0])
             records = play_games(game, actor, config.selfplay, rng)
-            replay.write(i, positions_arrays(records, tokenizer, i * config.selfplay.games))
+            replay.write(i, positions_arrays(records, tokenizer, i * config.selfplay.games,
+                                             config.selfplay.search_value_weight))
         selfplay_seconds = time.time() - t0
         if progress:
             progress(i, "train", None)

@@ -25,16 +25,16 @@ import torch
 from lmzero import checkpoint
 from lmzero.checkpoint import write_atomic
 from lmzero.learn.pretrain import PretrainConfig, build_model, pretrain
-from lmzero.learn.step_learner import StepLearner, StepLearnerConfig
+from lmzero.learn.step_learner import StepLearnerConfig
+from lmzero.learn.trainee import HFTrainee, TinyLMTrainee
 from lmzero.loop import Run, _tensorboard, _write_scalars
 from lmzero.models.load import resolve
 from lmzero.models.text_tokenizer import CharTokenizer
-from lmzero.models.tinylm_steps import TinyLMStepModel
+from lmzero.models.spec import parse_spec
 from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
 from lmzero.replay.curation import CurationConfig, Curator, bucket_of
 from lmzero.search.step_search import StepSearchConfig
 from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems
-from lmzero.tasks.arith import MAX_STEP_CHARS
 
 
 @dataclass
@@ -56,6 +56,13 @@ class ImproveConfig:
     init: str | None = None
     """Start from this text-model checkpoint (or run directory) instead; its architecture must
     be `pretrain.model`'s."""
+    model: str | None = None
+    """Train this model instead of tinylm: a spec `hf:PATH_OR_GGUF` (`models.spec`; LoRA or full
+    fine-tuning through the hf backend, `hf_learner`) or `tinylm:PATH` (same as `init`)."""
+    hf_learner: dict = field(default_factory=lambda: dict(lora_rank=8, lr=1e-4, batch_size=8))
+    """`HFLearnerConfig` fields when `model` is an hf spec."""
+    hf_model: dict = field(default_factory=dict)
+    """`HFConfig` fields when `model` is an hf spec (value is always 'head')."""
     train_problems: str | None = None
     """A JSONL file of training problems to draw from instead of the task's training split
     (held-out problems in it are refused)."""
@@ -67,7 +74,9 @@ class ImproveConfig:
     curation: CurationConfig = field(default_factory=CurationConfig)
     """Curation thresholds and weights."""
     eval_problems: int = 100
-    """Held-out problems for the per-iteration MCTS check (greedy pass@1 uses them all)."""
+    """Held-out problems for the per-iteration MCTS check."""
+    greedy_problems: int | None = None
+    """Held-out problems for greedy pass@1; None = all of them."""
     eval_budget: int = 32
     """Model calls per held-out problem for the MCTS check."""
     seed: int = 0
@@ -88,6 +97,15 @@ class ImproveConfig:
             self.pretrain = replace(self.pretrain, task=self.task)
         if self.iterations < 1 or self.problems_per_iteration < 1:
             raise ValueError("iterations and problems_per_iteration must be >= 1")
+        if self.model is not None:
+            from lmzero.models.spec import parse_spec
+            kind, where, _ = parse_spec(self.model)
+            if kind in ("openai", "vllm"):
+                raise ValueError(f"cannot train {self.model!r}: self-improvement updates weights "
+                                 "here (use tinylm:PATH or hf:PATH_OR_GGUF); a served openai "
+                                 "model has none, and vllm training is not wired yet")
+            if kind == "tinylm":
+                self.init, self.model = where, None
 
 
 def _task_module(name: str):
@@ -160,6 +178,48 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
     """Run (or resume) self-improvement; every metrics row. `progress(i, phase, row)`.
     On resume the run's own config.json rules; `iterations` extends (or shortens) it."""
     run = Run(run_dir)
+    config = _run_config(run, config, resume, iterations)
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    trainee, start = _prepare(config, run, progress)
+    replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
+    writer = _tensorboard(run, start)
+    elapsed = run.metrics()[-1].get("wall_seconds", 0.0) if run.metrics() else 0.0
+    for i in range(start, config.iterations):
+        t0 = time.time()
+        if progress:
+            progress(i, "search", None)
+        attempts = _search_round(config, replay, trainee.curator, trainee, i)
+        if progress:
+            progress(i, "train", None)
+        data = replay.window_arrays()
+        probabilities = trainee.curator.example_weights(data["bucket"].tolist()) \
+            if config.curate else None
+        losses = trainee.train(data, config.learner.steps_per_iteration,
+                               np.random.default_rng([config.seed, i, 1]), probabilities)
+        elapsed += time.time() - t0
+        row = dict(iteration=i, problems=len(attempts),
+                   train_solve_rate=round(float(np.mean([a["solved"] for a in attempts])), 4),
+                   examples=len(data["prompt"]), wall_seconds=round(elapsed, 1),
+                   **{f"loss_{k}": round(v, 4) for k, v in losses.items()},
+                   **trainee.curator.summary())
+        trainee.save(run.checkpoints / f"{i:05d}", iteration=i, row=row,
+                     curator=trainee.curator.state_dict())
+        if progress:
+            progress(i, "eval", None)
+        row = _evaluate(config, trainee, row)
+        run.log(row)
+        _write_scalars(writer, row)
+        if progress:
+            progress(i, "done", row)
+    writer.close()
+    _plots(run)
+    return run.metrics()
+
+
+def _run_config(run: Run, config: ImproveConfig, resume: bool,
+                iterations: int | None) -> ImproveConfig:
+    """The run's config: its config.json on resume, else `config`, written there."""
     if resume:
         path = run.dir / "config.json"
         if not path.is_file():
@@ -171,85 +231,49 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
         raise ValueError(f"{run.dir} already holds a run: pass --resume or choose another --run")
     run.dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run.dir / "config.json", json.dumps(asdict(config), indent=2).encode())
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
-    tokenizer = CharTokenizer()
-    model = build_model(config.pretrain, tokenizer)
-    learner = StepLearner(model, tokenizer, config.learner,
-                          config.iterations * config.learner.steps_per_iteration)
-    curator = Curator(config.task, config.curation)
+    return config
+
+
+def _prepare(config: ImproveConfig, run: Run, progress):
+    """The trainee (with a `curator` attribute) at the run's newest checkpoint, or at its
+    starting point (evaluated as iteration -1); and the next iteration."""
+    total_steps = config.iterations * config.learner.steps_per_iteration
+    if config.model is not None:
+        trainee = HFTrainee(parse_spec(config.model)[1], config.task, config.hf_learner,
+                            config.hf_model)
+    else:
+        tokenizer = CharTokenizer()
+        model = build_model(config.pretrain, tokenizer)
+        trainee = TinyLMTrainee(model, tokenizer, config.learner, total_steps, config.task)
+    trainee.curator = Curator(config.task, config.curation)
     done = run.completed()
-    start = done[-1] + 1 if done else 0
     if done:
-        path = run.checkpoints / f"{done[-1]:05d}"
-        tensors, meta = checkpoint.load(path, {k: v.shape for k, v in
-                                               model.state_dict().items()})
-        model.load_state_dict(tensors)
-        learner.load_optimizer_tensors(checkpoint.load_extra(path, "optimizer") or {},
-                                       meta["learner_steps"])
-        curator = Curator.from_state_dict(meta["curator"])
+        meta = trainee.restore(run.checkpoints / f"{done[-1]:05d}")
+        trainee.curator = Curator.from_state_dict(meta["curator"])
         if done[-1] not in {r.get("iteration") for r in run.metrics()}:
             run.log(meta["row"])  # killed between checkpoint and metrics
-    else:
-        start_point = _starting_weights(config, run, model, progress)
-        if not any(r.get("iteration") == -1 for r in run.metrics()):
-            run.log(_evaluate(config, model, tokenizer, dict(iteration=-1, wall_seconds=0.0,
-                                                             start=start_point)))
-            if progress:
-                progress(-1, "done", run.metrics()[-1])
-    model.eval()
-    replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
-    writer = _tensorboard(run, start)
-    elapsed = run.metrics()[-1].get("wall_seconds", 0.0) if run.metrics() else 0.0
-    module = _task_module(config.task)
-    for i in range(start, config.iterations):
-        t0 = time.time()
+        return trainee, done[-1] + 1
+    start_point = config.model or _starting_weights(config, run, trainee.model, progress)
+    if not any(r.get("iteration") == -1 for r in run.metrics()):
+        run.log(_evaluate(config, trainee, dict(iteration=-1, wall_seconds=0.0,
+                                                start=start_point)))
         if progress:
-            progress(i, "search", None)
-        attempts = _search_round(config, run, replay, curator, model, tokenizer, module, i)
-        if progress:
-            progress(i, "train", None)
-        data = replay.window_arrays()
-        probabilities = curator.example_weights(data["bucket"].tolist()) if config.curate \
-            else None
-        losses = learner.train(data, config.learner.steps_per_iteration,
-                               np.random.default_rng([config.seed, i, 1]), probabilities)
-        elapsed += time.time() - t0
-        row = dict(iteration=i, problems=len(attempts),
-                   train_solve_rate=round(float(np.mean([a["solved"] for a in attempts])), 4),
-                   examples=len(data["prompt"]), wall_seconds=round(elapsed, 1),
-                   **{f"loss_{k}": round(v, 4) for k, v in losses.items()},
-                   **curator.summary())
-        step_model = TinyLMStepModel(model, tokenizer, meta=dict(task=config.task))
-        checkpoint.save(run.checkpoints / f"{i:05d}", model.state_dict(),
-                        step_model.checkpoint_meta(iteration=i, row=row, curator=curator
-                                                   .state_dict(),
-                                                   learner_steps=learner.step_count),
-                        extra={"optimizer": learner.optimizer_tensors()})
-        if progress:
-            progress(i, "eval", None)
-        row = _evaluate(config, model, tokenizer, row)
-        run.log(row)
-        _write_scalars(writer, row)
-        if progress:
-            progress(i, "done", row)
-    writer.close()
-    _plots(run)
-    return run.metrics()
+            progress(-1, "done", run.metrics()[-1])
+    return trainee, 0
 
 
-def _search_round(config, run, replay, curator, model, tokenizer, module, i) -> list[dict]:
+def _search_round(config, replay, curator, trainee, i) -> list[dict]:
     """Search this iteration's problems unless a crash already stored them; record attempts."""
     attempts_path = replay.directory / f"attempts-{i:06d}.json"
+    module = _task_module(config.task)
     if not (replay.has(i) and attempts_path.is_file()):
         rng = np.random.default_rng([config.seed, i, 0])
         pool = training_pool(config, i, curator)
         n = min(config.problems_per_iteration, len(pool))
         problems = (curator.choose_problems(pool, n, rng) if config.curate
                     else [pool[j] for j in rng.choice(len(pool), n, replace=False)])
-        actor_model = TinyLMStepModel(model, tokenizer, seed=config.seed * 1000 + i,
-                                      max_step_chars=MAX_STEP_CHARS[config.task])
-        results = attempt_problems(module.TASK, actor_model, problems, config.actor,
+        results = attempt_problems(module.TASK, trainee.step_model(config.seed * 1000 + i),
+                                   problems, config.actor,
                                    lambda p: bucket_of(config.task, p), module.is_heldout,
                                    seed=config.seed * 1000 + i)
         attempts = [dict(numbers=list(a.problem.numbers), target=a.problem.target,
@@ -265,16 +289,23 @@ def _search_round(config, run, replay, curator, model, tokenizer, module, i) -> 
     return attempts
 
 
-def _evaluate(config: ImproveConfig, model, tokenizer, row: dict) -> dict:
-    """Held-out: greedy pass@1 on all, MCTS at `eval_budget` calls on the first eval_problems."""
+def _spread(problems: list, n: int | None) -> list:
+    """n problems spread over the list (all of them when n is None)."""
+    if n is None:
+        return problems
+    return problems[::max(1, len(problems) // n)][:n]
+
+
+def _evaluate(config: ImproveConfig, trainee, row: dict) -> dict:
+    """Held-out: greedy pass@1 on `greedy_problems` (all), MCTS at `eval_budget` calls on
+    `eval_problems`."""
     from lmzero.eval.reasoning import MethodConfig, solve_problems
     module = _task_module(config.task)
     problems = heldout_eval_problems(config)
-    step_model = TinyLMStepModel(model, tokenizer, seed=config.seed,
-                                 max_step_chars=MAX_STEP_CHARS[config.task])
-    greedy = solve_problems(module.TASK, step_model, problems,
+    step_model = trainee.step_model(config.seed)
+    greedy = solve_problems(module.TASK, step_model, _spread(problems, config.greedy_problems),
                             MethodConfig(method="greedy", budget=None, batch=512))
-    subset = problems[::max(1, len(problems) // config.eval_problems)][:config.eval_problems]
+    subset = _spread(problems, config.eval_problems)
     mcts = solve_problems(module.TASK, step_model, subset,
                           MethodConfig(method="mcts", budget=config.eval_budget, batch=128,
                                        seed=config.seed))
@@ -319,6 +350,18 @@ def _preset(task: str, iterations: int, problems: int, budget: int, steps: int,
         actor=StepActorConfig(budget=budget), learner=StepLearnerConfig(
             batch_size=64, steps_per_iteration=steps),
         pretrain=pretrain_config, eval_problems=eval_problems, eval_budget=32, threads=2)
+
+
+def for_model(config: ImproveConfig, spec: str) -> ImproveConfig:
+    """`config` set to train the model `spec` names. A pretrained LM (hf:) gets rounds sized
+    for it: SmolLM2-135M writes about 60 tokens/s here where tinylm writes thousands, so 16
+    problems of 16 calls per round and a 10-problem held-out check keep an iteration to minutes."""
+    config = replace(config, model=spec)  # tinylm: becomes `init` in __post_init__
+    if config.model is None:
+        return config
+    return replace(config, problems_per_iteration=16, actor=replace(config.actor, budget=16),
+                   learner=replace(config.learner, steps_per_iteration=20), eval_problems=10,
+                   eval_budget=16, greedy_problems=20)
 
 
 PRESETS = {  # quick: <= 10 minutes here from the shipped world model; full: <= 60 minutes

@@ -196,3 +196,39 @@ def test_learner_step_moves_policy_and_value(smol, tmp_path):
     assert model._head_cache is None  # made with the old weights: dropped
     model.value_head.save(tmp_path / "head.safetensors")
     assert ValueHead.load(tmp_path / "head.safetensors", smol.model.config.hidden_size)
+
+
+def test_self_improvement_trains_smollm2_through_the_hf_backend(tmp_path):
+    """`improve` with model=hf:GGUF: one iteration searches, trains LoRA adapters and the value
+    head, checkpoints only those (small), resumes from them, and `hf:RUN` loads them back."""
+    from dataclasses import replace
+
+    from lmzero.learn.trainee import HF_KIND
+    from lmzero.models.spec import load_model
+    from lmzero.selfimprove import PRESETS, for_model, improve
+    from lmzero import checkpoint
+
+    config = for_model(PRESETS[("countdown", "quick")], f"hf:{GGUF}")
+    config = replace(config, iterations=1, problems_per_iteration=2, eval_problems=2,
+                     eval_budget=4, greedy_problems=2, threads=1, hf_model=dict(max_step_tokens=24),
+                     actor=replace(config.actor, budget=4),
+                     learner=replace(config.learner, steps_per_iteration=2),
+                     hf_learner=dict(lora_rank=4, lr=1e-3, batch_size=4))
+    run = tmp_path / "run"
+    rows = improve(config, run)
+    assert [r["iteration"] for r in rows] == [-1, 0]
+    assert rows[0]["start"] == f"hf:{GGUF}"
+    saved = run / "checkpoints" / "00000"
+    meta = checkpoint.verify(saved)
+    assert meta["kind"] == HF_KIND and meta["base"] == str(GGUF)
+    tensors, _ = checkpoint.load(saved)
+    assert any("lora_" in k for k in tensors) and "value_head.linear.weight" in tensors
+    assert all(k.startswith(("lm.", "value_head.")) for k in tensors)
+    assert sum(v.numel() for v in tensors.values()) < 1_000_000  # adapters, not the LM
+    assert float(tensors["value_head.linear.weight"].abs().sum()) > 0  # the head learned
+    loaded = load_model(f"hf:{run}", "countdown")
+    head = loaded.value_head.state_dict()["linear.weight"]
+    assert torch.equal(head, tensors["value_head.linear.weight"])
+    # resume with one more iteration continues from the checkpoint, not from scratch
+    rows = improve(config, run, resume=True, iterations=2)
+    assert [r["iteration"] for r in rows] == [-1, 0, 1]

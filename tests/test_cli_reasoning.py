@@ -71,6 +71,9 @@ def test_solve_prints_the_principal_variation_or_says_it_failed(untrained):
     (["solve", "game24", "4 9 x"], "4 9 x"),
     (["solve", "game24", "4 9 10 13", "--method", "beam"], "mcts or gumbel"),
     (["eval", "game24", "--checkpoint", "/nonexistent"], "/nonexistent"),
+    (["train", "game24", "--model", "openai:http://127.0.0.1:9/v1#m"], "cannot train"),
+    (["train", "countdown", "--model", "gpt4"], "bad model spec 'gpt4'"),
+    (["train", "connect4", "--model", "hf:x.gguf"], "--model applies to game24"),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message):
     result = lmzero(*args)

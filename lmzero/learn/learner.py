@@ -110,20 +110,24 @@ class Learner:
         self.step_count = step_count
 
 
-def optimizer_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-    """AdamW moments as flat named tensors (safetensors holds tensors only)."""
+def _parameters(model) -> list:
+    return list(model.parameters()) if isinstance(model, torch.nn.Module) else list(model)
+
+
+def optimizer_tensors(model, optimizer: torch.optim.Optimizer) -> dict:
+    """AdamW moments as flat named tensors (safetensors holds tensors only); `model` is a
+    module or the list of trained parameters, in a fixed order."""
     out = {}
-    for i, p in enumerate(model.parameters()):
+    for i, p in enumerate(_parameters(model)):
         for k, v in optimizer.state.get(p, {}).items():
             if torch.is_tensor(v):
                 out[f"{i}.{k}"] = v.reshape(-1) if v.dim() == 0 else v
     return out
 
 
-def load_optimizer_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                           tensors: dict) -> None:
+def load_optimizer_tensors(model, optimizer: torch.optim.Optimizer, tensors: dict) -> None:
     """The inverse of `optimizer_tensors`."""
-    for i, p in enumerate(model.parameters()):
+    for i, p in enumerate(_parameters(model)):
         state = {k.split(".", 1)[1]: v for k, v in tensors.items()
                  if k.split(".", 1)[0] == str(i)}
         if state:

@@ -1,7 +1,8 @@
 """One string names a step model, for every command: `load_model(spec, task)`.
 
     tinylm:PATH                              a tinylm checkpoint or run directory
-    hf:PATH_OR_GGUF                          a transformers model directory or .gguf file
+    hf:PATH_OR_GGUF                          a transformers model directory or .gguf file, or a
+                                             checkpoint `lmzero train --model hf:...` wrote
     openai:http://127.0.0.1:8000/v1#MODEL    an OpenAI-compatible server (#MODEL optional when
                                              the server serves one model)
     vllm:NAME_OR_PATH                        an in-process vLLM engine (GPU)
@@ -59,6 +60,9 @@ def _load(kind: str, where: str, model: str | None, task: str, options: dict) ->
         from lmzero.models.tinylm_steps import load_step_model
         return load_step_model(Path(where), task=task, **options)
     if kind == "hf":
+        from lmzero.learn.trainee import is_hf_checkpoint, load_hf_checkpoint
+        if is_hf_checkpoint(where):  # trained here by self-improvement: base + adapters
+            return load_hf_checkpoint(Path(where), task, **options)
         from lmzero.models.hf_backend import HFConfig, HFStepModel
         return HFStepModel.load(where, HFConfig(**options), task=task)
     if kind == "openai":

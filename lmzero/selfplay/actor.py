@@ -40,10 +40,16 @@ class SelfPlayConfig:
     data covers positions that strong self-play never reaches (those moves are not recorded)."""
     leaves_per_call: int = 4
     """Leaves per game gathered under virtual loss before each network call."""
+    search_value_weight: float = 0.0
+    """Value target = (1 - w) * final outcome + w * the root's search value. The outcome of one
+    game is a noisy label (a single blunder flips it); the search value, exact where
+    MCTS-Solver proved the position, is a smoother one. 0 = outcome only (AlphaZero)."""
 
     def __post_init__(self):
         if not 0 < self.playout_cap <= 1:
             raise ValueError(f"playout_cap must be in (0, 1], got {self.playout_cap}")
+        if not 0 <= self.search_value_weight <= 1:
+            raise ValueError(f"search_value_weight must be in [0, 1], got {self.search_value_weight}")
         if self.method not in ("puct", "gumbel"):
             raise ValueError(f"self-play method must be 'puct' or 'gumbel', got {self.method!r}")
 
@@ -63,6 +69,11 @@ class GameRecord:
     policies: np.ndarray  # float32 [M, A] search policy at each position
     outcomes: np.ndarray  # float32 [M] final result for the player to move at each position
     targets: np.ndarray  # bool [M] full search: the policy is a training target
+    search_values: np.ndarray  # float32 [M] root value of the search at each position
+
+    def value_targets(self, search_value_weight: float) -> np.ndarray:
+        w = search_value_weight
+        return ((1 - w) * self.outcomes + w * self.search_values).astype(np.float32)
 
 
 def play_games(game: Game, evaluator: Evaluator, config: SelfPlayConfig,
@@ -77,6 +88,7 @@ def play_games(game: Game, evaluator: Evaluator, config: SelfPlayConfig,
         full = rng.random(len(live)) < config.playout_cap
         actions = np.empty(len(live), np.int64)
         policies = np.zeros((len(live), game.num_actions), np.float32)
+        values = np.zeros(len(live), np.float32)
         explore = ply < config.temperature_moves
         for mask, sims in ((full, config.simulations), (~full, config.cheap_simulations)):
             idx = np.flatnonzero(mask)
@@ -88,8 +100,9 @@ def play_games(game: Game, evaluator: Evaluator, config: SelfPlayConfig,
             result = search(game, evaluator, [states[live[i]] for i in idx], cfg, rng)
             actions[idx] = result.action
             policies[idx] = result.policy
+            values[idx] = result.root_value
         for j, g in enumerate(live):
-            history[g].append((states[g], policies[j], bool(full[j])))
+            history[g].append((states[g], policies[j], bool(full[j]), values[j]))
             states[g] = game.apply(states[g], int(actions[j]))
         live = [g for g in live if not game.is_terminal(states[g])]
         ply += 1
@@ -110,8 +123,9 @@ def _random_opening(game: Game, rng: np.random.Generator, max_moves: int):
 def _record(game: Game, steps: list[tuple], final) -> GameRecord:
     value = game.terminal_value(final)  # for the player to move at the end
     last = game.to_play(final)
-    outcomes = np.array([value if game.to_play(s) == last else -value for s, _, _ in steps],
+    outcomes = np.array([value if game.to_play(s[0]) == last else -value for s in steps],
                         np.float32)
-    return GameRecord(states=[s for s, _, _ in steps],
-                      policies=np.stack([p for _, p, _ in steps]).astype(np.float32),
-                      outcomes=outcomes, targets=np.array([t for _, _, t in steps]))
+    return GameRecord(states=[s[0] for s in steps],
+                      policies=np.stack([s[1] for s in steps]).astype(np.float32),
+                      outcomes=outcomes, targets=np.array([s[2] for s in steps]),
+                      search_values=np.array([s[3] for s in steps], np.float32))

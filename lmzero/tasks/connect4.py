@@ -143,15 +143,14 @@ def from_moves(seq: str) -> C4State:
     return state
 
 
+_CELL_SHIFTS = np.array([[H1 * c + r for c in range(WIDTH)] for r in range(HEIGHT)], np.uint64)
+
+
 def _cells(state: C4State) -> np.ndarray:
     """int8 [6, 7] (row from bottom, column): 1 = mover, -1 = opponent, 0 = empty."""
-    grid = np.zeros((HEIGHT, WIDTH), dtype=np.int8)
-    opponent = state.current ^ state.mask
-    for c in range(WIDTH):
-        for r in range(HEIGHT):
-            bit = 1 << (H1 * c + r)
-            grid[r, c] = 1 if state.current & bit else (-1 if opponent & bit else 0)
-    return grid
+    current = (np.uint64(state.current) >> _CELL_SHIFTS) & np.uint64(1)
+    occupied = (np.uint64(state.mask) >> _CELL_SHIFTS) & np.uint64(1)
+    return (2 * current.astype(np.int8) - 1) * occupied.astype(np.int8)
 
 
 def encode(state: C4State) -> np.ndarray:

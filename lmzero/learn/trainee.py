@@ -1,0 +1,153 @@
+"""What self-improvement trains: a step model together with its learner and checkpoint format.
+
+`selfimprove.improve` runs one loop over either kind:
+- `TinyLMTrainee`: tinylm, trained on this machine (from the world model, or from nothing);
+- `HFTrainee`: any Hugging Face causal LM through the hf backend (`--model hf:PATH`); the
+  learner trains LoRA adapters (or every weight) and the value head, and a checkpoint holds only
+  what was trained plus the base model's path, so it stays small.
+
+Served models (`openai:`) have no weights here to update, and in-process vLLM training is not
+wired, so both are refused with a one-line error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lmzero import checkpoint
+from lmzero.checkpoint import CheckpointError
+from lmzero.learn.step_learner import StepLearner, StepLearnerConfig
+from lmzero.models.step_model import StepModel
+from lmzero.tasks.arith import MAX_STEP_CHARS
+
+HF_KIND = "hf-trained"
+
+
+class TinyLMTrainee:
+    """tinylm + `StepLearner`; checkpoints are the text-model checkpoints `tinylm:` loads."""
+
+    def __init__(self, model, tokenizer, config: StepLearnerConfig, total_steps: int, task: str):
+        self.model, self.tokenizer, self.task = model, tokenizer, task
+        self.learner = StepLearner(model, tokenizer, config, total_steps)
+
+    def step_model(self, seed: int) -> StepModel:
+        from lmzero.models.tinylm_steps import TinyLMStepModel
+        return TinyLMStepModel(self.model, self.tokenizer, seed=seed,
+                               max_step_chars=MAX_STEP_CHARS[self.task], meta=dict(task=self.task))
+
+    def train(self, data: dict, steps: int, rng: np.random.Generator,
+              probabilities: np.ndarray | None) -> dict:
+        return self.learner.train(data, steps, rng, probabilities)
+
+    def save(self, path: Path, **meta) -> None:
+        meta = self.step_model(0).checkpoint_meta(learner_steps=self.learner.step_count, **meta)
+        checkpoint.save(path, self.model.state_dict(), meta,
+                        extra={"optimizer": self.learner.optimizer_tensors()})
+
+    def restore(self, path: Path) -> dict:
+        tensors, meta = checkpoint.load(path, {k: v.shape for k, v in
+                                               self.model.state_dict().items()})
+        self.model.load_state_dict(tensors)
+        self.learner.load_optimizer_tensors(checkpoint.load_extra(path, "optimizer") or {},
+                                            meta["learner_steps"])
+        self.model.eval()
+        return meta
+
+
+class HFTrainee:
+    """A transformers LM under the hf backend + `HFLearner` (LoRA adapters or full weights, and
+    the value head). Its checkpoint: the trained tensors only, and the base model's path."""
+
+    def __init__(self, base: str, task: str, learner_config: dict | None = None,
+                 model_options: dict | None = None):
+        from lmzero.models.hf_backend import HFConfig, HFStepModel
+        from lmzero.models.hf_learner import HFLearner, HFLearnerConfig
+        self.base, self.task = str(base), task
+        self.model_options = dict(model_options or {}, value="head")
+        self.sm = HFStepModel.load(base, HFConfig(**self.model_options), task=task)
+        self.learner_config = HFLearnerConfig(**(learner_config or {}))
+        self.learner = HFLearner(self.sm, self.learner_config)
+
+    def trained_tensors(self) -> dict[str, torch.Tensor]:
+        """Every trained tensor by name: the value head's and the LM's trainable ones."""
+        out = {f"value_head.{k}": v for k, v in self.sm.value_head.state_dict().items()}
+        out.update({f"lm.{n}": p for n, p in self.sm.model.named_parameters() if p.requires_grad})
+        return out
+
+    def _params(self) -> list[torch.nn.Parameter]:
+        return [p for g in self.learner.optimizer.param_groups for p in g["params"]]
+
+    def step_model(self, seed: int) -> StepModel:
+        self.sm.generator.manual_seed(seed)
+        return self.sm
+
+    def train(self, data: dict, steps: int, rng: np.random.Generator,
+              probabilities: np.ndarray | None) -> dict:
+        if probabilities is not None:  # HFLearner samples uniformly: resample by the weights
+            idx = rng.choice(len(probabilities), size=len(probabilities), p=probabilities)
+            data = {k: v[idx] for k, v in data.items()}
+        return self.learner.train(data, steps, rng)
+
+    def save(self, path: Path, **meta) -> None:
+        from lmzero.learn.learner import optimizer_tensors
+        meta = dict(meta, kind=HF_KIND, task=self.task, base=self.base,
+                    learner=asdict(self.learner_config), model_options=self.model_options,
+                    learner_steps=self.learner.step_count)
+        checkpoint.save(path, self.trained_tensors(), meta,
+                        extra={"optimizer": optimizer_tensors(self._params(),
+                                                              self.learner.optimizer)})
+
+    def restore(self, path: Path) -> dict:
+        from lmzero.learn.learner import load_optimizer_tensors
+        meta = _load_trained(self, path)
+        load_optimizer_tensors(self._params(), self.learner.optimizer,
+                               checkpoint.load_extra(path, "optimizer") or {})
+        self.learner.step_count = meta["learner_steps"]
+        return meta
+
+
+def _load_trained(trainee: HFTrainee, path: Path) -> dict:
+    tensors = trainee.trained_tensors()
+    loaded, meta = checkpoint.load(path, {k: v.shape for k, v in tensors.items()})
+    with torch.no_grad():
+        for name, value in loaded.items():
+            tensors[name].copy_(value)
+    trainee.sm.weights_changed()
+    return meta
+
+
+def load_hf_checkpoint(path: Path, task: str | None = None, **options) -> StepModel:
+    """The step model of an `HFTrainee` checkpoint (or run directory): its base model with the
+    trained adapters and value head; CheckpointError (one line) for anything else."""
+    from lmzero.models.load import resolve
+    path = resolve(Path(path))
+    meta = checkpoint.verify(path)
+    if meta.get("kind") != HF_KIND:
+        raise CheckpointError(f"{path}: not a checkpoint of a Hugging Face model trained here")
+    if task is not None and meta.get("task") != task:
+        raise CheckpointError(f"{path}: trained on {meta.get('task')!r}, not {task!r}")
+    trainee = HFTrainee(meta["base"], meta["task"], meta["learner"],
+                        dict(meta["model_options"], **options))
+    _load_trained(trainee, path)
+    trainee.sm.model.eval()
+    return trainee.sm
+
+
+def is_hf_checkpoint(path: str) -> bool:
+    from lmzero.models.load import resolve
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    try:
+        manifest = resolve(p) / checkpoint.MANIFEST
+    except (CheckpointError, ValueError):
+        return False
+    import json
+    try:
+        return json.loads(manifest.read_text()).get("meta", {}).get("kind") == HF_KIND
+    except (OSError, ValueError):
+        return False
