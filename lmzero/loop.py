@@ -64,6 +64,10 @@ class TrainConfig:
         return cls(**d)
 
 
+_C4_SELFPLAY = SelfPlayConfig(games=128, simulations=64, method="puct", dirichlet_alpha=1.0,
+                              playout_cap=0.25, cheap_simulations=16, temperature_moves=10,
+                              random_opening=12, search_value_weight=0.5)
+
 PRESETS = {
     # Many cheap games per iteration: with 128 the greedy move kept the value in only ~98.5%
     # of positions (odd ones, reached by random openings, were too rare); 1,024 reach 100%.
@@ -77,17 +81,19 @@ PRESETS = {
         selfplay=SelfPlayConfig(games=128, simulations=64, method="gumbel",
                                 temperature_moves=4, random_opening=8),
         learner=LearnerConfig(batch_size=256, steps_per_iteration=300, lr=4e-3)),
+    # PUCT with Dirichlet noise and playout cap randomization beat Gumbel root search here at
+    # equal time (ply 6-13 move quality at 100 simulations, 20 iterations: 75% against 69%);
+    # half the value target is the root's search value, and up to 12 random opening moves
+    # spread the data over the positions that random play (and weak opponents) reach.
     ("connect4", "quick"): TrainConfig(
         game="connect4", iterations=6, replay_window=30_000, eval_games=10, eval_every=3,
         model=dict(trunk="mlp", n_layer=3, n_embd=64, mlp_width=512),
-        selfplay=SelfPlayConfig(games=64, simulations=32, method="gumbel",
-                                temperature_moves=10, random_opening=4),
+        selfplay=_C4_SELFPLAY,
         learner=LearnerConfig(batch_size=256, steps_per_iteration=100)),
     ("connect4", "full"): TrainConfig(
-        game="connect4", iterations=60, replay_window=150_000, eval_games=10, eval_every=6,
+        game="connect4", iterations=100, replay_window=150_000, eval_games=10, eval_every=10,
         model=dict(trunk="mlp", n_layer=3, n_embd=64, mlp_width=512),
-        selfplay=SelfPlayConfig(games=128, simulations=48, method="gumbel",
-                                temperature_moves=10, random_opening=4),
+        selfplay=_C4_SELFPLAY,
         learner=LearnerConfig(batch_size=512, steps_per_iteration=200)),
 }
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from lmzero.learn import Learner, LearnerConfig
-from lmzero.loop import Run, TrainConfig, train
+from lmzero.loop import Run, TrainConfig, positions_arrays, train
 from lmzero.models.game_net import GameTokenizer, NetworkEvaluator
 from lmzero.models.tinylm import TinyLM
 from lmzero.replay import ReplayBuffer
@@ -64,6 +64,28 @@ def test_self_play_records_consistent_targets():
         legal = np.stack([GAME.legal_mask(s) for s in r.states])
         assert np.all(r.policies[~legal] == 0)
     assert any(not r.targets.all() for r in records)  # playout cap: some moves are cheap
+
+
+def test_value_target_mixes_the_outcome_with_the_search_value():
+    """search_value_weight w: target = (1 - w) z + w q, q the root value of each search (exact
+    where MCTS-Solver proved the position: a position one move from a win has q = 1)."""
+    tokenizer = GameTokenizer(GAME)
+    evaluator = NetworkEvaluator(GAME, TinyLM(tokenizer.model_config()), tokenizer)
+    config = SelfPlayConfig(games=6, simulations=16, search_value_weight=0.5)
+    records = play_games(GAME, evaluator, config, np.random.default_rng(1))
+    for r in records:
+        assert np.all(np.abs(r.search_values) <= 1.0)
+        np.testing.assert_allclose(r.value_targets(0.5), 0.5 * r.outcomes + 0.5 * r.search_values)
+        np.testing.assert_array_equal(r.value_targets(0.0), r.outcomes)
+        # the last mover won, and its search (solver on) saw the winning move: q = 1 = z
+        if r.outcomes[-1] == 1.0:
+            assert r.search_values[-1] == pytest.approx(1.0)
+    assert any(r.outcomes[-1] == 1.0 for r in records)
+    arrays = positions_arrays(records, tokenizer, 0, search_value_weight=0.5)
+    np.testing.assert_allclose(arrays["value"],
+                               np.concatenate([r.value_targets(0.5) for r in records]))
+    with pytest.raises(ValueError, match="search_value_weight"):
+        SelfPlayConfig(search_value_weight=1.5)
 
 
 def test_resume_after_a_crash_loses_and_duplicates_nothing(tmp_path):
