@@ -1,0 +1,3 @@
+from lmzero.cli import main
+
+main()

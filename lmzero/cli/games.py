@@ -1,0 +1,198 @@
+"""Game commands: `analyse` and `play` (Connect Four, tic-tac-toe), and AlphaZero self-play
+training behind `train`."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from lmzero.cli.common import Preset, UserError, app, out, progress_bar
+
+
+class GameName(str, Enum):
+    connect4 = "connect4"
+    tictactoe = "tictactoe"
+
+
+def _game(name: GameName):
+    from lmzero.tasks.connect4 import ConnectFour
+    from lmzero.tasks.tictactoe import TicTacToe
+    return ConnectFour() if name == GameName.connect4 else TicTacToe()
+
+
+def _player(game, simulations: int | None, seed: int, checkpoint: Path | None = None,
+            rollouts: bool = False):
+    """The agent: the network of --checkpoint (else the shipped one) under PUCT; with
+    --rollouts, or when no network exists, model-free UCT with random rollouts."""
+    from lmzero.checkpoint import CheckpointError
+    from lmzero.models.load import load_network, shipped_checkpoint
+    from lmzero.player import SearchPlayer
+    from lmzero.search import RolloutEvaluator, SearchConfig
+    path = None if rollouts else (checkpoint or shipped_checkpoint(game))
+    if path is None:
+        config = SearchConfig(num_simulations=simulations or 2000, method="uct",
+                              leaves_per_call=1)
+        return SearchPlayer(game, RolloutEvaluator(game, seed=seed), config, seed=seed)
+    try:
+        evaluator = load_network(path, game)
+    except CheckpointError as exc:
+        raise UserError(str(exc)) from None
+    config = SearchConfig(num_simulations=simulations or 200, method="puct", leaves_per_call=1)
+    return SearchPlayer(game, evaluator, config, seed=seed)
+
+
+CHECKPOINT = typer.Option(None, "--checkpoint", help="A checkpoint or run directory (default: "
+                          "the network the project ships).")
+ROLLOUTS = typer.Option(False, "--rollouts", help="Use model-free MCTS with random rollouts.")
+
+
+def _read_positions(path: Path, game):
+    """All positions of the file, or a UserError naming the first bad line (nothing printed)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    positions = []
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        try:
+            state = game.from_moves(text)
+        except ValueError as exc:
+            raise UserError(f"{path}, line {number} ({text!r}): {exc}") from None
+        if game.is_terminal(state):
+            raise UserError(f"{path}, line {number} ({text!r}): the game is already over")
+        positions.append((text, state))
+    if not positions:
+        raise UserError(f"{path}: no positions (one move sequence per line, e.g. 4453)")
+    return positions
+
+
+@app.command()
+def analyse(
+    game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4"),
+    positions: Path = typer.Option(..., "--positions", help="One move sequence per line: 1-based"
+                                   " columns, e.g. 4453; an empty line is the empty board."),
+    simulations: int = typer.Option(None, "--simulations", min=1, help="Simulations per "
+                                    "position (default 200 with a network, 2000 with rollouts)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+    checkpoint: Path = CHECKPOINT,
+    rollouts: bool = ROLLOUTS,
+    seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
+    solver: bool = typer.Option(False, "--solver", help="Also show the exact solver's best moves"
+                                " (win/draw/loss); slow before ply ~8."),
+):
+    """The move the agent chooses in each position, with root visits and value."""
+    if game_name != GameName.connect4:
+        raise UserError("analyse supports connect4 only")
+    game = _game(game_name)
+    items = _read_positions(positions, game)
+    from lmzero.search import search
+    player = _player(game, simulations, seed, checkpoint, rollouts)
+    result = search(game, player.evaluator, [s for _, s in items], player.config, rng=seed)
+    rows = [dict(position=text, move=int(result.action[b]) + 1,
+                 visits=result.visits[b].tolist(), value=round(float(result.root_value[b]), 4))
+            for b, (text, _) in enumerate(items)]
+    if solver:
+        from lmzero.tasks.connect4_solver import Solver
+        exact = Solver()
+        for row, (_, state) in zip(rows, items):
+            row["solver_best"] = [c + 1 for c in exact.best_moves(state)]
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    extra = ["solver best", "keeps"] if solver else []
+    table = Table("position", "move", *[f"c{c}" for c in range(1, 8)], "value", *extra)
+    for row in rows:
+        best = ([" ".join(map(str, row["solver_best"])),
+                 "yes" if row["move"] in row["solver_best"] else "NO"] if solver else [])
+        table.add_row(row["position"] or "(empty)", str(row["move"]),
+                      *map(str, row["visits"]), f"{row['value']:+.3f}", *best)
+    out.print(table)
+
+
+def _ask_move(game, state) -> int | None:
+    """A legal 0-based action from the person, or None at end of input / 'q'."""
+    n = game.num_actions
+    while True:
+        try:
+            text = input(f"your move (1-{n}, q to quit): ").strip()
+        except EOFError:
+            return None
+        if text.lower() in {"q", "quit", "exit"}:
+            return None
+        if not text.isdigit() or not 1 <= int(text) <= n:
+            print(f"'{text}' is not a move: type a number from 1 to {n}")
+        elif not game.legal_mask(state)[int(text) - 1]:
+            print(f"{text} is not legal here: choose another")
+        else:
+            return int(text) - 1
+
+
+@app.command()
+def play(
+    game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4 or tictactoe"),
+    simulations: int = typer.Option(None, "--simulations", min=1, help="Agent's simulations "
+                                    "(default 200 with a network, 2000 with rollouts)."),
+    first: bool = typer.Option(True, "--first/--second", help="Whether you move first."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the agent."),
+    checkpoint: Path = CHECKPOINT,
+    rollouts: bool = ROLLOUTS,
+):
+    """Play against the agent in the terminal."""
+    game = _game(game_name)
+    player = _player(game, simulations, seed, checkpoint, rollouts)
+    state = game.initial_state()
+    human = 0 if first else 1
+    while not game.is_terminal(state):
+        print(game.render(state) + "\n")
+        if game.to_play(state) == human:
+            action = _ask_move(game, state)
+            if action is None:
+                print("bye")
+                return
+        else:
+            result = player.think(state)
+            action = int(result.action[0])
+            print(f"agent plays {action + 1} (value {result.root_value[0]:+.2f} for it)")
+        player.observe(action)
+        state = game.apply(state, action)
+    print(game.render(state))
+    value = game.terminal_value(state)
+    loser = game.to_play(state)
+    print("draw" if value == 0 else ("you win" if loser != human else "the agent wins"))
+
+
+def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
+                iterations: int | None) -> None:
+    """AlphaZero self-play training: self-play with search, replay, learner, checkpoints."""
+    from dataclasses import replace
+
+    from lmzero.loop import PRESETS, train as run_training
+
+    config = PRESETS[(game_name, preset.value)]
+    if iterations:
+        config = replace(config, iterations=iterations)
+    run = run or Path("runs") / f"{game_name}-{preset.value}"
+    with progress_bar() as bar:
+        task = bar.add_task(f"{game_name} iterations", total=config.iterations, last="")
+
+        def report(i, phase, row):
+            if row is None:
+                bar.update(task, last=f"iteration {i}: {phase}")
+                return
+            figures = {k: v for k, v in row.items() if k.startswith(("score", "raw", "greedy",
+                                                                      "search_vs"))}
+            text = " ".join(f"{k}={v:.3g}" for k, v in figures.items())
+            bar.update(task, completed=i + 1, last=text)
+            out.print(f"iteration {i}: games={row['games']} loss={row['loss_total']:.3f} "
+                      f"{row['positions_per_second']} pos/s  {text}")
+        try:
+            run_training(config, run, resume=resume, progress=report)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    out.print(f"run directory: {run}")

@@ -1,0 +1,272 @@
+"""Reasoning commands (Game of 24, Countdown): `eval`, `solve`, and self-improvement and
+world-model pretraining behind `train`."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from lmzero.cli.common import Preset, UserError, app, out, progress_bar
+
+
+class ReasoningTask(str, Enum):
+    game24 = "game24"
+    countdown = "countdown"
+
+
+class Split(str, Enum):
+    heldout = "heldout"
+    train = "train"
+    all = "all"
+
+
+def _step_model(task_name: str, checkpoint: Path | None, seed: int, spec: str | None = None):
+    """The model of --model SPEC, else the text model of --checkpoint, else the one the project
+    ships for the task."""
+    from lmzero.checkpoint import CheckpointError
+    from lmzero.models.load import SHIPPED
+    from lmzero.models.tinylm_steps import load_step_model
+    if spec is not None:
+        if checkpoint is not None:
+            raise UserError("give --model or --checkpoint, not both")
+        from lmzero.models.spec import load_model
+        try:
+            return load_model(spec, task_name, seed=seed)
+        except (ValueError, OSError) as exc:  # BackendError and CheckpointError included
+            raise UserError(str(exc).splitlines()[0]) from None
+    path = checkpoint or SHIPPED / task_name
+    if checkpoint is None and not path.is_dir():
+        raise UserError(f"no --checkpoint given and no {task_name} model is shipped yet: pass "
+                        f"--checkpoint DIR (e.g. from `lmzero train {task_name} --stage pretrain`)")
+    try:
+        return load_step_model(path, seed=seed, task=task_name)
+    except CheckpointError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _problems(task_name: str, problems: Path | None, split: Split, limit: int | None,
+              seed: int):
+    from lmzero.tasks import countdown, game24
+    from lmzero.tasks.arith import ProblemError, read_problems
+    if problems is not None:
+        try:
+            found = read_problems(problems, task_name)
+        except OSError as exc:
+            raise UserError(f"cannot read {problems}: {exc.strerror}") from None
+        except ProblemError as exc:
+            raise UserError(str(exc)) from None
+        if not found:
+            raise UserError(f"{problems}: no problems (one JSON object per line, e.g. "
+                            '{"numbers": [4, 9, 10, 13], "target": 24})')
+    elif task_name == "game24":
+        found = game24.problems(split.value)
+    else:
+        found = countdown.generate(limit or 100, seed=seed, split=split.value)
+    return found[:limit] if limit else found
+
+
+@app.command("eval")
+def evaluate(
+    task_name: ReasoningTask = typer.Argument(..., metavar="TASK", help="game24 or countdown"),
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="A text-model checkpoint or run "
+                                    "directory (default: the model the project ships)."),
+    model_spec: str = typer.Option(None, "--model", help="Any step model by spec: tinylm:PATH, "
+                                   "hf:PATH_OR_GGUF, openai:http://HOST:PORT/v1#MODEL, "
+                                   "vllm:NAME_OR_PATH (instead of --checkpoint)."),
+    method: str = typer.Option("mcts", "--method", help="greedy, sample, best-of-n, beam, bfs, "
+                               "mcts or gumbel."),
+    budget: int = typer.Option(64, "--budget", min=1, help="Model calls per problem (one call "
+                               "is one request about one state)."),
+    token_budget: int = typer.Option(None, "--token-budget", min=1, help="Generated tokens per "
+                                     "problem."),
+    problems: Path = typer.Option(None, "--problems", help="JSONL problems, one per line: "
+                                  '{"numbers": [4, 9, 10, 13], "target": 24}.'),
+    split: Split = typer.Option(Split.heldout, "--split", help="Built-in problems to use when "
+                                "--problems is not given."),
+    limit: int = typer.Option(None, "--limit", min=1, help="Only the first N problems."),
+    verifier: bool = typer.Option(True, "--verifier/--no-verifier", help="Let the checker judge "
+                                  "terminal states during the method (best-of-n: oracle)."),
+    k: int = typer.Option(4, "--k", min=1, help="Steps sampled per expansion."),
+    width: int = typer.Option(4, "--width", min=1, help="Beam / BFS width."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+):
+    """Accuracy of one method on held-out problems, with model calls, tokens and time."""
+    from lmzero.eval.reasoning import MethodConfig, evaluate as run_eval
+    from lmzero.tasks.arith import ArithTask
+    try:
+        config = MethodConfig(method=method, budget=budget, token_budget=token_budget,
+                              verifier=verifier, k=k, width=width, seed=seed)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    found = _problems(task_name.value, problems, split, limit, seed)
+    model = _step_model(task_name.value, checkpoint, seed, model_spec)
+    result = run_eval(ArithTask(task_name.value), model, found, config)
+    if as_json:
+        print(json.dumps(result))
+        return
+    table = Table(title=f"{task_name.value}: {method}, {'' if verifier else 'no '}verifier, "
+                        f"budget {budget} calls")
+    for name in ("solved", "total", "accuracy", "mean model calls", "prompt tokens",
+                 "generated tokens", "seconds"):
+        table.add_column(name, justify="right")
+    table.add_row(str(result["solved"]), str(result["total"]), f"{result['accuracy']:.1%}",
+                  f"{result['model_calls']:.1f}", f"{result['prompt_tokens']:.0f}",
+                  f"{result['generated_tokens']:.0f}", f"{result['seconds']:.1f}")
+    out.print(table)
+
+
+@app.command()
+def solve(
+    task_name: ReasoningTask = typer.Argument(..., metavar="TASK", help="game24 or countdown"),
+    problem: str = typer.Argument(..., help='The numbers, e.g. "4 9 10 13" (countdown: '
+                                  '"3 7 25 50 -> 147").'),
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="A text-model checkpoint or run "
+                                    "directory (default: the model the project ships)."),
+    model_spec: str = typer.Option(None, "--model", help="Any step model by spec: tinylm:PATH, "
+                                   "hf:PATH_OR_GGUF, openai:http://HOST:PORT/v1#MODEL, "
+                                   "vllm:NAME_OR_PATH (instead of --checkpoint)."),
+    method: str = typer.Option("mcts", "--method", help="mcts or gumbel."),
+    budget: int = typer.Option(64, "--budget", min=1, help="Model calls."),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """Solve one problem by search and show the principal variation with visits and values."""
+    from lmzero.search.budget import Budget
+    from lmzero.search.step_search import StepSearchConfig, step_search
+    from lmzero.tasks.arith import ArithTask, ProblemError, parse_problem_text
+    if method not in ("mcts", "gumbel"):
+        raise UserError(f"solve searches with mcts or gumbel, not {method!r}")
+    task = ArithTask(task_name.value)
+    try:
+        parsed = parse_problem_text(problem, task)
+    except ProblemError as exc:
+        raise UserError(str(exc)) from None
+    model = _step_model(task_name.value, checkpoint, seed, model_spec)
+    config = StepSearchConfig(method="gumbel" if method == "gumbel" else "puct")
+    [result] = step_search(task, model, [parsed], config, [Budget(max_calls=budget)], seed=seed)
+    used = result.budget
+    table = Table(title="principal variation")
+    for name in ("depth", "step", "visits", "value", "prior"):
+        table.add_column(name, justify="left" if name == "step" else "right")
+    for depth, node in enumerate(result.principal_variation(), start=1):
+        table.add_row(str(depth), node["step"], str(node["visits"]), f"{node['value']:.3f}",
+                      f"{node['prior']:.3f}")
+    out.print(table)
+    root_visits = result.tree.visits[0]
+    stats = (f"{used.model_calls} model calls, {used.generated_tokens} generated tokens, "
+             f"{root_visits} root visits, {used.seconds:.2f} s")
+    if result.solved:
+        out.print(f"solution: {result.answer} = {parsed.target}   ({stats})")
+    else:
+        out.print(f"no solution found within {budget} model calls ({stats})")
+        raise typer.Exit(1)
+
+
+def train_improve(task_name: str, preset: Preset, run: Path | None, resume: bool,
+             iterations: int | None, from_scratch: bool, model: str | None) -> None:
+    """Self-improvement: search -> replay -> learner with curation, then three held-out
+    puzzles solved with their principal variation."""
+    from dataclasses import replace
+
+    from lmzero.selfimprove import PRESETS, for_model, improve
+
+    config = PRESETS[(task_name, preset.value)]
+    if iterations:
+        config = replace(config, iterations=iterations)
+    if from_scratch:
+        config = replace(config, from_scratch=True)
+    if model:
+        if from_scratch:
+            raise UserError("--model and --from-scratch exclude each other")
+        try:
+            config = for_model(config, model)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    run = run or Path("runs") / f"{task_name}-{preset.value}"
+    table = Table(title=f"{task_name} self-improvement (held-out)")
+    for name in ("iteration", "greedy pass@1", f"MCTS solved @{config.eval_budget} calls",
+                 "calls per solved", "train solved", "wall s"):
+        table.add_column(name, justify="right")
+    with progress_bar() as bar:
+        task = bar.add_task(f"{task_name} iterations", total=config.iterations, last="")
+
+        def report(i, phase, row):
+            if row is None or phase == "pretrain":
+                text = f"pretraining step {row['step'] + 1}" if row else phase
+                bar.update(task, last=text if i < 0 else f"iteration {i}: {phase}")
+                return
+            bar.update(task, completed=i + 1, last=f"greedy {row['heldout_greedy_pass1']:.1%}")
+            calls = row.get("mcts_calls_per_solved")
+            trained = row.get("train_solve_rate")
+            out.print(f"{'start' if i < 0 else f'iteration {i}'}: greedy pass@1 "
+                      f"{row['heldout_greedy_pass1']:.1%}  MCTS {row['heldout_mcts_solved']:.1%}"
+                      f"  calls/solved {'-' if calls is None else calls}  train solved "
+                      f"{'-' if trained is None else f'{trained:.1%}'}  "
+                      f"{row['wall_seconds']:.0f}s")
+        try:
+            rows = improve(config, run, resume=resume, progress=report,
+                           iterations=iterations if resume else None)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    for row in rows:
+        calls = row.get("mcts_calls_per_solved")
+        table.add_row("start" if row["iteration"] < 0 else str(row["iteration"]),
+                      f"{row['heldout_greedy_pass1']:.1%}", f"{row['heldout_mcts_solved']:.1%}",
+                      "-" if calls is None else f"{calls:.1f}",
+                      f"{row['train_solve_rate']:.1%}" if "train_solve_rate" in row else "-",
+                      f"{row['wall_seconds']:.0f}")
+    out.print(table)
+    from lmzero.learn.trainee import is_hf_checkpoint
+    kind = "hf:" if is_hf_checkpoint(str(run)) else "tinylm:"
+    _show_solutions(task_name, kind + str(run), config.eval_budget)
+    out.print(f"run directory: {run}")
+
+
+def _show_solutions(task_name: str, spec: str, budget: int, count: int = 3) -> None:
+    """Solve a few held-out puzzles with the run's newest model (`spec`) and show how."""
+    from lmzero.models.spec import load_model
+    from lmzero.search.budget import Budget
+    from lmzero.search.step_search import StepSearchConfig, step_search
+    from lmzero.selfimprove import PRESETS, heldout_eval_problems
+    from lmzero.tasks.arith import ArithTask
+    task = ArithTask(task_name)
+    problems = heldout_eval_problems(PRESETS[(task_name, "quick")])[:count * 37:37]
+    model = load_model(spec, task_name)
+    results = step_search(task, model, problems, StepSearchConfig(),
+                          [Budget(max_calls=budget) for _ in problems])
+    for problem, result in zip(problems, results):
+        head = " ".join(map(str, problem.numbers)) + f" -> {problem.target}"
+        verdict = (f"{result.answer} = {problem.target}" if result.solved else "not solved")
+        out.print(f"[bold]{head}[/bold]: {verdict} ({result.budget.model_calls} calls)")
+        for depth, node in enumerate(result.principal_variation(), start=1):
+            out.print(f"  {depth}. {node['step']:<32} visits {node['visits']:>3}  "
+                      f"value {node['value']:.2f}  prior {node['prior']:.2f}")
+
+
+def train_pretrain(task_name: str, run: Path | None, resume: bool,
+                   steps: int | None) -> None:
+    from lmzero.learn.pretrain import PretrainConfig, load_config, pretrain
+    config = PretrainConfig(task=task_name)
+    run = run or Path("runs") / f"{task_name}-pretrain"
+    try:
+        total = steps or (load_config(run) if resume else config).steps
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    with progress_bar() as bar:
+        task = bar.add_task(f"{task_name} pretraining steps", total=total, last="")
+
+        def report(row):
+            bar.update(task, completed=row["step"] + 1, last=f"loss {row['loss_policy']:.3f}"
+                       f" + {row['loss_value']:.3f}")
+            figures = " ".join(f"{k}={v}" for k, v in row.items() if k.startswith("heldout"))
+            out.print(f"step {row['step'] + 1}: steps loss={row['loss_policy']:.4f} value "
+                      f"loss={row['loss_value']:.4f} {row['seconds']:.0f}s {figures}")
+        try:
+            pretrain(config, run, resume=resume, steps=steps, progress=report)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    out.print(f"run directory: {run}")
