@@ -6,6 +6,9 @@
     rollouts) at 100, 1,000 and 10,000.
 (b) Games: ours with --our-sims (default 100) against MCTSBot with --their-sims (default 1,000),
     seats alternated; win/draw/loss and the score with a 95% interval.
+(d) The defaults of `lmzero play`: ours (network, PUCT, --default-sims 200) against our own
+    model-free UCT with random rollouts at 2,000 simulations, the player used when no network
+    is shipped; seats alternated.
 (c) "The better the model, the less search": for every checkpoint of --run, the accuracy on the
     6-13 set at each budget, and the fewest simulations reaching --target.
 
@@ -105,6 +108,23 @@ def play_match(evaluator, games, our_sims, their_sims, seed=0) -> MatchResult:
     return result
 
 
+def versus_rollouts(evaluator, games: int, our_sims: int, their_sims: int):
+    from lmzero.eval.arena import match
+    from lmzero.player import SearchPlayer
+    from lmzero.search import RolloutEvaluator
+    seeds = iter(range(10**6))
+
+    def ours():
+        return SearchPlayer(GAME, evaluator, SearchConfig(num_simulations=our_sims,
+                                                          leaves_per_call=1))
+
+    def theirs():
+        seed = next(seeds)
+        return SearchPlayer(GAME, RolloutEvaluator(GAME, seed=seed), SearchConfig(
+            num_simulations=their_sims, method="uct", leaves_per_call=1), seed=seed)
+    return match(GAME, ours, theirs, games)
+
+
 def less_search(run: Path, sets, budgets, target, every: int = 1):
     rows = []
     checkpoints = sorted(p for p in (run / "checkpoints").iterdir() if p.name.isdigit())
@@ -128,6 +148,8 @@ def main(argv=None):
     p.add_argument("--our-sims", type=int, default=100)
     p.add_argument("--their-sims", type=int, default=1000)
     p.add_argument("--target", type=float, default=0.8)
+    p.add_argument("--default-sims", type=int, default=200, help="(d): ours; 0 skips (d)")
+    p.add_argument("--rollout-sims", type=int, default=2000, help="(d): model-free UCT")
     p.add_argument("--every", type=int, default=1, help="(c): every k-th checkpoint")
     p.add_argument("--limit", type=int, default=None, help="positions per set")
     p.add_argument("--quick", action="store_true")
@@ -152,6 +174,17 @@ def main(argv=None):
     report["match"] = dict(wins=match.wins, draws=match.draws, losses=match.losses,
                            score=match.score, interval=[lo, hi], our_sims=args.our_sims,
                            their_sims=args.their_sims)
+    if args.default_sims:
+        print(f"(d) {games} games: ours {args.default_sims} sims vs our UCT with rollouts, "
+              f"{args.rollout_sims} sims")
+        versus = versus_rollouts(evaluator, games, args.default_sims, args.rollout_sims)
+        lo, hi = versus.interval()
+        print(f"  W/D/L {versus.wins}/{versus.draws}/{versus.losses}  score "
+              f"{100 * versus.score:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]")
+        report["versus_rollouts"] = dict(wins=versus.wins, draws=versus.draws,
+                                         losses=versus.losses, score=versus.score,
+                                         interval=[lo, hi], our_sims=args.default_sims,
+                                         their_sims=args.rollout_sims)
     if args.run:
         print(f"(c) simulations needed for {100 * args.target:.0f}% on set 6-13, per checkpoint")
         report["less_search"] = less_search(args.run, sets, [0, 16, 64, 256], args.target,

@@ -23,11 +23,17 @@ def main() -> None:
     parser.add_argument("source", type=Path, help="checkpoint or run directory")
     parser.add_argument("name", help="directory name under lmzero/checkpoints/")
     parser.add_argument("--command", required=True, help="the command that produced it")
+    parser.add_argument("--half", action="store_true", help="store float32 tensors as float16 "
+                        "(half the size; loading casts them back to the model's float32)")
     args = parser.parse_args()
     source = resolve(args.source)
     tensors, meta = checkpoint.load(source)
     meta = {k: v for k, v in meta.items() if k not in ("curator",)}  # run-internal state
     meta.update(shipped_from=str(source), command=args.command)
+    if args.half:
+        import torch
+        tensors = {k: v.half() if v.dtype == torch.float32 else v for k, v in tensors.items()}
+        meta.update(stored_dtype="float16")
     target = SHIPPED / args.name
     if target.exists():
         shutil.rmtree(target)
