@@ -154,3 +154,33 @@ def test_greedy_uses_one_call_per_step():
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError, match="unknown method 'dfs'"):
         MethodConfig(method="dfs")
+
+
+def test_rollout_values_come_from_the_verifier_and_are_charged():
+    """values='rollout': a new node's value is the verifier's reward at the end of the model's
+    greedy steps from it; every rollout call counts; a solving rollout joins the tree."""
+    model = ToyModel(favourite=SOLUTION)
+    budget = Budget(max_calls=50)
+    config = StepSearchConfig(k=2, leaves_per_call=1, widen=False, values="rollout")
+    [result] = step_search(TASK, model, [PUZZLE], config, [budget])
+    # the root's expansion, then a greedy rollout down the favourite steps: three calls
+    assert result.solved and result.answer == "(10 - 4) * (13 - 9)"
+    assert budget.model_calls == 4 == len(model.log)
+    assert [d["step"] for d in result.principal_variation()] == SOLUTION
+    assert result.tree.raw_value[ROOT] == 1.0
+
+
+def test_a_failed_rollout_is_worth_its_reward():
+    from lmzero.search.baselines import decode
+    unsolvable = Problem.make([1, 1, 1, 1], 24)
+    [greedy] = decode(TASK, ToyModel(), [unsolvable], [Budget()])
+    model = ToyModel()
+    budget = Budget(max_calls=12)
+    config = StepSearchConfig(k=2, leaves_per_call=1, widen=False, values="rollout")
+    [result] = step_search(TASK, model, [unsolvable], config, [budget])
+    assert not result.solved and budget.model_calls == 12
+    assert result.tree.raw_value[ROOT] == TASK.reward(greedy.final_state) == 0.0
+    rollout_calls = [entry for entry in model.log if entry[2] == 1]
+    assert rollout_calls  # greedy rollout requests (k=1) were made and charged
+    with pytest.raises(ValueError, match="verifier"):
+        StepSearchConfig(values="rollout", verifier=False)

@@ -92,6 +92,9 @@ def evaluate(
                                   "terminal states during the method (best-of-n: oracle)."),
     k: int = typer.Option(4, "--k", min=1, help="Steps sampled per expansion."),
     width: int = typer.Option(4, "--width", min=1, help="Beam / BFS width."),
+    values: str = typer.Option("model", "--values", help="mcts/gumbel: node values from the "
+                               "model, or 'rollout' (greedy rollouts to the verifier, charged "
+                               "to the budget)."),
     seed: int = typer.Option(0, "--seed"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ):
@@ -100,7 +103,7 @@ def evaluate(
     from lmzero.tasks.arith import ArithTask
     try:
         config = MethodConfig(method=method, budget=budget, token_budget=token_budget,
-                              verifier=verifier, k=k, width=width, seed=seed)
+                              verifier=verifier, k=k, width=width, values=values, seed=seed)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     found = _problems(task_name.value, problems, split, limit, seed)

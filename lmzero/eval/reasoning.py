@@ -39,6 +39,9 @@ class MethodConfig:
     """Sampling temperature (all methods but greedy)."""
     batch: int = 64
     """Problems searched together (one batched model call covers them all)."""
+    values: str = "model"
+    """Search (mcts, gumbel): node values from the model, or 'rollout' (greedy rollouts to the
+    verifier, charged to the budget; needs the verifier)."""
     seed: int = 0
 
     def __post_init__(self):
@@ -50,6 +53,11 @@ class MethodConfig:
                 raise ValueError(f"{name} must be at least 1, got {value}")
         if self.k < 1 or self.width < 1 or self.batch < 1:
             raise ValueError("k, width and batch must be at least 1")
+        if self.values not in ("model", "rollout"):
+            raise ValueError(f"values must be 'model' or 'rollout', got {self.values!r}")
+        if self.values == "rollout" and (self.method not in ("mcts", "gumbel")
+                                         or not self.verifier):
+            raise ValueError("rollout values are for mcts and gumbel with the verifier on")
 
 
 def solve_problems(task: StepTask, model: StepModel, problems: Sequence,
@@ -75,7 +83,8 @@ def _run_method(task, model, problems, budgets, config: MethodConfig) -> list[So
                             verifier=config.verifier, separate_values=m == "bfs",
                             temperature=config.temperature)
     search = StepSearchConfig(method="gumbel" if m == "gumbel" else "puct", k=config.k,
-                              verifier=config.verifier, temperature=config.temperature)
+                              verifier=config.verifier, temperature=config.temperature,
+                              values=config.values)
     found = step_search(task, model, problems, search, budgets, seed=config.seed)
     return [SolveResult(r.solved, r.answer, r.final_state, r.budget) for r in found]
 

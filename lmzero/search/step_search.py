@@ -15,7 +15,7 @@ budget; the search stops at the cap, at a verified solution, or when the tree is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Sequence
 
 import numpy as np
@@ -65,8 +65,18 @@ class StepSearchConfig:
     """Gumbel sigma(q) c_visit."""
     default_value: float = 0.5
     """Value of a state when the model has no value head."""
+    values: Literal["model", "rollout"] = "model"
+    """Where a new node's value comes from: the model (its value head or judge; `default_value`
+    without one), or a rollout to the verifier (the model's greedy steps from the node to a
+    terminal state, whose reward is the value; every rollout call is charged to the budget)."""
+    max_rollout_steps: int = 32
+    """Longest rollout, in steps (an unfinished one is worth `default_value`)."""
 
     def __post_init__(self):
+        if self.values not in ("model", "rollout"):
+            raise ValueError(f"values must be 'model' or 'rollout', got {self.values!r}")
+        if self.values == "rollout" and not self.verifier:
+            raise ValueError("rollout values are scored by the verifier: they need verifier=True")
         if self.method not in ("puct", "gumbel"):
             raise ValueError(f"method must be 'puct' or 'gumbel', got {self.method!r}")
         if self.k < 1 or self.max_samples < self.k:
@@ -288,15 +298,66 @@ def _run(task, model: StepModel, lanes: list[_Lane], requests: list[_Request],
         prompts = [task.prompt(lanes[r.tree].tree.states[r.node]) for r in group]
         if kind == "value":
             answers = model.value(prompts)
+        elif config.values == "rollout":
+            answers = model.expand(prompts, k, temperature=config.temperature, with_value=False)
+            for r, answer in zip(group, answers):  # charged before the rollouts spend more
+                lanes[r.tree].budget.charge(answer)
+            values, rollouts = _rollout_values(
+                task, model, [lanes[r.tree] for r in group],
+                [lanes[r.tree].tree.states[r.node] for r in group], config)
+            answers = [replace(a, value=v) for a, v in zip(answers, values)]
+            for r, v, steps in zip(group, values, rollouts):
+                if v > 0:  # a verified solution: it joins the tree, and the search ends
+                    _graft(task, lanes[r.tree], r.node, steps)
+            for r, answer in zip(group, answers):
+                _fold(task, lanes[r.tree], r, answer, config, charged=True)
+            continue
         else:
             answers = model.expand(prompts, k, temperature=config.temperature)
         for r, answer in zip(group, answers):
             _fold(task, lanes[r.tree], r, answer, config)
 
 
-def _fold(task, lane: _Lane, r: _Request, answer: Expansion, config: StepSearchConfig) -> None:
+def _rollout_values(task, model: StepModel, lanes: list[_Lane], states: list,
+                    config: StepSearchConfig) -> list[float]:
+    """Rollouts to the verifier: from each state, the model's greedy steps (batched across
+    states, each call charged to its tree's budget) until a terminal state; its reward is the
+    value. A rollout cut by the budget or `max_rollout_steps` is worth `default_value`.
+    Returns the values and each rollout's steps."""
+    states, steps = list(states), [[] for _ in states]
+    for _ in range(config.max_rollout_steps):
+        live = [i for i, s in enumerate(states)
+                if not task.is_terminal(s) and not lanes[i].budget.exhausted]
+        if not live:
+            break
+        answers = model.expand([task.prompt(states[i]) for i in live], 1, greedy=True,
+                               with_value=False)
+        for i, answer in zip(live, answers):
+            lanes[i].budget.charge(answer)
+            steps[i].append(answer.steps[0] if answer.steps else "")
+            states[i] = task.apply(states[i], steps[i][-1])
+    values = [float(task.reward(s)) if task.is_terminal(s) else config.default_value
+              for s in states]
+    return values, steps
+
+
+def _graft(task, lane: _Lane, node: int, steps: list[str]) -> None:
+    """Add a rollout's solving steps under `node` as a chain (the solution the tree returns)."""
     tree = lane.tree
-    lane.budget.charge(answer)
+    for step in steps:
+        tree.add_children(node, [step], [0.0], task.apply)
+        node = tree.children[node][step]
+    tree.terminal[node], tree.reward[node] = True, task.reward(tree.states[node])
+    tree.raw_value[node] = tree.reward[node]
+    if lane.solution is None:
+        lane.solution = node
+
+
+def _fold(task, lane: _Lane, r: _Request, answer: Expansion, config: StepSearchConfig,
+          charged: bool = False) -> None:
+    tree = lane.tree
+    if not charged:
+        lane.budget.charge(answer)
     value = config.default_value if answer.value is None else float(answer.value)
     if r.kind == "value":
         tree.raw_value[r.node] = value
