@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -189,11 +189,17 @@ def _load_latest(run: Run, model: TinyLM, learner: Learner,
     return done[-1] + 1, (None if done[-1] in logged else meta["row"])
 
 
-def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=None) -> list[dict]:
-    """Run (or resume) the loop; returns every metrics row. `progress(i, phase, row)` reports."""
+def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=None,
+          iterations: int | None = None) -> list[dict]:
+    """Run (or resume) the loop; returns every metrics row. `progress(i, phase, row)` reports.
+    On resume the run's config.json rules; `iterations` extends it (the learning-rate cosine
+    is then stretched over the new total)."""
     run = Run(run_dir)
     if resume:
         config = load_config(run)
+        if iterations:
+            config = replace(config, iterations=iterations)
+            save_config(run, config)
     elif run.completed():
         raise ValueError(f"{run.dir} already holds a run: pass --resume or choose another --run")
     else:

@@ -88,6 +88,15 @@ def test_value_target_mixes_the_outcome_with_the_search_value():
         SelfPlayConfig(search_value_weight=1.5)
 
 
+def test_resume_with_more_iterations_extends_the_run(tmp_path):
+    run_dir = tmp_path / "run"
+    train(replace(TINY, iterations=1), run_dir)
+    rows = train(replace(TINY, iterations=1), run_dir, resume=True, iterations=2)
+    assert [r["iteration"] for r in rows] == [0, 1]
+    assert json.loads((run_dir / "config.json").read_text())["iterations"] == 2
+    assert ReplayBuffer(run_dir / "replay").shard_ids() == [0, 1]
+
+
 def test_resume_after_a_crash_loses_and_duplicates_nothing(tmp_path):
     run_dir = tmp_path / "run"
     train(replace(TINY, iterations=2), run_dir)

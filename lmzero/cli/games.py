@@ -192,7 +192,8 @@ def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
             out.print(f"iteration {i}: games={row['games']} loss={row['loss_total']:.3f} "
                       f"{row['positions_per_second']} pos/s  {text}")
         try:
-            run_training(config, run, resume=resume, progress=report)
+            run_training(config, run, resume=resume, progress=report,
+                         iterations=iterations if resume else None)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     out.print(f"run directory: {run}")
