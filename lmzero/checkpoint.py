@@ -110,8 +110,8 @@ def _read(directory: Path, name: str) -> dict:
         raise CheckpointError(f"{path}: unreadable ({exc})") from None
 
 
-def verify(directory: Path) -> dict:
-    """The manifest's meta, after checking every file against its checksum."""
+def _manifest(directory: Path) -> tuple[dict, dict]:
+    """(files, meta) as the manifest states them, nothing checked against the files yet."""
     manifest_path = directory / MANIFEST
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: not a checkpoint directory")
@@ -125,6 +125,18 @@ def verify(directory: Path) -> dict:
         raise CheckpointError(f"{manifest_path}: unreadable manifest") from None
     if manifest.get("format") != FORMAT:
         raise CheckpointError(f"{manifest_path}: unknown format {manifest.get('format')!r}")
+    return files, meta
+
+
+def read_meta(directory: Path) -> dict:
+    """The manifest's meta, unverified: enough to tell what kind of checkpoint a directory holds
+    before a verified load (`verify`, `load`) reads it."""
+    return _manifest(Path(directory))[1]
+
+
+def verify(directory: Path) -> dict:
+    """The manifest's meta, after checking every file against its checksum."""
+    files, meta = _manifest(directory)
     present = {p.name for p in directory.iterdir() if not p.name.startswith(".")}
     stray = sorted(present - set(files) - {MANIFEST})
     if stray:

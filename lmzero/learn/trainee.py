@@ -123,13 +123,9 @@ def _load_trained(trainee: HFTrainee, path: Path) -> dict:
 def load_hf_checkpoint(path: Path, task: str | None = None, **options) -> StepModel:
     """The step model of an `HFTrainee` checkpoint (or run directory): its base model with the
     trained adapters and value head; CheckpointError (one line) for anything else."""
-    from lmzero.models.load import resolve
-    path = resolve(Path(path))
-    meta = checkpoint.verify(path)
-    if meta.get("kind") != HF_KIND:
-        raise CheckpointError(f"{path}: not a checkpoint of a Hugging Face model trained here")
-    if task is not None and meta.get("task") != task:
-        raise CheckpointError(f"{path}: trained on {meta.get('task')!r}, not {task!r}")
+    from lmzero.models.load import verified_checkpoint
+    path, meta = verified_checkpoint(path, HF_KIND, task,
+                                     "not a checkpoint of a Hugging Face model trained here")
     trainee = HFTrainee(meta["base"], meta["task"], meta["learner"],
                         dict(meta["model_options"], **options))
     _load_trained(trainee, path)
@@ -138,16 +134,10 @@ def load_hf_checkpoint(path: Path, task: str | None = None, **options) -> StepMo
 
 
 def is_hf_checkpoint(path: str) -> bool:
+    """Whether `path` is a checkpoint (or run directory) `HFTrainee` wrote: its manifest, read
+    unverified, says so (the verified load comes after)."""
     from lmzero.models.load import resolve
-    p = Path(path)
-    if not p.is_dir():
-        return False
     try:
-        manifest = resolve(p) / checkpoint.MANIFEST
-    except (CheckpointError, ValueError):
-        return False
-    import json
-    try:
-        return json.loads(manifest.read_text()).get("meta", {}).get("kind") == HF_KIND
-    except (OSError, ValueError):
+        return checkpoint.read_meta(resolve(Path(path))).get("kind") == HF_KIND
+    except CheckpointError:
         return False

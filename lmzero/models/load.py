@@ -30,6 +30,20 @@ def resolve(path: Path) -> Path:
     return found[-1]
 
 
+def verified_checkpoint(path: Path, kind: str, task: str | None,
+                        not_kind: str) -> tuple[Path, dict]:
+    """(directory, meta) of the verified checkpoint at `path` (or a run's newest) whose meta
+    says `kind` and, unless `task` is None, `task`; CheckpointError otherwise (`not_kind`
+    completes the message for a checkpoint of another kind)."""
+    path = resolve(Path(path))
+    meta = checkpoint.verify(path)
+    if meta.get("kind") != kind:
+        raise CheckpointError(f"{path}: {not_kind}")
+    if task is not None and meta.get("task") != task:
+        raise CheckpointError(f"{path}: trained on {meta.get('task')!r}, not {task!r}")
+    return path, meta
+
+
 def load_network(path: Path, game: Game) -> NetworkEvaluator:
     """The evaluator of a verified checkpoint trained on `game`; CheckpointError otherwise."""
     path = resolve(path)

@@ -153,13 +153,9 @@ def load_step_model(path: Path, *, seed: int = 0, task: str | None = None,
                     max_step_chars: int | None = None) -> TinyLMStepModel:
     """The step model of a checkpoint directory, or of a run directory's newest checkpoint;
     CheckpointError (one line) for anything else, or a model trained on another `task`."""
-    from lmzero.models.load import resolve
-    path = resolve(Path(path))
-    meta = checkpoint.verify(path)
-    if meta.get("kind") != KIND:
-        raise CheckpointError(f"{path}: not a text-model checkpoint (a game network?)")
-    if task is not None and meta.get("task") != task:
-        raise CheckpointError(f"{path}: trained on {meta.get('task')!r}, not {task!r}")
+    from lmzero.models.load import verified_checkpoint
+    path, meta = verified_checkpoint(path, KIND, task,
+                                     "not a text-model checkpoint (a game network?)")
     try:
         tokenizer = CharTokenizer.from_vocab(meta["vocab"])
         model = TinyLM(TinyLMConfig(**meta["model"]))
