@@ -298,28 +298,35 @@ def _run(task, model: StepModel, lanes: list[_Lane], requests: list[_Request],
         prompts = [task.prompt(lanes[r.tree].tree.states[r.node]) for r in group]
         if kind == "value":
             answers = model.value(prompts)
-        elif config.values == "rollout":
-            answers = model.expand(prompts, k, temperature=config.temperature, with_value=False)
-            for r, answer in zip(group, answers):  # charged before the rollouts spend more
-                lanes[r.tree].budget.charge(answer)
-            values, rollouts = _rollout_values(
-                task, model, [lanes[r.tree] for r in group],
-                [lanes[r.tree].tree.states[r.node] for r in group], config)
-            answers = [replace(a, value=v) for a, v in zip(answers, values)]
-            for r, v, steps in zip(group, values, rollouts):
-                if v > 0:  # a verified solution: it joins the tree, and the search ends
-                    _graft(task, lanes[r.tree], r.node, steps)
-            for r, answer in zip(group, answers):
-                _fold(task, lanes[r.tree], r, answer, config, charged=True)
-            continue
         else:
-            answers = model.expand(prompts, k, temperature=config.temperature)
+            answers = model.expand(prompts, k, temperature=config.temperature,
+                                   with_value=config.values == "model")
+        for r, answer in zip(group, answers):  # charged before any rollout spends more
+            lanes[r.tree].budget.charge(answer)
+        if kind == "expand" and config.values == "rollout":
+            answers = _with_rollout_values(task, model, lanes, group, answers, config)
         for r, answer in zip(group, answers):
             _fold(task, lanes[r.tree], r, answer, config)
 
 
+def _with_rollout_values(task, model: StepModel, lanes: list[_Lane], group: list[_Request],
+                         answers: list[Expansion], config: StepSearchConfig) -> list[Expansion]:
+    """The answers with each expanded node's value from a rollout (widening requests reuse the
+    value the node already has, so they get none); a solving rollout joins the tree."""
+    todo = [j for j, r in enumerate(group) if r.kind == "expand"]
+    values, rollouts = _rollout_values(task, model, [lanes[group[j].tree] for j in todo],
+                                       [lanes[group[j].tree].tree.states[group[j].node]
+                                        for j in todo], config)
+    answers = list(answers)
+    for j, value, steps in zip(todo, values, rollouts):
+        answers[j] = replace(answers[j], value=value)
+        if value > 0:  # a verified solution: it joins the tree, and the search ends
+            _graft(task, lanes[group[j].tree], group[j].node, steps)
+    return answers
+
+
 def _rollout_values(task, model: StepModel, lanes: list[_Lane], states: list,
-                    config: StepSearchConfig) -> list[float]:
+                    config: StepSearchConfig) -> tuple[list[float], list[list[str]]]:
     """Rollouts to the verifier: from each state, the model's greedy steps (batched across
     states, each call charged to its tree's budget) until a terminal state; its reward is the
     value. A rollout cut by the budget or `max_rollout_steps` is worth `default_value`.
@@ -353,11 +360,9 @@ def _graft(task, lane: _Lane, node: int, steps: list[str]) -> None:
         lane.solution = node
 
 
-def _fold(task, lane: _Lane, r: _Request, answer: Expansion, config: StepSearchConfig,
-          charged: bool = False) -> None:
+def _fold(task, lane: _Lane, r: _Request, answer: Expansion, config: StepSearchConfig) -> None:
+    """Write a charged answer into the tree and back its value up the walk's path."""
     tree = lane.tree
-    if not charged:
-        lane.budget.charge(answer)
     value = config.default_value if answer.value is None else float(answer.value)
     if r.kind == "value":
         tree.raw_value[r.node] = value

@@ -49,7 +49,8 @@ class SelfPlayConfig:
         if not 0 < self.playout_cap <= 1:
             raise ValueError(f"playout_cap must be in (0, 1], got {self.playout_cap}")
         if not 0 <= self.search_value_weight <= 1:
-            raise ValueError(f"search_value_weight must be in [0, 1], got {self.search_value_weight}")
+            raise ValueError("search_value_weight must be in [0, 1], got "
+                             f"{self.search_value_weight}")
         if self.method not in ("puct", "gumbel"):
             raise ValueError(f"self-play method must be 'puct' or 'gumbel', got {self.method!r}")
 
