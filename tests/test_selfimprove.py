@@ -93,6 +93,32 @@ def test_examples_weight_the_searched_steps_by_visits():
     assert not any(p.count("\n") == 4 for p in values)  # no terminal states: search never asks
 
 
+def test_off_path_visit_shares_count_offpath_weight_as_much():
+    from lmzero.search.budget import Budget
+    from lmzero.search.step_search import StepSearchConfig, step_search
+    from lmzero.selfplay.step_actor import examples_of
+    from tests.test_step_search import PUZZLE, SOLUTION, TASK, ToyModel
+    config = StepActorConfig(search=StepSearchConfig(k=4, leaves_per_call=1, max_samples=40),
+                             min_visits=1)
+    # no preference at the root: the search visits other first steps before it solves
+    [result] = step_search(TASK, ToyModel(favourite=SOLUTION[1:]), [PUZZLE], config.search,
+                           [Budget(max_calls=200)])
+    assert result.solved
+    path_prompts = {TASK.prompt(result.tree.states[n]) for n in result.path}
+    rows = examples_of(TASK, result, config, "4-7", "4 9 10 13 -> 24")
+    policy = rows["weight"] > 0
+    off = policy & ~np.isin(rows["prompt"], list(path_prompts))
+    assert off.any()
+    for prompt in set(rows["prompt"][off].tolist()):  # visit shares sum to 1 per state, scaled
+        assert np.isclose(rows["weight"][off & (rows["prompt"] == prompt)].sum(),
+                          config.offpath_weight)
+    for prompt in path_prompts - {TASK.prompt(result.tree.states[result.path[-1]])}:
+        at = policy & (rows["prompt"] == prompt)
+        assert rows["weight"][at].tolist() == [1.0]  # path_share 1: only the verified step
+    pure = examples_of(TASK, result, replace(config, offpath_weight=0.0), "4-7", "x")
+    assert set(pure["prompt"][pure["weight"] > 0].tolist()) <= path_prompts
+
+
 def test_one_iteration_improves_the_solve_rate_on_its_own_training_problems(tmp_path):
     """From the shipped world model: search 16 training puzzles, learn from the trees once, and
     greedy decoding now solves puzzles that it could not before (the search's solutions were

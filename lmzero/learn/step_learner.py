@@ -4,7 +4,9 @@ An example is a state's prompt with (a) a step the search chose and its weight (
 weighted likelihood of the searched steps, so the model imitates the search) and/or (b) a value
 target in [0, 1] for the state (verified outcome or search value). Loss = weighted mean
 per-token cross-entropy of the steps + value MSE on 2v - 1 (the tanh head's range), AdamW with
-warmup and cosine decay over the whole run.
+warmup and cosine decay over the whole run. By default a batch is half step rows drawn in
+proportion to their weights (importance sampling: the same expected loss with far less
+variance when a few verified steps carry most of the weight) and half value rows.
 """
 
 from __future__ import annotations
@@ -36,10 +38,18 @@ class StepLearnerConfig:
     """AdamW decoupled weight decay."""
     value_weight: float = 1.0
     """Weight of the value loss against the policy loss."""
+    policy_fraction: float | None = 0.5
+    """Share of each batch drawn from the step (policy) rows, in proportion to their weights
+    times the curation probabilities; the rest from the value rows, by curation alone. None:
+    draw rows of both kinds together and weight the loss instead. Solution steps are a few
+    percent of the rows, so mixed batches held about four of them and the policy starved."""
 
     def __post_init__(self):
         if self.batch_size < 1 or self.steps_per_iteration < 0 or self.lr <= 0:
             raise ValueError("batch_size >= 1, steps_per_iteration >= 0 and lr > 0 are required")
+        if self.policy_fraction is not None and not 0 < self.policy_fraction < 1:
+            raise ValueError(f"policy_fraction must be in (0, 1) or None, "
+                             f"got {self.policy_fraction}")
 
 
 def encode(prompts, steps, tokenizer: CharTokenizer, block_size: int):
@@ -100,10 +110,14 @@ class StepLearner:
             return dict(policy=float("nan"), value=float("nan"))
         self.model.train()
         sums = dict(policy=0.0, value=0.0)
+        draw, unit = self._sampler(data, probabilities, rng)
         for _ in range(steps):
-            idx = rng.choice(n, size=min(self.config.batch_size, n), p=probabilities)
+            idx = draw()
+            weights = data["weight"][idx]
+            if unit:  # drawn by weight already: each step row counts once
+                weights = (weights > 0).astype(np.float32)
             loss = self.losses(data["prompt"][idx].tolist(), data["step"][idx].tolist(),
-                               data["weight"][idx], data["value"][idx])
+                               weights, data["value"][idx])
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr()
             self.optimizer.zero_grad(set_to_none=True)
@@ -115,6 +129,20 @@ class StepLearner:
                 sums[k] += float(loss[k].detach())
         self.model.eval()
         return {k: v / steps for k, v in sums.items()}
+
+    def _sampler(self, data: dict, probabilities, rng: np.random.Generator):
+        """A function drawing one batch of row indices, and whether its step rows are already
+        drawn by weight (so the loss weights them equally)."""
+        n, size = len(data["prompt"]), self.config.batch_size
+        base = np.full(n, 1.0 / n) if probabilities is None else np.asarray(probabilities)
+        step_p = base * data["weight"]  # value rows have weight 0
+        value_p = base * ~np.isnan(data["value"])
+        if self.config.policy_fraction is None or not step_p.any() or not value_p.any():
+            return (lambda: rng.choice(n, size=min(size, n), p=probabilities)), False
+        n_steps = max(1, round(self.config.policy_fraction * size))
+        step_p, value_p = step_p / step_p.sum(), value_p / value_p.sum()
+        return (lambda: np.concatenate([rng.choice(n, size=n_steps, p=step_p),
+                                        rng.choice(n, size=size - n_steps, p=value_p)])), True
 
     def optimizer_tensors(self) -> dict[str, torch.Tensor]:
         return optimizer_tensors(self.model, self.optimizer)
