@@ -367,7 +367,7 @@ def for_model(config: ImproveConfig, spec: str) -> ImproveConfig:
 
 PRESETS = {  # quick: <= 10 minutes here from the shipped world model; full: <= 60 minutes
     ("game24", "quick"): _preset("game24", 3, 96, 32, 100, 60),
-    ("game24", "full"): _preset("game24", 18, 256, 48, 200, 60),
+    ("game24", "full"): _preset("game24", 26, 256, 48, 200, 60),
     ("countdown", "quick"): _preset("countdown", 3, 96, 32, 100, 60),
     ("countdown", "full"): _preset("countdown", 10, 160, 48, 150, 60),
 }
