@@ -97,7 +97,7 @@ def test_progressive_widening_asks_for_more_at_the_right_visit_counts():
     unsolvable = Problem.make([1, 1, 1, 1], 24)  # four distinct steps from the root
     model = ToyModel(value=0.0)
     config = StepSearchConfig(k=2, leaves_per_call=1, widen_c=1.0, widen_alpha=0.5,
-                              max_samples=8)
+                              max_samples=8, reheat=1.0)
     [result] = step_search(TASK, model, [unsolvable], config, [Budget(max_calls=30)])
     root_prompt = TASK.prompt(TASK.initial_state(unsolvable))
     root_requests = [k for kind, p, k in model.log if p == root_prompt]
@@ -107,6 +107,49 @@ def test_progressive_widening_asks_for_more_at_the_right_visit_counts():
     assert tree.samples[ROOT] == 6 and tree.visits[ROOT] >= 17
     assert len(tree.children[ROOT]) == 4  # the third request only repeated steps
     assert tree.saturated[ROOT] and not result.solved
+
+
+class RepeatingModel(ToyModel):
+    """Hands out the same first `cold` steps at temperature <= 1 (a sharp policy repeating its
+    favourites); hotter, it also hands out the rest. Logs each request's temperature."""
+
+    def __init__(self, cold=2):
+        super().__init__(value=0.0)
+        self.cold, self.temperatures = cold, []
+
+    def expand(self, prompts, k, *, temperature=1.0, greedy=False, with_value=True):
+        self.temperatures += [round(temperature, 6)] * len(prompts)
+        if temperature <= 1.0:
+            self.handed = {p: self.handed.get(p, 0) % self.cold for p in prompts} | {
+                p: n for p, n in self.handed.items() if p not in prompts}
+        return super().expand(prompts, k, temperature=temperature, greedy=greedy,
+                              with_value=with_value)
+
+
+def test_a_fruitless_widening_samples_hotter_before_the_node_closes():
+    unsolvable = Problem.make([1, 1, 1, 1], 24)  # four distinct steps from the root
+    root_prompt = TASK.prompt(TASK.initial_state(unsolvable))
+    config = StepSearchConfig(k=2, leaves_per_call=1, widen_c=1.0, widen_alpha=0.5,
+                              max_samples=16, reheat=1.5, max_temperature=2.0)
+    model = RepeatingModel(cold=2)
+    [result] = step_search(TASK, model, [unsolvable], config, [Budget(max_calls=200)])
+    root = [t for (kind, p, k), t in zip(model.log, model.temperatures) if p == root_prompt]
+    # cold: the same two steps twice (fruitless) -> 1.5: two new steps -> 1.5 again: nothing
+    # new (all four known) -> 2.25 would pass max_temperature: the root closes
+    assert root == [1.0, 1.0, 1.5, 1.5]
+    assert len(result.tree.children[ROOT]) == 4 and result.tree.saturated[ROOT]
+    closed = StepSearchConfig(k=2, leaves_per_call=1, widen_c=1.0, widen_alpha=0.5,
+                              max_samples=16, reheat=1.0)
+    model = RepeatingModel(cold=2)
+    [result] = step_search(TASK, model, [unsolvable], closed, [Budget(max_calls=200)])
+    assert len(result.tree.children[ROOT]) == 2 and result.tree.saturated[ROOT]
+
+
+def test_reheat_settings_are_checked():
+    with pytest.raises(ValueError, match="reheat"):
+        StepSearchConfig(reheat=0.5)
+    with pytest.raises(ValueError, match="max_temperature"):
+        StepSearchConfig(temperature=1.5, max_temperature=1.0)
 
 
 @pytest.mark.parametrize("method", ["puct", "gumbel"])

@@ -4,7 +4,8 @@ Each wave walks up to `leaves_per_call` paths in every unfinished tree under vir
 ends at a node the model has not seen (expand it: k sampled steps + the state's value), at a node
 due for progressive widening (ask for more steps), or at a terminal state (the verifier's reward,
 or without a verifier the value head's opinion). All requests of a wave go to the model in one
-batched call per kind. One request about one state is one model call, charged to that problem's
+batched call per kind (and temperature: a node whose widening brought nothing new is sampled
+hotter next time). One request about one state is one model call, charged to that problem's
 budget; the search stops at the cap, at a verified solution, or when the tree is exhausted.
 
     problems ─► roots ─► select (PUCT | Gumbel root, widening) ─► requests ─► StepModel (batched)
@@ -44,7 +45,8 @@ class StepSearchConfig:
     widen_alpha: float = 0.5
     """Widening exponent alpha (0 < alpha < 1)."""
     max_samples: int = 16
-    """Most steps ever sampled from one node."""
+    """Most distinct steps one node holds: widening stops there. Repeats do not count (a sharp
+    policy's 16 samples held 3-9 distinct steps, and its searches ended with budget left)."""
     c_puct: float = 1.5
     """PUCT exploration constant: Q + c * P * sqrt(N) / (1 + n)."""
     verifier: bool = True
@@ -55,6 +57,13 @@ class StepSearchConfig:
     """Walks per tree gathered under virtual loss before one batched model call."""
     temperature: float = 1.0
     """Sampling temperature of the model's steps."""
+    reheat: float = 1.4
+    """A widening request that brings no new step multiplies that node's temperature by this,
+    up to `max_temperature`; the node closes only when even that brings nothing. A sharp
+    (trained) policy repeats its favourite steps, and closing at the first repeat ended searches
+    with most of their budget unspent. 1 = close at the first fruitless request."""
+    max_temperature: float = 2.0
+    """The hottest a node is ever sampled (see `reheat`)."""
     max_considered: int = 8
     """Gumbel: steps sampled at the root and considered by sequential halving."""
     gumbel_scale: float = 1.0
@@ -84,6 +93,9 @@ class StepSearchConfig:
                              f"max_samples={self.max_samples}")
         if not 0 < self.widen_alpha < 1:
             raise ValueError(f"widen_alpha must be in (0, 1), got {self.widen_alpha}")
+        if self.reheat < 1 or self.max_temperature < self.temperature:
+            raise ValueError(f"need reheat >= 1 and max_temperature >= temperature, got "
+                             f"{self.reheat} and {self.max_temperature}")
         if self.leaves_per_call < 1:
             raise ValueError(f"leaves_per_call must be >= 1, got {self.leaves_per_call}")
 
@@ -216,10 +228,9 @@ def _walk(task, index: int, lane: _Lane, config: StepSearchConfig):
             return _issue(tree, _Request(index, node, "expand", config.k, path))
         if node in lane.widening:
             return False
-        if config.widen and not tree.saturated[node] and not (
-                config.method == "gumbel" and node == ROOT):
+        if _can_widen(tree, node, config):
             want = widening_target(tree.visits[node], config.k, config.widen_c,
-                                   config.widen_alpha, config.max_samples)
+                                   config.widen_alpha, math.inf)
             if want > tree.samples[node]:
                 lane.widening.add(node)
                 # a whole chunk of k more samples: every request of a wave then shares one
@@ -229,10 +240,17 @@ def _walk(task, index: int, lane: _Lane, config: StepSearchConfig):
             tree.terminal[node], tree.raw_value[node] = True, 0.0
             continue
         if config.method == "gumbel" and node == ROOT and lane.considered:
-            node = _gumbel_root_child(lane, config)
+            child = _gumbel_root_child(lane, config)
         else:
-            node = _puct_child(tree, node, config)
+            child = _puct_child(tree, node, config)
+        node = child
         path.append(node)
+
+
+def _can_widen(tree: StepTree, node: int, config: StepSearchConfig) -> bool:
+    return (config.widen and not tree.saturated[node]
+            and len(tree.children[node]) < config.max_samples
+            and not (config.method == "gumbel" and node == ROOT))
 
 
 def _issue(tree: StepTree, request: _Request) -> _Request | bool:
@@ -289,17 +307,19 @@ def _backup(tree: StepTree, path: list[int], value: float, pending: bool) -> Non
 
 def _run(task, model: StepModel, lanes: list[_Lane], requests: list[_Request],
          config: StepSearchConfig) -> None:
-    """Send the wave's requests to the model (one batched call per kind and sample count) and
-    fold the answers into the trees."""
-    groups: dict[tuple[str, int], list[_Request]] = {}
+    """Send the wave's requests to the model (one batched call per kind, sample count and
+    temperature) and fold the answers into the trees."""
+    groups: dict[tuple[str, int, float], list[_Request]] = {}
     for r in requests:
-        groups.setdefault(("value", 1) if r.kind == "value" else ("expand", r.k), []).append(r)
-    for (kind, k), group in groups.items():
+        heat = lanes[r.tree].tree.heat[r.node]
+        groups.setdefault(("value", 1, 1.0) if r.kind == "value" else ("expand", r.k, heat),
+                          []).append(r)
+    for (kind, k, heat), group in groups.items():
         prompts = [task.prompt(lanes[r.tree].tree.states[r.node]) for r in group]
         if kind == "value":
             answers = model.value(prompts)
         else:
-            answers = model.expand(prompts, k, temperature=config.temperature,
+            answers = model.expand(prompts, k, temperature=config.temperature * heat,
                                    with_value=config.values == "model")
         for r, answer in zip(group, answers):  # charged before any rollout spends more
             lanes[r.tree].budget.charge(answer)
@@ -376,7 +396,12 @@ def _fold(task, lane: _Lane, r: _Request, answer: Expansion, config: StepSearchC
         tree.samples[r.node] += r.k
         new = tree.add_children(r.node, answer.steps, answer.logprobs, task.apply)
         if r.kind == "widen" and not new:
-            tree.saturated[r.node] = True
+            hotter = tree.heat[r.node] * config.reheat
+            if config.reheat > 1 and (config.temperature * hotter
+                                      <= config.max_temperature + 1e-9):
+                tree.heat[r.node] = hotter
+            else:
+                tree.saturated[r.node] = True
         for kid in new:
             state = tree.states[kid]
             if task.is_terminal(state):

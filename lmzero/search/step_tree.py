@@ -33,7 +33,8 @@ class StepTree:
     terminal: list[bool] = field(default_factory=list)
     reward: list[float] = field(default_factory=list)  # verifier's reward of a terminal node
     samples: list[int] = field(default_factory=list)  # continuations sampled from the node
-    saturated: list[bool] = field(default_factory=list)  # widening found nothing new
+    saturated: list[bool] = field(default_factory=list)  # widening found nothing new, even hot
+    heat: list[float] = field(default_factory=list)  # sampling temperature factor (reheating)
 
     @classmethod
     def new(cls, root_state) -> "StepTree":
@@ -50,7 +51,8 @@ class StepTree:
                             ("logprob", logprob), ("prior", 1.0), ("children", {}),
                             ("visits", 0), ("value_sum", 0.0), ("pending", 0),
                             ("raw_value", None), ("expanded", False), ("terminal", False),
-                            ("reward", 0.0), ("samples", 0), ("saturated", False)):
+                            ("reward", 0.0), ("samples", 0), ("saturated", False),
+                            ("heat", 1.0)):
             getattr(self, name).append(value)
         if parent >= 0:
             self.children[parent][step] = node
