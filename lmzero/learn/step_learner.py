@@ -42,7 +42,8 @@ class StepLearnerConfig:
     """Share of each batch drawn from the step (policy) rows, in proportion to their weights
     times the curation probabilities; the rest from the value rows, by curation alone. None:
     draw rows of both kinds together and weight the loss instead. Solution steps are a few
-    percent of the rows, so mixed batches held about four of them and the policy starved."""
+    percent of the rows, so mixed batches held about four of them and the policy starved
+    (bench/distill_targets.py: greedy 11.5% -> 13.1%, MCTS @32 61.7% -> 83.3%)."""
 
     def __post_init__(self):
         if self.batch_size < 1 or self.steps_per_iteration < 0 or self.lr <= 0:
