@@ -119,9 +119,9 @@ class RepeatingModel(ToyModel):
 
     def expand(self, prompts, k, *, temperature=1.0, greedy=False, with_value=True):
         self.temperatures += [round(temperature, 6)] * len(prompts)
-        if temperature <= 1.0:
-            self.handed = {p: self.handed.get(p, 0) % self.cold for p in prompts} | {
-                p: n for p, n in self.handed.items() if p not in prompts}
+        if temperature <= 1.0:  # cold: start again from the first step
+            for p in prompts:
+                self.handed[p] = self.handed.get(p, 0) % self.cold
         return super().expand(prompts, k, temperature=temperature, greedy=greedy,
                               with_value=with_value)
 

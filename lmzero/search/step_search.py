@@ -240,10 +240,9 @@ def _walk(task, index: int, lane: _Lane, config: StepSearchConfig):
             tree.terminal[node], tree.raw_value[node] = True, 0.0
             continue
         if config.method == "gumbel" and node == ROOT and lane.considered:
-            child = _gumbel_root_child(lane, config)
+            node = _gumbel_root_child(lane, config)
         else:
-            child = _puct_child(tree, node, config)
-        node = child
+            node = _puct_child(tree, node, config)
         path.append(node)
 
 
