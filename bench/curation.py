@@ -29,8 +29,8 @@ from bench.common import machine_info, print_table, write_report  # noqa: E402
 def run(args) -> dict:
     import torch
 
-    from lmzero.selfimprove import PRESETS, improve
-    base = replace(PRESETS[(args.task, "quick")], iterations=args.iterations,
+    from lmzero.selfimprove import improve, preset
+    base = replace(preset(args.task, "quick"), iterations=args.iterations,
                    problems_per_iteration=args.problems, threads=args.threads)
     runs = {}
     for name, curate in (("curated", True), ("uniform", False)):

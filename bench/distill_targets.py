@@ -71,21 +71,22 @@ def train_variant(args, data: dict, variant: str) -> list[dict]:
     from lmzero.learn.step_learner import StepLearnerConfig
     from lmzero.learn.trainee import TinyLMTrainee
     from lmzero.models.tinylm_steps import load_step_model
-    from lmzero.selfimprove import PRESETS, _evaluate
+    from lmzero.selfimprove import evaluate_heldout, preset
+    from lmzero.tasks import load_task
     torch.manual_seed(args.seed)
     start = load_step_model(args.start, task="game24")
     batches = None if variant in ("visits", "mixed-rows") else 0.5
     trainee = TinyLMTrainee(start.model, start.tokenizer,
                             StepLearnerConfig(batch_size=64, policy_fraction=batches),
-                            args.steps, "game24")
-    config = PRESETS[("game24", "full")]
+                            args.steps, load_task("game24"))
+    config = preset("game24", "full")
     rng = np.random.default_rng(args.seed)
     rows, t0, done = [], time.time(), 0
     while done < args.steps:
         n = min(args.eval_every, args.steps - done)
         losses = trainee.train(data, n, rng, None)
         done += n
-        row = _evaluate(config, trainee, dict(variant=variant, steps=done,
+        row = evaluate_heldout(config, trainee, dict(variant=variant, steps=done,
                                               seconds=round(time.time() - t0, 1)))
         rows.append(dict(row, loss_policy=round(losses["policy"], 4)))
         print(rows[-1], flush=True)

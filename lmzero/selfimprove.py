@@ -24,15 +24,15 @@ import torch
 
 from lmzero import checkpoint
 from lmzero.checkpoint import write_atomic
-from lmzero.learn.pretrain import PretrainConfig, build_model, pretrain
+from lmzero.learn.pretrain import (PretrainConfig, build_model, config_from_dict, make_task,
+                                   pretrain, tokenizer_for)
 from lmzero.learn.step_learner import StepLearnerConfig
 from lmzero.learn.trainee import HFTrainee, TinyLMTrainee
 from lmzero.loop import Run, _tensorboard, _write_scalars
 from lmzero.models.load import resolve
-from lmzero.models.text_tokenizer import CharTokenizer
 from lmzero.models.spec import parse_spec
 from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
-from lmzero.replay.curation import CurationConfig, Curator, bucket_of
+from lmzero.replay.curation import CurationConfig, Curator
 from lmzero.search.step_search import StepSearchConfig
 from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems
 
@@ -40,7 +40,7 @@ from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems
 @dataclass
 class ImproveConfig:
     task: str = "game24"
-    """game24 or countdown."""
+    """The step task: a registered name (game24, countdown, math) or FILE.py:NAME / module:NAME."""
     iterations: int = 6
     """Rounds of search -> replay -> learner."""
     problems_per_iteration: int = 128
@@ -88,12 +88,12 @@ class ImproveConfig:
                            ("pretrain", PretrainConfig), ("curation", CurationConfig)):
             value = getattr(self, name)
             if isinstance(value, dict):  # from config.json
+                if name == "pretrain":
+                    value = asdict(config_from_dict(dict(value, task=self.task)))
                 if name == "actor":
                     value = dict(value, search=StepSearchConfig(**value.get("search", {})))
                     value.pop("unsolved_weight", None)  # runs before offpath_weight replaced it
                 setattr(self, name, kind(**value))
-        if self.task not in ("game24", "countdown"):
-            raise ValueError(f"task must be game24 or countdown, got {self.task!r}")
         if self.pretrain.task != self.task:
             self.pretrain = replace(self.pretrain, task=self.task)
         if self.iterations < 1 or self.problems_per_iteration < 1:
@@ -109,33 +109,27 @@ class ImproveConfig:
                 self.init, self.model = where, None
 
 
-def _task_module(name: str):
-    from lmzero.tasks import countdown, game24
-    return game24 if name == "game24" else countdown
+def task_of(config: ImproveConfig):
+    """The task object a config names, with its generator options."""
+    return make_task(config.pretrain)
 
 
 def heldout_eval_problems(config: ImproveConfig) -> list:
-    """The held-out problems every evaluation uses (all of Game of 24's 358; 200 Countdown)."""
-    module = _task_module(config.task)
-    if config.task == "game24":
-        return module.problems("heldout")
-    return module.generate(200, module.CountdownConfig(**config.pretrain.countdown), seed=999,
-                           split="heldout")
+    """The held-out problems every evaluation uses (`task.heldout_problems`: all of Game of 24's
+    358; 200 generated ones for Countdown and math)."""
+    return list(task_of(config).heldout_problems())
 
 
 def training_pool(config: ImproveConfig, iteration: int, curator: Curator) -> list:
-    module = _task_module(config.task)
+    """The problems one iteration chooses from: the user's file, or the task's own pool, plus
+    problems generated at the curator's holes."""
+    task = task_of(config)
     if config.train_problems:
-        from lmzero.tasks.arith import read_problems
-        return read_problems(config.train_problems, config.task)
-    if config.task == "game24":
-        return module.problems("train")
-    base = module.CountdownConfig(**config.pretrain.countdown)
-    fresh = module.generate(4 * config.problems_per_iteration, base,
-                            seed=config.seed * 1000 + iteration, split="train")
+        return task.read_problems(config.train_problems)
+    seed = config.seed * 1000 + iteration
+    fresh = list(task.training_pool(config.problems_per_iteration, seed))
     if config.curate and curator.target_buckets():
-        fresh += curator.generate_for_holes(config.problems_per_iteration, base,
-                                            seed=config.seed * 1000 + iteration + 500)
+        fresh += curator.generate_for_holes(config.problems_per_iteration, seed=seed + 500)
     return list(dict.fromkeys(fresh))
 
 
@@ -157,7 +151,7 @@ def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
         model.load_state_dict(checkpoint.load(path, shapes)[0])
         return str(path)
     stage = run.dir / "pretrain"
-    shipped = shipped_world_model(config.task)
+    shipped = shipped_world_model(task_of(config).name)
     if shipped is not None and not stage.exists():
         meta = checkpoint.verify(shipped)
         if meta.get("model") == model.cfg.to_dict():
@@ -208,13 +202,13 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
                      curator=trainee.curator.state_dict())
         if progress:
             progress(i, "eval", None)
-        row = _evaluate(config, trainee, row)
+        row = evaluate_heldout(config, trainee, row)
         run.log(row)
         _write_scalars(writer, row)
         if progress:
             progress(i, "done", row)
     writer.close()
-    _plots(run)
+    _plots(run, trainee.curator)
     return run.metrics()
 
 
@@ -239,24 +233,25 @@ def _prepare(config: ImproveConfig, run: Run, progress):
     """The trainee (with a `curator` attribute) at the run's newest checkpoint, or at its
     starting point (evaluated as iteration -1); and the next iteration."""
     total_steps = config.iterations * config.learner.steps_per_iteration
+    task = task_of(config)
     if config.model is not None:
-        trainee = HFTrainee(parse_spec(config.model)[1], config.task, config.hf_learner,
+        trainee = HFTrainee(parse_spec(config.model)[1], task, config.hf_learner,
                             config.hf_model)
     else:
-        tokenizer = CharTokenizer()
+        tokenizer = tokenizer_for(task)
         model = build_model(config.pretrain, tokenizer)
-        trainee = TinyLMTrainee(model, tokenizer, config.learner, total_steps, config.task)
-    trainee.curator = Curator(config.task, config.curation)
+        trainee = TinyLMTrainee(model, tokenizer, config.learner, total_steps, task)
+    trainee.curator = Curator(task, config.curation)
     done = run.completed()
     if done:
         meta = trainee.restore(run.checkpoints / f"{done[-1]:05d}")
-        trainee.curator = Curator.from_state_dict(meta["curator"])
+        trainee.curator = Curator.from_state_dict(meta["curator"], task)
         if done[-1] not in {r.get("iteration") for r in run.metrics()}:
             run.log(meta["row"])  # killed between checkpoint and metrics
         return trainee, done[-1] + 1
     start_point = config.model or _starting_weights(config, run, trainee.model, progress)
     if not any(r.get("iteration") == -1 for r in run.metrics()):
-        run.log(_evaluate(config, trainee, dict(iteration=-1, wall_seconds=0.0,
+        run.log(evaluate_heldout(config, trainee, dict(iteration=-1, wall_seconds=0.0,
                                                 start=start_point)))
         if progress:
             progress(-1, "done", run.metrics()[-1])
@@ -266,27 +261,25 @@ def _prepare(config: ImproveConfig, run: Run, progress):
 def _search_round(config, replay, curator, trainee, i) -> list[dict]:
     """Search this iteration's problems unless a crash already stored them; record attempts."""
     attempts_path = replay.directory / f"attempts-{i:06d}.json"
-    module = _task_module(config.task)
+    task = task_of(config)
     if not (replay.has(i) and attempts_path.is_file()):
         rng = np.random.default_rng([config.seed, i, 0])
         pool = training_pool(config, i, curator)
         n = min(config.problems_per_iteration, len(pool))
         problems = (curator.choose_problems(pool, n, rng) if config.curate
                     else [pool[j] for j in rng.choice(len(pool), n, replace=False)])
-        results = attempt_problems(module.TASK, trainee.step_model(config.seed * 1000 + i),
-                                   problems, config.actor,
-                                   lambda p: bucket_of(config.task, p), module.is_heldout,
+        results = attempt_problems(task, trainee.step_model(config.seed * 1000 + i),
+                                   problems, config.actor, task.bucket, task.is_heldout,
                                    seed=config.seed * 1000 + i)
-        attempts = [dict(numbers=list(a.problem.numbers), target=a.problem.target,
-                         solved=a.solved, examples=a.size, model_calls=a.model_calls)
-                    for a in results]
+        attempts = [dict(problem=task.problem_to_json(a.problem), solved=a.solved,
+                         examples=a.size, model_calls=a.model_calls) for a in results]
         write_atomic(attempts_path, json.dumps(attempts).encode())
         replay.write(i, {k: np.concatenate([a.examples[k] for a in results])
                          for k in TEXT_FIELDS})
     attempts = json.loads(attempts_path.read_text())
-    from lmzero.tasks.arith import Problem
-    for a in attempts:
-        curator.record(Problem.make(a["numbers"], a["target"]), a["solved"], a["examples"])
+    for a in attempts:  # runs before problems were task JSON stored numbers and target
+        row = a.get("problem") or dict(numbers=a["numbers"], target=a["target"])
+        curator.record(task.problem_from_json(row), a["solved"], a["examples"])
     return attempts
 
 
@@ -297,17 +290,17 @@ def _spread(problems: list, n: int | None) -> list:
     return problems[::max(1, len(problems) // n)][:n]
 
 
-def _evaluate(config: ImproveConfig, trainee, row: dict) -> dict:
+def evaluate_heldout(config: ImproveConfig, trainee, row: dict) -> dict:
     """Held-out: greedy pass@1 on `greedy_problems` (all), MCTS at `eval_budget` calls on
     `eval_problems`."""
     from lmzero.eval.reasoning import MethodConfig, solve_problems
-    module = _task_module(config.task)
+    task = task_of(config)
     problems = heldout_eval_problems(config)
     step_model = trainee.step_model(config.seed)
-    greedy = solve_problems(module.TASK, step_model, _spread(problems, config.greedy_problems),
+    greedy = solve_problems(task, step_model, _spread(problems, config.greedy_problems),
                             MethodConfig(method="greedy", budget=None, batch=512))
     subset = _spread(problems, config.eval_problems)
-    mcts = solve_problems(module.TASK, step_model, subset,
+    mcts = solve_problems(task, step_model, subset,
                           MethodConfig(method="mcts", budget=config.eval_budget, batch=128,
                                        seed=config.seed))
     solved = [r for r in mcts if r.solved]
@@ -317,7 +310,7 @@ def _evaluate(config: ImproveConfig, trainee, row: dict) -> dict:
                 if solved else None)
 
 
-def _plots(run: Run) -> None:
+def _plots(run: Run, curator: Curator) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -337,20 +330,33 @@ def _plots(run: Run) -> None:
     fig.tight_layout()
     fig.savefig(run.dir / "plots" / "strength.png", dpi=100)
     plt.close(fig)
-    Curator.plot([r for r in rows if r["iteration"] >= 0], run.dir / "plots" / "curation.png")
+    curator.plot([r for r in rows if r["iteration"] >= 0], run.dir / "plots" / "curation.png")
 
 
-def _preset(task: str, iterations: int, problems: int, budget: int, steps: int,
-            eval_problems: int) -> ImproveConfig:
-    pretrain_config = PretrainConfig(task=task)
-    if task == "game24":  # the shipped world model's block: a whole game fits in ~130
+GENERIC_PRESETS = {"quick": dict(iterations=3, problems=64, budget=32, steps=100),
+                   "full": dict(iterations=10, problems=128, budget=48, steps=150)}
+"""Presets of a task that names none (`task.presets()`): iterations, problems per iteration,
+search calls per problem, learner steps per iteration, and optionally the model's block_size."""
+
+
+def preset(task_ref: str, name: str) -> ImproveConfig:
+    """The self-improvement config of a preset ("quick": <= 10 minutes here from a shipped world
+    model; "full": <= 60 minutes), sized by the task (`task.presets()`)."""
+    task = make_task(PretrainConfig(task=task_ref))
+    sizes = {**GENERIC_PRESETS, **task.presets()}
+    if name not in sizes:
+        raise ValueError(f"unknown preset {name!r} for {task.name}: use {', '.join(sizes)}")
+    p = sizes[name]
+    pretrain_config = PretrainConfig(task=task_ref)
+    if "block_size" in p:  # e.g. the shipped Game of 24 world model's block: a game fits in ~130
         pretrain_config = replace(pretrain_config, model={**pretrain_config.model,
-                                                          "block_size": 256})
+                                                          "block_size": p["block_size"]})
     return ImproveConfig(
-        task=task, iterations=iterations, problems_per_iteration=problems,
-        actor=StepActorConfig(budget=budget), learner=StepLearnerConfig(
-            batch_size=64, steps_per_iteration=steps),
-        pretrain=pretrain_config, eval_problems=eval_problems, eval_budget=32, threads=2)
+        task=task_ref, iterations=p["iterations"], problems_per_iteration=p["problems"],
+        actor=StepActorConfig(budget=p["budget"]), learner=StepLearnerConfig(
+            batch_size=64, steps_per_iteration=p["steps"]),
+        pretrain=pretrain_config, eval_problems=p.get("eval_problems", 60), eval_budget=32,
+        threads=2)
 
 
 def for_model(config: ImproveConfig, spec: str) -> ImproveConfig:
@@ -363,11 +369,3 @@ def for_model(config: ImproveConfig, spec: str) -> ImproveConfig:
     return replace(config, problems_per_iteration=16, actor=replace(config.actor, budget=16),
                    learner=replace(config.learner, steps_per_iteration=20), eval_problems=10,
                    eval_budget=16, greedy_problems=20)
-
-
-PRESETS = {  # quick: <= 10 minutes here from the shipped world model; full: <= 60 minutes
-    ("game24", "quick"): _preset("game24", 3, 96, 32, 100, 60),
-    ("game24", "full"): _preset("game24", 26, 256, 48, 200, 60),
-    ("countdown", "quick"): _preset("countdown", 3, 96, 32, 100, 60),
-    ("countdown", "full"): _preset("countdown", 10, 160, 48, 150, 60),
-}

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from lmzero.eval.reasoning import MethodConfig, evaluate
-from lmzero.models.lm_steps import INSTRUCTIONS, BackendError
+from lmzero.models.lm_steps import BackendError
 from lmzero.models.openai_backend import OpenAIConfig, OpenAIStepModel
 from lmzero.models.spec import load_model, parse_spec
-from lmzero.tasks.arith import ArithTask, Problem
+from lmzero.tasks.arith import Problem
+from lmzero.tasks.countdown import TASK
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "vllm_completions_n4.json").read_text())
-TASK = ArithTask("countdown")
 PROMPT = TASK.prompt(TASK.initial_state(Problem.make([4, 9, 10, 13], 24)))
 
 
@@ -128,7 +128,7 @@ def test_vllm_shape_one_request_with_n(server):
     [e] = model.expand([PROMPT], 4)
     [body] = s.requests
     assert body["n"] == 4 and body["stop"] == ["\n"] and body["logprobs"] == 1
-    assert body["prompt"] == INSTRUCTIONS["countdown"] + "\n\n" + PROMPT
+    assert body["prompt"] == TASK.instruction + "\n\n" + PROMPT
     c = RECORDED["choices"]
     # duplicates merge keeping the better mean log-prob; the cut-off sample proposes nothing
     assert e.steps == [c[2]["text"], c[1]["text"]] or e.steps == [c[1]["text"], c[2]["text"]]
@@ -236,9 +236,10 @@ def test_server_error_after_retries(server):
 
 
 def test_instruction_examples_are_valid_steps():
+    from lmzero.tasks import load_task
     for name in ("countdown", "game24"):
-        task = ArithTask(name)
-        for block in INSTRUCTIONS[name].split("\n\n")[1:]:
+        task = load_task(name)
+        for block in task.instruction.split("\n\n")[1:]:
             head, *steps = block.split("\n")
             numbers, target = head.split(" -> ")
             state = task.initial_state(Problem.make(map(int, numbers.split()), int(target)))
@@ -337,7 +338,7 @@ def test_vllm_backend_against_a_stub_engine(monkeypatch, tmp_path):
     [e] = model.expand([PROMPT], 3)
     prompts, params = calls["generate"][0]
     assert params["n"] == 3 and params["stop"] == ["\n"] and params["logprobs"] == 0
-    assert prompts == [INSTRUCTIONS["countdown"] + "\n\n" + PROMPT]
+    assert prompts == [TASK.instruction + "\n\n" + PROMPT]
     assert e.steps == ["7 + 2 = 9 (left: 5 9)"] and e.logprobs == [pytest.approx(-0.25)]
     assert e.generated_tokens == 44 and e.value == pytest.approx(0.75)
     assert (e.prompt_tokens, e.reused_prompt_tokens) == (50 - 30 + 60 - 48, 30 + 2 * 50)

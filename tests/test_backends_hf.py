@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from lmzero.models.hf_backend import HFConfig, HFStepModel, ValueHead, find_smollm2_gguf
-from lmzero.models.lm_steps import INSTRUCTIONS
-from lmzero.tasks.arith import ArithTask, Problem
+from lmzero.tasks.arith import Problem
+from lmzero.tasks.countdown import TASK
 
 missing = [m for m in ("transformers", "gguf") if importlib.util.find_spec(m) is None]
 GGUF = find_smollm2_gguf()
@@ -27,7 +27,6 @@ pytestmark = pytest.mark.skipif(
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-TASK = ArithTask("countdown")
 PROBLEMS = [Problem.make([2, 5, 7], 45), Problem.make([3, 6, 8], 6)]
 
 
@@ -59,9 +58,9 @@ def test_render_plain_and_chat(smol):
     assert smol.format.chat  # SmolLM2 ships a chat template
     text = smol.render(prompt)
     assert text.endswith("<|im_start|>assistant\n" + prompt)
-    assert INSTRUCTIONS["countdown"] in text
+    assert TASK.instruction in text
     plain = HFStepModel(smol.model, smol.tokenizer, HFConfig(chat=False), task="countdown")
-    assert plain.render(prompt) == INSTRUCTIONS["countdown"] + "\n\n" + prompt
+    assert plain.render(prompt) == TASK.instruction + "\n\n" + prompt
 
 
 def test_expand_counts_tokens_exactly_and_reuses_the_prefix(smol):
@@ -203,12 +202,12 @@ def test_self_improvement_trains_smollm2_through_the_hf_backend(tmp_path):
     head, checkpoints only those (small), resumes from them, and `hf:RUN` loads them back."""
     from dataclasses import replace
 
-    from lmzero.learn.trainee import HF_KIND
+    from lmzero.models.hf_checkpoint import HF_KIND
     from lmzero.models.spec import load_model
-    from lmzero.selfimprove import PRESETS, for_model, improve
+    from lmzero.selfimprove import for_model, improve, preset
     from lmzero import checkpoint
 
-    config = for_model(PRESETS[("countdown", "quick")], f"hf:{GGUF}")
+    config = for_model(preset("countdown", "quick"), f"hf:{GGUF}")
     config = replace(config, iterations=1, problems_per_iteration=2, eval_problems=2,
                      eval_budget=4, greedy_problems=2, threads=1, hf_model=dict(max_step_tokens=24),
                      actor=replace(config.actor, budget=4),

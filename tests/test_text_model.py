@@ -236,7 +236,7 @@ def test_cli_pretrain_writes_a_step_model_and_refuses_wrong_options(tmp_path):
     assert "heldout_step_validity" in run.stdout
     assert load_step_model(tmp_path / "r", task="game24").meta["step"] == 1
     for args, message in [(("tictactoe", "--from-scratch"), "--from-scratch applies to"),
-                          (("connect4", "--stage", "pretrain"), "is for game24 and countdown"),
+                          (("connect4", "--stage", "pretrain"), "is for step tasks"),
                           (("tictactoe", "--steps", "3"), "--steps applies to --stage pretrain")]:
         run = lmzero("train", *args, "--run", str(tmp_path / "x"))
         assert run.returncode == 2 and message in run.stderr

@@ -1,5 +1,5 @@
-"""Reasoning commands (Game of 24, Countdown): `eval`, `solve`, and self-improvement and
-world-model pretraining behind `train`."""
+"""Reasoning commands (any step task: Game of 24, Countdown, math, or a user's task by
+FILE.py:NAME): `eval`, `solve`, and self-improvement and world-model pretraining behind `train`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from rich.table import Table
 from lmzero.cli.common import Preset, UserError, app, out, progress_bar
 
 
-class ReasoningTask(str, Enum):
-    game24 = "game24"
-    countdown = "countdown"
+TASK_HELP = ("game24, countdown, math, an installed plugin's name, or a task of your own as "
+             "FILE.py:NAME or module:NAME")
 
 
 class Split(str, Enum):
@@ -24,7 +23,16 @@ class Split(str, Enum):
     all = "all"
 
 
-def _step_model(task_name: str, checkpoint: Path | None, seed: int, spec: str | None = None):
+def load_user_task(ref: str):
+    """The step task the user named; one line on a bad name or a file that is not a task."""
+    from lmzero.tasks import TaskError, load_step_task
+    try:
+        return load_step_task(ref)
+    except TaskError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _step_model(task, checkpoint: Path | None, seed: int, spec: str | None = None):
     """The model of --model SPEC, else the text model of --checkpoint, else the one the project
     ships for the task."""
     from lmzero.checkpoint import CheckpointError
@@ -35,43 +43,39 @@ def _step_model(task_name: str, checkpoint: Path | None, seed: int, spec: str | 
             raise UserError("give --model or --checkpoint, not both")
         from lmzero.models.spec import load_model
         try:
-            return load_model(spec, task_name, seed=seed)
+            return load_model(spec, task, seed=seed)
         except (ValueError, OSError) as exc:  # BackendError and CheckpointError included
             raise UserError(str(exc).splitlines()[0]) from None
-    path = checkpoint or SHIPPED / task_name
+    path = checkpoint or SHIPPED / task.name
     if checkpoint is None and not path.is_dir():
-        raise UserError(f"no --checkpoint given and no {task_name} model is shipped yet: pass "
-                        f"--checkpoint DIR (e.g. from `lmzero train {task_name} --stage pretrain`)")
+        raise UserError(f"no --checkpoint given and no {task.name} model is shipped: pass "
+                        "--checkpoint DIR (from `lmzero train TASK`) or --model SPEC")
     try:
-        return load_step_model(path, seed=seed, task=task_name)
+        return load_step_model(path, seed=seed, task=task)
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
 
 
-def _problems(task_name: str, problems: Path | None, split: Split, limit: int | None,
-              seed: int):
-    from lmzero.tasks import countdown, game24
-    from lmzero.tasks.arith import ProblemError, read_problems
-    if problems is not None:
-        try:
-            found = read_problems(problems, task_name)
-        except OSError as exc:
-            raise UserError(f"cannot read {problems}: {exc.strerror}") from None
-        except ProblemError as exc:
-            raise UserError(str(exc)) from None
-        if not found:
-            raise UserError(f"{problems}: no problems (one JSON object per line, e.g. "
-                            '{"numbers": [4, 9, 10, 13], "target": 24})')
-    elif task_name == "game24":
-        found = game24.problems(split.value)
-    else:
-        found = countdown.generate(limit or 100, seed=seed, split=split.value)
+def _problems(task, problems: Path | None, split: Split, limit: int | None, seed: int):
+    """The user's problem file, else the task's own problems of a split."""
+    from lmzero.tasks import ProblemError
+    try:
+        if problems is not None:
+            found = task.read_problems(problems)
+            if not found:
+                raise UserError(f"{problems}: no problems (one JSON object per line, e.g. "
+                                f"{task.problem_example})")
+        else:
+            found = task.generate(limit or getattr(task, "default_count", 100), seed,
+                                  split.value)
+    except ProblemError as exc:
+        raise UserError(str(exc)) from None
     return found[:limit] if limit else found
 
 
 @app.command("eval")
 def evaluate(
-    task_name: ReasoningTask = typer.Argument(..., metavar="TASK", help="game24 or countdown"),
+    task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="A text-model checkpoint or run "
                                     "directory (default: the model the project ships)."),
     model_spec: str = typer.Option(None, "--model", help="Any step model by spec: tinylm:PATH, "
@@ -83,8 +87,10 @@ def evaluate(
                                "is one request about one state)."),
     token_budget: int = typer.Option(None, "--token-budget", min=1, help="Generated tokens per "
                                      "problem."),
-    problems: Path = typer.Option(None, "--problems", help="JSONL problems, one per line: "
-                                  '{"numbers": [4, 9, 10, 13], "target": 24}.'),
+    problems: Path = typer.Option(None, "--problems", help="JSONL problems, one per line, as "
+                                  'the task reads them (game24: {"numbers": [4, 9, 10, 13], '
+                                  '"target": 24}; math: {"question": ..., "answer": ...}, '
+                                  "GSM8K's own lines included)."),
     split: Split = typer.Option(Split.heldout, "--split", help="Built-in problems to use when "
                                 "--problems is not given."),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N problems."),
@@ -100,19 +106,19 @@ def evaluate(
 ):
     """Accuracy of one method on held-out problems, with model calls, tokens and time."""
     from lmzero.eval.reasoning import MethodConfig, evaluate as run_eval
-    from lmzero.tasks.arith import ArithTask
+    task = load_user_task(task_ref)
     try:
         config = MethodConfig(method=method, budget=budget, token_budget=token_budget,
                               verifier=verifier, k=k, width=width, values=values, seed=seed)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    found = _problems(task_name.value, problems, split, limit, seed)
-    model = _step_model(task_name.value, checkpoint, seed, model_spec)
-    result = run_eval(ArithTask(task_name.value), model, found, config)
+    found = _problems(task, problems, split, limit, seed)
+    model = _step_model(task, checkpoint, seed, model_spec)
+    result = run_eval(task, model, found, config)
     if as_json:
         print(json.dumps(result))
         return
-    table = Table(title=f"{task_name.value}: {method}, {'' if verifier else 'no '}verifier, "
+    table = Table(title=f"{task.name}: {method}, {'' if verifier else 'no '}verifier, "
                         f"budget {budget} calls")
     for name in ("solved", "total", "accuracy", "mean model calls", "prompt tokens",
                  "generated tokens", "seconds"):
@@ -125,9 +131,10 @@ def evaluate(
 
 @app.command()
 def solve(
-    task_name: ReasoningTask = typer.Argument(..., metavar="TASK", help="game24 or countdown"),
-    problem: str = typer.Argument(..., help='The numbers, e.g. "4 9 10 13" (countdown: '
-                                  '"3 7 25 50 -> 147").'),
+    task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
+    problem: str = typer.Argument(..., help='The problem: game24 "4 9 10 13", countdown '
+                                  '"3 7 25 50 -> 147", math the question, or a JSON line as in '
+                                  "a problem file."),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="A text-model checkpoint or run "
                                     "directory (default: the model the project ships)."),
     model_spec: str = typer.Option(None, "--model", help="Any step model by spec: tinylm:PATH, "
@@ -140,15 +147,15 @@ def solve(
     """Solve one problem by search and show the principal variation with visits and values."""
     from lmzero.search.budget import Budget
     from lmzero.search.step_search import StepSearchConfig, step_search
-    from lmzero.tasks.arith import ArithTask, ProblemError, parse_problem_text
+    from lmzero.tasks import ProblemError
     if method not in ("mcts", "gumbel"):
         raise UserError(f"solve searches with mcts or gumbel, not {method!r}")
-    task = ArithTask(task_name.value)
+    task = load_user_task(task_ref)
     try:
-        parsed = parse_problem_text(problem, task)
+        parsed = task.parse_problem(problem)
     except ProblemError as exc:
         raise UserError(str(exc)) from None
-    model = _step_model(task_name.value, checkpoint, seed, model_spec)
+    model = _step_model(task, checkpoint, seed, model_spec)
     config = StepSearchConfig(method="gumbel" if method == "gumbel" else "puct")
     [result] = step_search(task, model, [parsed], config, [Budget(max_calls=budget)], seed=seed)
     used = result.budget
@@ -163,21 +170,25 @@ def solve(
     stats = (f"{used.model_calls} model calls, {used.generated_tokens} generated tokens, "
              f"{root_visits} root visits, {used.seconds:.2f} s")
     if result.solved:
-        out.print(f"solution: {result.answer} = {parsed.target}   ({stats})")
+        out.print(f"solution: {result.answer}   ({stats})")
     else:
         out.print(f"no solution found within {budget} model calls ({stats})")
         raise typer.Exit(1)
 
 
-def train_improve(task_name: str, preset: Preset, run: Path | None, resume: bool,
+def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
              iterations: int | None, from_scratch: bool, model: str | None) -> None:
     """Self-improvement: search -> replay -> learner with curation, then three held-out
     puzzles solved with their principal variation."""
     from dataclasses import replace
 
-    from lmzero.selfimprove import PRESETS, for_model, improve
+    from lmzero.selfimprove import for_model, improve, preset as make_preset
 
-    config = PRESETS[(task_name, preset.value)]
+    task_name = load_user_task(task_ref).name
+    try:
+        config = make_preset(task_ref, preset.value)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     if iterations:
         config = replace(config, iterations=iterations)
     if from_scratch:
@@ -223,37 +234,40 @@ def train_improve(task_name: str, preset: Preset, run: Path | None, resume: bool
                       f"{row['train_solve_rate']:.1%}" if "train_solve_rate" in row else "-",
                       f"{row['wall_seconds']:.0f}")
     out.print(table)
-    from lmzero.learn.trainee import is_hf_checkpoint
+    from lmzero.models.hf_checkpoint import is_hf_checkpoint
     kind = "hf:" if is_hf_checkpoint(str(run)) else "tinylm:"
-    _show_solutions(task_name, kind + str(run), config.eval_budget)
+    _show_solutions(config, kind + str(run))
     out.print(f"run directory: {run}")
 
 
-def _show_solutions(task_name: str, spec: str, budget: int, count: int = 3) -> None:
-    """Solve a few held-out puzzles with the run's newest model (`spec`) and show how."""
+def _show_solutions(config, spec: str, count: int = 3) -> None:
+    """Solve a few held-out problems with the run's newest model (`spec`) and show how."""
     from lmzero.models.spec import load_model
     from lmzero.search.budget import Budget
     from lmzero.search.step_search import StepSearchConfig, step_search
-    from lmzero.selfimprove import PRESETS, heldout_eval_problems
-    from lmzero.tasks.arith import ArithTask
-    task = ArithTask(task_name)
-    problems = heldout_eval_problems(PRESETS[(task_name, "quick")])[:count * 37:37]
-    model = load_model(spec, task_name)
+    from lmzero.selfimprove import heldout_eval_problems, task_of
+    task = task_of(config)
+    problems = heldout_eval_problems(config)[:count * 37:37]
+    model = load_model(spec, task)
     results = step_search(task, model, problems, StepSearchConfig(),
-                          [Budget(max_calls=budget) for _ in problems])
+                          [Budget(max_calls=config.eval_budget) for _ in problems])
     for problem, result in zip(problems, results):
-        head = " ".join(map(str, problem.numbers)) + f" -> {problem.target}"
-        verdict = (f"{result.answer} = {problem.target}" if result.solved else "not solved")
-        out.print(f"[bold]{head}[/bold]: {verdict} ({result.budget.model_calls} calls)")
+        verdict = result.answer if result.solved else "not solved"
+        out.print(f"[bold]{task.describe(problem)}[/bold]: {verdict} "
+                  f"({result.budget.model_calls} calls)")
         for depth, node in enumerate(result.principal_variation(), start=1):
             out.print(f"  {depth}. {node['step']:<32} visits {node['visits']:>3}  "
                       f"value {node['value']:.2f}  prior {node['prior']:.2f}")
 
 
-def train_pretrain(task_name: str, run: Path | None, resume: bool,
+def train_pretrain(task_ref: str, run: Path | None, resume: bool,
                    steps: int | None) -> None:
     from lmzero.learn.pretrain import PretrainConfig, load_config, pretrain
-    config = PretrainConfig(task=task_name)
+    task_name = load_user_task(task_ref).name
+    try:
+        config = PretrainConfig(task=task_ref)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     run = run or Path("runs") / f"{task_name}-pretrain"
     try:
         total = steps or (load_config(run) if resume else config).steps

@@ -89,8 +89,11 @@ def _run_method(task, model, problems, budgets, config: MethodConfig) -> list[So
     return [SolveResult(r.solved, r.answer, r.final_state, r.budget) for r in found]
 
 
-def report(problems: Sequence, results: Sequence[SolveResult], seconds: float) -> dict:
-    """Totals and means per problem, and one entry per problem (the CLI's --json)."""
+def report(task: StepTask, problems: Sequence, results: Sequence[SolveResult],
+           seconds: float) -> dict:
+    """Totals and means per problem, and one entry per problem (the CLI's --json): the problem
+    as the task writes it (`numbers` and `target`; math: `question` and `answer`), solved, model
+    calls, and the answer found in `expression`."""
     total = len(results)
     solved = sum(r.solved for r in results)
 
@@ -101,7 +104,7 @@ def report(problems: Sequence, results: Sequence[SolveResult], seconds: float) -
         "solved": solved, "total": total, "accuracy": round(solved / max(total, 1), 4),
         "model_calls": mean("model_calls"), "prompt_tokens": mean("prompt_tokens"),
         "generated_tokens": mean("generated_tokens"), "seconds": round(seconds, 2),
-        "problems": [{"numbers": list(p.numbers), "target": p.target, "solved": r.solved,
+        "problems": [{**task.problem_to_json(p), "solved": r.solved,
                       "model_calls": r.budget.model_calls, "expression": r.answer}
                      for p, r in zip(problems, results)],
     }
@@ -110,4 +113,4 @@ def report(problems: Sequence, results: Sequence[SolveResult], seconds: float) -
 def evaluate(task: StepTask, model: StepModel, problems: Sequence, config: MethodConfig) -> dict:
     started = time.perf_counter()
     results = solve_problems(task, model, problems, config)
-    return report(problems, results, time.perf_counter() - started)
+    return report(task, problems, results, time.perf_counter() - started)

@@ -1,9 +1,10 @@
 """World-model pretraining: teach a TinyLM the rules of a reasoning task, not how to plan.
 
-The data are uniformly random *legal* trajectories (`task.random_trajectory`) of training-split
-problems only, fresh ones every batch. The model learns (1) to write legal steps: next-token
+The data are the task's world-model trajectories (`task.world_trajectory`: uniformly random
+*legal* steps for Game of 24 and Countdown, generated worked solutions for math word problems) of
+training-split problems only, fresh ones every batch. The model learns (1) to write legal steps: next-token
 cross-entropy on the step lines (never on the problem line, which the model is given), and
-(2) the Monte-Carlo value of the random policy: at the end of each prefix (the problem line and
+(2) the Monte-Carlo value of that trajectory policy: at the end of each prefix (the problem line and
 each step line) the value head regresses 2r - 1, r the reward that trajectory reached. Planning
 is left to search and self-play.
 
@@ -27,17 +28,15 @@ from lmzero import checkpoint
 from lmzero.checkpoint import write_atomic
 from lmzero.learn.learner import load_optimizer_tensors, optimizer_tensors, warmup_cosine
 from lmzero.loop import Run
-from lmzero.models.text_tokenizer import CharTokenizer
+from lmzero.models.text_tokenizer import CHARACTERS, CharTokenizer
 from lmzero.models.tinylm import TinyLM, TinyLMConfig
 from lmzero.models.tinylm_steps import TinyLMStepModel
-
-TASKS = ("game24", "countdown")
 
 
 @dataclass
 class PretrainConfig:
     task: str = "game24"
-    """Reasoning task: game24 or countdown."""
+    """Reasoning task: a registered name (game24, countdown, math) or FILE.py:NAME."""
     steps: int = 3000
     """Gradient steps (one fresh batch of random trajectories each). Game of 24 with the default
     model, one thread: ~0.35 s a step (~18 min); sampled-step validity on held-out random
@@ -60,8 +59,8 @@ class PretrainConfig:
     """TinyLMConfig fields (the vocabulary comes from the tokenizer; the trunk is a
     transformer). block_size bounds a whole trajectory: Game of 24's longest is ~130
     characters, Countdown-6's ~280 (rotary positions: a longer block costs nothing)."""
-    countdown: dict = field(default_factory=dict)
-    """CountdownConfig fields, for task countdown."""
+    task_options: dict = field(default_factory=dict)
+    """The task's generator options (`task.with_options`; Countdown: CountdownConfig fields)."""
     checkpoint_every: int = 500
     """Save a checkpoint every this many steps (and after the last)."""
     log_every: int = 50
@@ -75,8 +74,7 @@ class PretrainConfig:
     """torch CPU threads (see TrainConfig.threads)."""
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        make_task(self)  # an unknown task or a bad option fails here, in one line
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
         if self.lr <= 0:
@@ -85,35 +83,47 @@ class PretrainConfig:
             raise ValueError("text models need the transformer trunk: drop model.trunk")
 
 
+def make_task(config: PretrainConfig):
+    """The task a config names, with its generator options."""
+    from lmzero.tasks import load_step_task
+    return load_step_task(config.task).with_options(config.task_options)
+
+
+def config_from_dict(row: dict) -> PretrainConfig:
+    """A PretrainConfig from config.json, old runs included (`countdown` became
+    `task_options`)."""
+    row = dict(row)
+    if "countdown" in row:
+        row["task_options"] = row.pop("countdown")
+    return PretrainConfig(**row)
+
+
 # -- data -------------------------------------------------------------------------------------
 
 class TrajectorySource:
-    """Random legal trajectories of the task's training problems, as finished texts."""
+    """World-model trajectories of the task's training problems, as finished texts."""
 
     def __init__(self, config: PretrainConfig):
-        from lmzero.tasks import countdown, game24
         self.config = config
-        self.module = game24 if config.task == "game24" else countdown
-        self.task = self.module.TASK
+        self.task = make_task(config)
         self.max_length = config.model.get("block_size", TinyLMConfig.block_size)
-        if config.task == "game24":  # every non-held-out multiset, solvable or not
-            self.pool = game24.split(game24.all_multisets(), "train")
-        else:
-            self.countdown = countdown.CountdownConfig(**config.countdown)
+        self.pool = getattr(self.task, "pretrain_pool", lambda: None)()
+        """A fixed pool to draw from (Game of 24: every training multiset, solvable or not);
+        None: the task generates fresh problems."""
 
     def problems(self, n: int, rng: np.random.Generator) -> list:
-        if self.config.task == "game24":
+        if self.pool is not None:
             return [self.pool[i] for i in rng.integers(0, len(self.pool), size=n)]
-        return list(self.module.generate(n, self.countdown, int(rng.integers(2**31)), "train"))
+        return list(self.task.generate(n, int(rng.integers(2**31)), "train"))
 
     def batch(self, n: int, rng: np.random.Generator) -> tuple[list[str], list[float]]:
-        """n (text of a whole random trajectory, its reward); a trajectory longer than the
-        model's block (rare giant products in Countdown) is replaced by another."""
+        """n (text of a whole trajectory, its reward); a trajectory longer than the model's
+        block (rare giant products in Countdown) is replaced by another."""
         texts, rewards = [], []
         while len(texts) < n:
             for problem in self.problems(n - len(texts), rng):
                 state = self.task.initial_state(problem)
-                for step in self.task.random_trajectory(problem, rng):
+                for step in self.task.world_trajectory(problem, rng):
                     state = self.task.apply(state, step)
                 text = self.task.prompt(state)
                 if len(text) < self.max_length:  # + BOS
@@ -157,6 +167,11 @@ def lr_at(step: int, config: PretrainConfig) -> float:
 
 # -- the run ----------------------------------------------------------------------------------
 
+def tokenizer_for(task) -> CharTokenizer:
+    """The character tokenizer of a task's language (`task.characters`)."""
+    return CharTokenizer(getattr(task, "characters", None) or CHARACTERS)
+
+
 def build_model(config: PretrainConfig, tokenizer: CharTokenizer) -> TinyLM:
     return TinyLM(TinyLMConfig(**{**config.model, "vocab_size": tokenizer.vocab_size,
                                   "trunk": "transformer"}))
@@ -164,7 +179,7 @@ def build_model(config: PretrainConfig, tokenizer: CharTokenizer) -> TinyLM:
 
 def _save(run: Run, step: int, model: TinyLM, tokenizer, optimizer, config, row: dict) -> None:
     opt = optimizer_tensors(model, optimizer)
-    step_model = TinyLMStepModel(model, tokenizer, meta=dict(task=config.task))
+    step_model = TinyLMStepModel(model, tokenizer, meta=dict(task=make_task(config).name))
     checkpoint.save(run.checkpoints / f"{step:07d}", model.state_dict(),
                     step_model.checkpoint_meta(step=step, row=row), extra={"optimizer": opt})
     model.train()
@@ -191,7 +206,7 @@ def load_config(run_dir: Path) -> PretrainConfig:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise ValueError(f"{run_dir}: no config.json to resume from")
-    return PretrainConfig(**json.loads(path.read_text()))
+    return config_from_dict(json.loads(path.read_text()))
 
 
 def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
@@ -209,7 +224,7 @@ def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
     write_atomic(run.dir / "config.json", json.dumps(asdict(config), indent=2).encode())
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    tokenizer = CharTokenizer()
+    tokenizer = tokenizer_for(make_task(config))
     model = build_model(config, tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
@@ -241,7 +256,8 @@ def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
                        **{f"loss_{k}": round(v / count, 4) for k, v in sums.items()})
             sums, count = dict(policy=0.0, value=0.0), 0
             if last and config.eval_problems:
-                row.update(evaluate(TinyLMStepModel(model, tokenizer, seed=config.seed),
+                row.update(evaluate(TinyLMStepModel(model, tokenizer, seed=config.seed,
+                                                    max_step_chars=source.task.max_step_chars),
                                     source.task, heldout_problems(config, config.eval_problems)))
                 model.train()
                 t0 = time.time()
@@ -257,21 +273,15 @@ def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
 # -- checks -----------------------------------------------------------------------------------
 
 def heldout_problems(config: PretrainConfig, n: int, seed: int = 12345) -> list:
-    """n held-out problems (the first n of game24's held-out split in a seeded order)."""
-    from lmzero.tasks import countdown, game24
-    if config.task == "game24":
-        pool = game24.split(game24.solvable_problems(), "heldout")
-        order = np.random.default_rng(seed).permutation(len(pool))
-        return [pool[i] for i in order[:n]]
-    return list(countdown.generate(n, countdown.CountdownConfig(**config.countdown), seed,
-                                   "heldout"))
+    """n held-out problems of the task (Game of 24: the first n in a seeded order)."""
+    return list(make_task(config).generate(n, seed, "heldout"))
 
 
 def random_states(task, problems: list, rng: np.random.Generator) -> list:
-    """A non-terminal state of each problem: a random legal trajectory cut at a random depth."""
+    """A non-terminal state of each problem: a world-model trajectory cut at a random depth."""
     states = []
     for problem in problems:
-        steps = task.random_trajectory(problem, rng)
+        steps = task.world_trajectory(problem, rng)
         state = task.initial_state(problem)
         for step in steps[:int(rng.integers(0, max(len(steps), 1)))]:
             state = task.apply(state, step)

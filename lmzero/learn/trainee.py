@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from lmzero import checkpoint
-from lmzero.checkpoint import CheckpointError
+from lmzero.learn.learner import load_optimizer_tensors, optimizer_tensors
 from lmzero.learn.step_learner import StepLearner, StepLearnerConfig
+from lmzero.models.hf_checkpoint import HF_KIND, build, load_trained, trained_tensors
 from lmzero.models.step_model import StepModel
-from lmzero.tasks.arith import MAX_STEP_CHARS
 
 HF_KIND = "hf-trained"
 
@@ -30,14 +30,15 @@ HF_KIND = "hf-trained"
 class TinyLMTrainee:
     """tinylm + `StepLearner`; checkpoints are the text-model checkpoints `tinylm:` loads."""
 
-    def __init__(self, model, tokenizer, config: StepLearnerConfig, total_steps: int, task: str):
+    def __init__(self, model, tokenizer, config: StepLearnerConfig, total_steps: int, task):
         self.model, self.tokenizer, self.task = model, tokenizer, task
         self.learner = StepLearner(model, tokenizer, config, total_steps)
 
     def step_model(self, seed: int) -> StepModel:
         from lmzero.models.tinylm_steps import TinyLMStepModel
         return TinyLMStepModel(self.model, self.tokenizer, seed=seed,
-                               max_step_chars=MAX_STEP_CHARS[self.task], meta=dict(task=self.task))
+                               max_step_chars=self.task.max_step_chars,
+                               meta=dict(task=self.task.name))
 
     def train(self, data: dict, steps: int, rng: np.random.Generator,
               probabilities: np.ndarray | None) -> dict:
@@ -60,23 +61,19 @@ class TinyLMTrainee:
 
 class HFTrainee:
     """A transformers LM under the hf backend + `HFLearner` (LoRA adapters or full weights, and
-    the value head). Its checkpoint: the trained tensors only, and the base model's path."""
+    the value head). Its checkpoint (`models.hf_checkpoint`): the trained tensors only, and the
+    base model's path."""
 
-    def __init__(self, base: str, task: str, learner_config: dict | None = None,
+    def __init__(self, base: str, task, learner_config: dict | None = None,
                  model_options: dict | None = None):
-        from lmzero.models.hf_backend import HFConfig, HFStepModel
-        from lmzero.models.hf_learner import HFLearner, HFLearnerConfig
+        from lmzero.models.hf_learner import HFLearnerConfig
         self.base, self.task = str(base), task
         self.model_options = dict(model_options or {}, value="head")
-        self.sm = HFStepModel.load(base, HFConfig(**self.model_options), task=task)
         self.learner_config = HFLearnerConfig(**(learner_config or {}))
-        self.learner = HFLearner(self.sm, self.learner_config)
+        self.sm, self.learner = build(base, task, asdict(self.learner_config), self.model_options)
 
     def trained_tensors(self) -> dict[str, torch.Tensor]:
-        """Every trained tensor by name: the value head's and the LM's trainable ones."""
-        out = {f"value_head.{k}": v for k, v in self.sm.value_head.state_dict().items()}
-        out.update({f"lm.{n}": p for n, p in self.sm.model.named_parameters() if p.requires_grad})
-        return out
+        return trained_tensors(self.sm)
 
     def _params(self) -> list[torch.nn.Parameter]:
         return [p for g in self.learner.optimizer.param_groups for p in g["params"]]
@@ -93,8 +90,7 @@ class HFTrainee:
         return self.learner.train(data, steps, rng)
 
     def save(self, path: Path, **meta) -> None:
-        from lmzero.learn.learner import optimizer_tensors
-        meta = dict(meta, kind=HF_KIND, task=self.task, base=self.base,
+        meta = dict(meta, kind=HF_KIND, task=self.task.name, base=self.base,
                     learner=asdict(self.learner_config), model_options=self.model_options,
                     learner_steps=self.learner.step_count)
         checkpoint.save(path, self.trained_tensors(), meta,
@@ -102,42 +98,8 @@ class HFTrainee:
                                                               self.learner.optimizer)})
 
     def restore(self, path: Path) -> dict:
-        from lmzero.learn.learner import load_optimizer_tensors
-        meta = _load_trained(self, path)
+        meta = load_trained(self.sm, path)
         load_optimizer_tensors(self._params(), self.learner.optimizer,
                                checkpoint.load_extra(path, "optimizer") or {})
         self.learner.step_count = meta["learner_steps"]
         return meta
-
-
-def _load_trained(trainee: HFTrainee, path: Path) -> dict:
-    tensors = trainee.trained_tensors()
-    loaded, meta = checkpoint.load(path, {k: v.shape for k, v in tensors.items()})
-    with torch.no_grad():
-        for name, value in loaded.items():
-            tensors[name].copy_(value)
-    trainee.sm.weights_changed()
-    return meta
-
-
-def load_hf_checkpoint(path: Path, task: str | None = None, **options) -> StepModel:
-    """The step model of an `HFTrainee` checkpoint (or run directory): its base model with the
-    trained adapters and value head; CheckpointError (one line) for anything else."""
-    from lmzero.models.load import verified_checkpoint
-    path, meta = verified_checkpoint(path, HF_KIND, task,
-                                     "not a checkpoint of a Hugging Face model trained here")
-    trainee = HFTrainee(meta["base"], meta["task"], meta["learner"],
-                        dict(meta["model_options"], **options))
-    _load_trained(trainee, path)
-    trainee.sm.model.eval()
-    return trainee.sm
-
-
-def is_hf_checkpoint(path: str) -> bool:
-    """Whether `path` is a checkpoint (or run directory) `HFTrainee` wrote: its manifest, read
-    unverified, says so (the verified load comes after)."""
-    from lmzero.models.load import resolve
-    try:
-        return checkpoint.read_meta(resolve(Path(path))).get("kind") == HF_KIND
-    except CheckpointError:
-        return False

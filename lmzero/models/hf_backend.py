@@ -43,7 +43,7 @@ class HFConfig:
     chat: bool | None = None
     """Use the tokenizer's chat template: None = when it has one."""
     instruction: str | None = None
-    """Text before the task prompt; None = the task's default (`lm_steps.INSTRUCTIONS`)."""
+    """Text before the task prompt; None = the task's own (`task.instruction`)."""
     value: str = "none"
     """How states are valued: 'head' (a linear head on the prompt's last hidden state), 'judge'
     (the LM's P(yes) to `judge_question`) or 'none' (search falls back to its default value)."""
@@ -159,7 +159,7 @@ class ValueHead(torch.nn.Module):
 class HFStepModel:
     """k sampled steps per prompt and a value, from a transformers causal LM (module doc)."""
 
-    def __init__(self, model, tokenizer, config: HFConfig | None = None, task: str | None = None):
+    def __init__(self, model, tokenizer, config: HFConfig | None = None, task=None):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.config = config = config or HFConfig()
         chat = config.chat if config.chat is not None else bool(tokenizer.chat_template)
@@ -188,7 +188,7 @@ class HFStepModel:
 
     @classmethod
     def load(cls, path: str | Path, config: HFConfig | None = None,
-             task: str | None = None) -> "HFStepModel":
+             task=None) -> "HFStepModel":
         config = config or HFConfig()
         model, tokenizer = load_pretrained(path, config.dtype, config.device)
         return cls(model, tokenizer, config, task)

@@ -1,7 +1,7 @@
 """What every pretrained-LM backend (hf, openai, vllm) shares: how a state becomes the text a
 model continues, how a sample becomes a step, and how k samples become one `Expansion`.
 
-A prompt is the instruction (the task's rules and one worked example) followed by the task's
+A prompt is the instruction (the task's rules and worked examples: `task.instruction`) followed by the task's
 own prompt (problem line + steps so far). With a chat model the instruction is the user's turn
 and the task prompt is the start of the assistant's answer, which the model continues; a plain
 completion model reads instruction + a blank line + the task prompt. A sample is one line: it
@@ -15,37 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lmzero.models.step_model import Expansion
+from lmzero.tasks.base import DEFAULT_JUDGE_QUESTION
 
 
 class BackendError(ValueError):
     """A model backend that cannot serve a request: missing package, unreachable server,
     unknown model, a response without log-probabilities (one-line message)."""
-
-
-_ARITH_RULES = ("Combine the numbers with + - * / to reach the target after the arrow, using "
-                "every number exactly once. Write one step per line: A op B = R (left: the "
-                "remaining numbers in ascending order).")
-_SHOTS = {  # worked examples (few-shot): a 135M model copies the format far better with them
-    "countdown": ("4 9 10 13 -> 24\n13 - 9 = 4 (left: 4 4 10)\n10 - 4 = 6 (left: 4 6)\n"
-                  "6 * 4 = 24 (left: 24)", "2 5 7 -> 45\n7 + 2 = 9 (left: 5 9)\n"
-                  "9 * 5 = 45 (left: 45)", "3 6 8 -> 6\n8 - 6 = 2 (left: 2 3)\n"
-                  "3 * 2 = 6 (left: 6)", "1 4 11 -> 55\n4 + 1 = 5 (left: 5 11)\n"
-                  "11 * 5 = 55 (left: 55)"),
-    "game24": ("4 9 10 13 -> 24\n13 - 9 = 4 (left: 4 4 10)\n10 - 4 = 6 (left: 4 6)\n"
-               "6 * 4 = 24 (left: 24)", "1 2 3 4 -> 24\n2 + 1 = 3 (left: 3 3 4)\n"
-               "3 + 3 = 6 (left: 4 6)\n6 * 4 = 24 (left: 24)", "1 1 4 6 -> 24\n"
-               "1 * 1 = 1 (left: 1 4 6)\n4 * 1 = 4 (left: 4 6)\n6 * 4 = 24 (left: 24)"),
-}
-INSTRUCTIONS = {task: _ARITH_RULES + "\n\n" + "\n\n".join(shots) for task, shots in _SHOTS.items()}
-"""Default instruction per task (the step format of `tasks/arith.py` and a worked example)."""
-
-JUDGE_QUESTIONS = {
-    "countdown": "\nCan the numbers left still reach the target exactly? Answer yes or no.\n"
-                 "Answer:",
-    "game24": "\nCan the numbers left still make 24 exactly? Answer yes or no.\nAnswer:",
-}
-"""Default LM-as-judge question per task, appended to the rendered prompt."""
-DEFAULT_JUDGE_QUESTION = "\nIs this on track to a correct solution? Answer yes or no.\nAnswer:"
 
 
 @dataclass
@@ -61,13 +36,18 @@ class PromptFormat:
     the next token."""
 
     @staticmethod
-    def for_task(task: str | None, chat: bool = False, instruction: str | None = None,
+    def for_task(task, chat: bool = False, instruction: str | None = None,
                  judge_question: str | None = None) -> "PromptFormat":
-        """The task's default instruction and judge question unless given."""
+        """The task's own instruction and judge question (`task.instruction`,
+        `task.judge_question`) unless given; `task` may be None (no instruction) or a
+        registered task's name."""
+        if isinstance(task, str):
+            from lmzero.tasks import load_task
+            task = load_task(task)
         return PromptFormat(
-            instruction=INSTRUCTIONS.get(task or "", "") if instruction is None else instruction,
+            instruction=getattr(task, "instruction", "") if instruction is None else instruction,
             chat=chat,
-            judge_question=(JUDGE_QUESTIONS.get(task or "", DEFAULT_JUDGE_QUESTION)
+            judge_question=(getattr(task, "judge_question", DEFAULT_JUDGE_QUESTION)
                             if judge_question is None else judge_question))
 
     def plain(self, prompt: str) -> str:

@@ -42,7 +42,7 @@ class OpenAIConfig:
     model: str | None = None
     """Model name as the server lists it at /v1/models; None = the only one it serves."""
     instruction: str | None = None
-    """Text before the task prompt; None = the task's default (`lm_steps.INSTRUCTIONS`)."""
+    """Text before the task prompt; None = the task's own (`task.instruction`)."""
     value: str = "none"
     """'judge' (the LM's P(yes) to `judge_question`, one extra request) or 'none'."""
     judge_question: str | None = None
@@ -83,7 +83,7 @@ class OpenAIConfig:
 class OpenAIStepModel:
     """k sampled steps per prompt from an OpenAI-compatible server (module doc)."""
 
-    def __init__(self, config: OpenAIConfig | None = None, task: str | None = None):
+    def __init__(self, config: OpenAIConfig | None = None, task=None):
         self.config = config = config or OpenAIConfig()
         self.format = PromptFormat.for_task(task, False, config.instruction,
                                             config.judge_question)

@@ -8,7 +8,7 @@
     vllm:NAME_OR_PATH                        an in-process vLLM engine (GPU)
 
 Keyword options go to the backend's config (`HFConfig`, `OpenAIConfig`, `VLLMConfig`; tinylm
-takes `seed` and `max_step_chars`), e.g. `load_model("hf:m.gguf", "countdown", value="judge")`.
+takes `seed` and `max_step_chars`), e.g. `load_model("hf:m.gguf", countdown.TASK, value="judge")`.
 Backends import lazily, so naming one never imports another's packages.
 """
 
@@ -45,22 +45,25 @@ def parse_spec(spec: str) -> tuple[str, str, str | None]:
     return kind, url, model or None
 
 
-def load_model(spec: str, task: str, **options) -> StepModel:
-    """The step model a spec names, set up for `task` (game24 or countdown: the instruction and
-    judge question of pretrained LMs, the task check of tinylm checkpoints)."""
+def load_model(spec: str, task, **options) -> StepModel:
+    """The step model a spec names, set up for `task` (a task object or a registered name: the
+    instruction and judge question of pretrained LMs, the task check of tinylm checkpoints)."""
     kind, where, model = parse_spec(spec)
+    if isinstance(task, str):
+        from lmzero.tasks import load_task
+        task = load_task(task)
     try:
         return _load(kind, where, model, task, options)
     except TypeError as e:  # an option the backend's config does not have
         raise ValueError(f"{kind} model: {e}") from None
 
 
-def _load(kind: str, where: str, model: str | None, task: str, options: dict) -> StepModel:
+def _load(kind: str, where: str, model: str | None, task, options: dict) -> StepModel:
     if kind == "tinylm":
         from lmzero.models.tinylm_steps import load_step_model
         return load_step_model(Path(where), task=task, **options)
     if kind == "hf":
-        from lmzero.learn.trainee import is_hf_checkpoint, load_hf_checkpoint
+        from lmzero.models.hf_checkpoint import is_hf_checkpoint, load_hf_checkpoint
         if is_hf_checkpoint(where):  # trained here by self-improvement: base + adapters
             return load_hf_checkpoint(Path(where), task, **options)
         from lmzero.models.hf_backend import HFConfig, HFStepModel

@@ -149,12 +149,14 @@ class TinyLMStepModel:
         return checkpoint.save(Path(path), self.model.state_dict(), self.checkpoint_meta(**meta))
 
 
-def load_step_model(path: Path, *, seed: int = 0, task: str | None = None,
+def load_step_model(path: Path, *, seed: int = 0, task=None,
                     max_step_chars: int | None = None) -> TinyLMStepModel:
     """The step model of a checkpoint directory, or of a run directory's newest checkpoint;
-    CheckpointError (one line) for anything else, or a model trained on another `task`."""
+    CheckpointError (one line) for anything else, or a model trained on another `task` (a task
+    object, or its name); its longest step is the task's unless `max_step_chars` says."""
     from lmzero.models.load import verified_checkpoint
-    path, meta = verified_checkpoint(path, KIND, task,
+    name = getattr(task, "name", task)
+    path, meta = verified_checkpoint(path, KIND, name,
                                      "not a text-model checkpoint (a game network?)")
     try:
         tokenizer = CharTokenizer.from_vocab(meta["vocab"])
@@ -167,7 +169,15 @@ def load_step_model(path: Path, *, seed: int = 0, task: str | None = None,
     tensors, _ = checkpoint.load(path, {k: v.shape for k, v in model.state_dict().items()})
     model.load_state_dict(tensors)
     meta = {k: v for k, v in meta.items() if k not in ("kind", "model", "vocab")}
-    if max_step_chars is None:  # the task's longest step (Game of 24: 40 characters)
-        from lmzero.tasks.arith import MAX_STEP_CHARS
-        max_step_chars = MAX_STEP_CHARS.get(meta.get("task"), 64)
+    if max_step_chars is None:
+        max_step_chars = getattr(task, "max_step_chars", None) or _registered_step_chars(meta)
     return TinyLMStepModel(model, tokenizer, seed=seed, max_step_chars=max_step_chars, meta=meta)
+
+
+def _registered_step_chars(meta: dict) -> int:
+    """The longest step of the registered task a checkpoint names (64 when it names none)."""
+    from lmzero.tasks import TaskError, load_task
+    try:
+        return load_task(meta.get("task") or "").max_step_chars
+    except (TaskError, AttributeError):
+        return 64

@@ -28,7 +28,7 @@ class VLLMConfig:
     model: str = ""
     """A model directory, a .gguf file or a hub name the GPU machine has cached."""
     instruction: str | None = None
-    """Text before the task prompt; None = the task's default (`lm_steps.INSTRUCTIONS`)."""
+    """Text before the task prompt; None = the task's own (`task.instruction`)."""
     chat: bool = False
     """Wrap prompts with the tokenizer's chat template (the task prompt starts the answer)."""
     value: str = "none"
@@ -65,7 +65,7 @@ def _vllm():
 class VLLMStepModel:
     """k sampled steps per prompt from an in-process vLLM engine (module doc)."""
 
-    def __init__(self, config: VLLMConfig, task: str | None = None):
+    def __init__(self, config: VLLMConfig, task=None):
         vllm = _vllm()
         self.config, self.vllm = config, vllm
         self.llm = vllm.LLM(model=config.model, enable_prefix_caching=True, seed=config.seed,

@@ -2,6 +2,6 @@
 curation (holes in the data, replay weights, problems aimed at the frontier)."""
 
 from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
-from lmzero.replay.curation import CurationConfig, Curator, bucket_of
+from lmzero.replay.curation import CurationConfig, Curator
 
-__all__ = ["CurationConfig", "Curator", "ReplayBuffer", "TEXT_FIELDS", "bucket_of"]
+__all__ = ["CurationConfig", "Curator", "ReplayBuffer", "TEXT_FIELDS"]

@@ -1,79 +1,24 @@
 """Curation: find the holes in the training data and steer the loop at them.
 
-Each attempted problem lands in a bucket (Game of 24: how many solutions; Countdown: k and target
-size). Per bucket the curator counts attempts, solves and replay examples; a bucket with few
+Each attempted problem lands in the bucket its task names (`task.bucket`: Game of 24, how many
+solutions; Countdown, k and target size; math, the number of operations). Per bucket the curator counts attempts, solves and replay examples; a bucket with few
 examples or a low solve rate is a *hole*. Holes are overweighted in the replay sampler, the next
 iteration's problems favour the *frontier* (sometimes solved, sometimes not: where search results
-teach the most) and hole buckets, and for Countdown synthetic generation is aimed at them. The
+teach the most) and hole buckets, and a task that generates problems aims generation at them
+(`task.generate_for_buckets`). The
 seed's words: "analyse the holes in your data distribution ... overweight or replay certain parts
 ... put synthetic generation to work on the gaps".
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from lmzero.tasks import countdown, game24
-from lmzero.tasks.arith import ArithTask, Problem
-from lmzero.tasks.countdown import CountdownConfig
-
-GAME24_EDGES = (1, 2, 4, 8, 16)
-"""Lower edges of the solution-count buckets. Training split (1,004 puzzles): 1 solution 164,
-2-3 165, 4-7 276, 8-15 224, 16+ 175 (most solutions: 98)."""
-GAME24_BUCKETS = ("1 solution", "2-3", "4-7", "8-15", "16+")
-COUNTDOWN_EDGES = (50, 100)
-"""Target-size edges of the Countdown buckets: <50, 50-99, >=100 (default targets: 10-200)."""
-
-
-@lru_cache(maxsize=None)
-def _game24_solutions(problem: Problem) -> int:
-    return ArithTask("game24").count_solutions(problem)  # ~1 ms each; at most 1,820 puzzles
-
-
-def _countdown_label(k: int, lo: int, hi: int | None) -> str:
-    if lo <= 1:
-        return f"k={k} target<{hi}"
-    return f"k={k} target>={lo}" if hi is None else f"k={k} target {lo}-{hi - 1}"
-
-
-_COUNTDOWN_RANGES = list(zip((1,) + COUNTDOWN_EDGES, COUNTDOWN_EDGES + (None,)))  # [lo, hi)
-COUNTDOWN_BUCKETS = {_countdown_label(k, lo, hi): (k, lo, hi)
-                     for k in range(3, 7) for lo, hi in _COUNTDOWN_RANGES}
-"""Label -> (k, lowest target, first target past the bucket or None), in display order."""
-
-
-def bucket_of(task_name: str, problem: Problem) -> str:
-    """The curation bucket of a problem.
-
-    >>> bucket_of("game24", Problem.make([1, 5, 5, 5], 24))
-    '1 solution'
-    >>> bucket_of("countdown", Problem.make([3, 7, 25, 50], 147))
-    'k=4 target>=100'
-    """
-    if task_name == "game24":
-        count = _game24_solutions(problem)
-        if count == 0:
-            return "0 solutions"
-        i = int(np.searchsorted(GAME24_EDGES, count, side="right")) - 1
-        return GAME24_BUCKETS[i]
-    if task_name == "countdown":
-        k = len(problem.numbers)
-        lo, hi = next((lo, hi) for lo, hi in _COUNTDOWN_RANGES if hi is None or problem.target < hi)
-        return _countdown_label(k, lo, hi)
-    raise ValueError(f"curation buckets exist for 'game24' and 'countdown', got {task_name!r}")
-
-
-def _bucket_order(bucket: str) -> int:
-    order = ("0 solutions",) + GAME24_BUCKETS + tuple(COUNTDOWN_BUCKETS)
-    return order.index(bucket) if bucket in order else len(order)
-
-
-_HELDOUT = {"game24": game24.is_heldout, "countdown": countdown.is_heldout}
+from lmzero.tasks.base import StepTask
 
 
 @dataclass(frozen=True)
@@ -140,36 +85,41 @@ class _Counts:
 
 class Curator:
     """Per-problem and per-bucket statistics of one task's training attempts, and what follows
-    from them: holes, replay weights, the next problems, and (Countdown) generated problems."""
+    from them: holes, replay weights, the next problems, and problems generated at the holes."""
 
-    def __init__(self, task_name: str, config: CurationConfig = CurationConfig(),
+    def __init__(self, task: StepTask, config: CurationConfig = CurationConfig(),
                  buckets: Sequence[str] | None = None):
         """`buckets`: those expected even before any attempt (a never-attempted one is a hole
-        once others have examples); default: Game of 24's five, none for Countdown."""
-        if task_name not in _HELDOUT:
-            raise ValueError(f"curation supports 'game24' and 'countdown', got {task_name!r}")
-        self.task_name, self.config = task_name, config
-        default = GAME24_BUCKETS if task_name == "game24" else ()
-        self._expected = tuple(default if buckets is None else buckets)
-        self._problems: dict[Problem, _Counts] = {}
+        once others have examples); default: the task's own (`task.buckets`)."""
+        self.task, self.config = task, config
+        self._order = tuple(getattr(task, "buckets", ()))
+        self._expected = tuple(self._order if buckets is None else buckets)
+        self._problems: dict[Any, _Counts] = {}
         self._buckets: dict[str, _Counts] = {b: _Counts() for b in self._expected}
         self._total = _Counts()
 
     # -- recording -------------------------------------------------------------------------------
 
-    def record(self, problem: Problem, solved: bool, examples: int) -> None:
+    def record(self, problem, solved: bool, examples: int) -> None:
         """One search attempt on a training problem: solved or not, and the replay examples it
         produced (trajectory nodes)."""
         if int(examples) != examples or examples < 0:
             raise ValueError(f"examples={examples}: pass the number of replay examples (>= 0)")
-        if _HELDOUT[self.task_name](problem):
+        if self.task.is_heldout(problem):
             raise ValueError(f"{problem} is held out: training never attempts held-out problems")
-        bucket = bucket_of(self.task_name, problem)
+        bucket = self._bucket(problem)
         for counts in (self._problems.setdefault(problem, _Counts()),
                        self._buckets.setdefault(bucket, _Counts()), self._total):
             counts.add(bool(solved), int(examples))
 
     # -- statistics ------------------------------------------------------------------------------
+
+    def _bucket(self, problem) -> str:
+        return getattr(self.task, "bucket", lambda p: "all")(problem)
+
+    def _bucket_order(self, bucket: str) -> int:
+        order = ("0 solutions",) + self._order
+        return order.index(bucket) if bucket in order else len(order)
 
     def _global_rate(self) -> float:
         return (self._total.solved + 1) / (self._total.attempts + 2)  # Laplace: 0.5 before data
@@ -178,7 +128,7 @@ class Curator:
         c, m = self._buckets.get(bucket, _Counts()), self.config.prior_attempts
         return (c.solved + m * self._global_rate()) / (c.attempts + m)  # Beta posterior mean
 
-    def _problem_rate(self, problem: Problem, bucket: str) -> float | None:
+    def _problem_rate(self, problem, bucket: str) -> float | None:
         c, m = self._problems.get(problem), self.config.prior_attempts
         return None if c is None else (c.solved + m * self._bucket_rate(bucket)) / (c.attempts + m)
 
@@ -203,7 +153,7 @@ class Curator:
 
     def buckets(self) -> list[str]:
         """Known buckets in display order."""
-        return sorted(self._buckets, key=lambda b: (_bucket_order(b), b))
+        return sorted(self._buckets, key=lambda b: (self._bucket_order(b), b))
 
     def stats(self) -> dict[str, dict]:
         """Per bucket: problems seen, attempts, solved, solve_rate (raw; None before any attempt),
@@ -211,7 +161,7 @@ class Curator:
         weights, total = self.replay_weights(), max(self._total.examples, 1)
         seen: dict[str, int] = {}
         for p in self._problems:
-            b = bucket_of(self.task_name, p)
+            b = self._bucket(p)
             seen[b] = seen.get(b, 0) + 1
         out = {}
         for b in self.buckets():
@@ -246,13 +196,13 @@ class Curator:
 
     # -- steering --------------------------------------------------------------------------------
 
-    def choose_problems(self, pool: Sequence[Problem], n: int,
-                        rng: np.random.Generator) -> list[Problem]:
+    def choose_problems(self, pool: Sequence, n: int,
+                        rng: np.random.Generator) -> list:
         """`n` distinct problems from a training pool for the next iteration: an `explore` share
         uniformly, the rest by priority (bucket weight, times `off_frontier` for a seen problem
         off the frontier), without replacement via Gumbel-top-k. Refuses held-out problems."""
         pool = list(pool)
-        heldout = next((p for p in pool if _HELDOUT[self.task_name](p)), None)
+        heldout = next((p for p in pool if self.task.is_heldout(p)), None)
         if heldout is not None:
             raise ValueError(f"the pool holds held-out problem {heldout}: pass the train split, "
                              "training never sees held-out problems")
@@ -267,8 +217,8 @@ class Curator:
         focus = rest[np.argsort(-keys, kind="stable")[:n - n_explore]]  # without replacement
         return [pool[i] for i in np.concatenate([explore, focus])]
 
-    def _priority(self, problem: Problem, weight: dict[str, float]) -> float:
-        bucket = bucket_of(self.task_name, problem)
+    def _priority(self, problem, weight: dict[str, float]) -> float:
+        bucket = self._bucket(problem)
         if bucket not in weight:
             weight[bucket] = self._raw_weight(bucket)
         rate = self._problem_rate(problem, bucket)
@@ -281,25 +231,11 @@ class Curator:
         holes = [b for b, s in stats.items() if s["hole"]]
         return holes + [b for b, s in stats.items() if s["frontier"] and b not in holes]
 
-    def generate_for_holes(self, n: int, base: CountdownConfig = CountdownConfig(),
-                           seed: int = 0) -> list[Problem]:
-        """Countdown only: `n` new training-split problems spread evenly over the hole and
-        frontier buckets (or `base`'s own mix when there are none), made by setting k and the
-        target range of `base` to each bucket's."""
-        if self.task_name != "countdown":
-            raise ValueError(f"generate_for_holes needs countdown, not {self.task_name!r}: "
-                             "Game of 24 has a fixed set of puzzles")
-        wanted = [b for b in self.target_buckets() if b in COUNTDOWN_BUCKETS]
-        if not wanted:
-            return countdown.generate(n, base, seed, "train")
-        out: list[Problem] = []
-        for i, bucket in enumerate(wanted):
-            count = n // len(wanted) + (i < n % len(wanted))
-            if count:
-                made = countdown.generate(count, _config_for(bucket, base), seed + i, "train")
-                out += [p for p in made if bucket_of("countdown", p) == bucket
-                        and not countdown.is_heldout(p)]
-        return out
+    def generate_for_holes(self, n: int, seed: int = 0) -> list:
+        """`n` new training problems aimed at the hole and frontier buckets, by the task's own
+        generator (`task.generate_for_buckets`); none when the task cannot generate."""
+        generate = getattr(self.task, "generate_for_buckets", None)
+        return list(generate(self.target_buckets(), n, seed)) if generate else []
 
     # -- reporting and resuming ------------------------------------------------------------------
 
@@ -308,7 +244,7 @@ class Curator:
         bucket (solve rate only once a bucket was attempted)."""
         stats = self.stats()
         frontier = sum(1 for p in self._problems
-                       if self._on_frontier(self._problem_rate(p, bucket_of(self.task_name, p))))
+                       if self._on_frontier(self._problem_rate(p, self._bucket(p))))
         row = {"curation_holes": sum(s["hole"] for s in stats.values()),
                "curation_hole_buckets": ",".join(b for b, s in stats.items() if s["hole"]),
                "curation_frontier": frontier, "curation_problems_seen": len(self._problems),
@@ -322,26 +258,32 @@ class Curator:
 
     def state_dict(self) -> dict:
         """JSON-serialisable: task, config, expected buckets and per-problem counts."""
-        return {"task": self.task_name, "config": asdict(self.config),
+        return {"task": self.task.name, "config": asdict(self.config),
                 "buckets": list(self._expected),
-                "problems": [[list(p.numbers), p.target, c.attempts, c.solved, c.examples]
+                "problems": [[self.task.problem_to_json(p), c.attempts, c.solved, c.examples]
                              for p, c in self._problems.items()]}
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> Curator:
-        """The curator `state_dict` was taken from (bucket counts are rebuilt from problems)."""
-        cur = cls(state["task"], CurationConfig(**state["config"]), state["buckets"])
-        for numbers, target, attempts, solved, examples in state["problems"]:
-            p = Problem.make(numbers, target)
-            b = bucket_of(cur.task_name, p)
+    def from_state_dict(cls, state: dict, task: StepTask | None = None) -> Curator:
+        """The curator `state_dict` was taken from (bucket counts are rebuilt from problems);
+        `task` defaults to the registered task of the state's name."""
+        if task is None:
+            from lmzero.tasks import load_task
+            task = load_task(state["task"])
+        cur = cls(task, CurationConfig(**state["config"]), state["buckets"])
+        for entry in state["problems"]:
+            if len(entry) == 5:  # saved before problems were task JSON: numbers, target, ...
+                entry = [{"numbers": entry[0], "target": entry[1]}, *entry[2:]]
+            row, attempts, solved, examples = entry
+            p = task.problem_from_json(row)
+            b = cur._bucket(p)
             for c in (cur._problems.setdefault(p, _Counts()),
                       cur._buckets.setdefault(b, _Counts()), cur._total):
                 c.attempts, c.solved, c.examples = (
                     c.attempts + attempts, c.solved + solved, c.examples + examples)
         return cur
 
-    @staticmethod
-    def plot(history: Sequence[dict], path: str | Path) -> None:
+    def plot(self, history: Sequence[dict], path: str | Path) -> None:
         """Per-bucket solve rate and example share over iterations, from `summary()` rows (x is a
         row's "iteration" when present, else its index)."""
         import matplotlib
@@ -350,7 +292,7 @@ class Curator:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for ax, prefix in zip(axes, ("solve_rate", "example_share")):
             keys = sorted({k for r in history for k in r if k.startswith(prefix + "[")},
-                          key=lambda k: (_bucket_order(k[len(prefix) + 1:-1]), k))
+                          key=lambda k: (self._bucket_order(k[len(prefix) + 1:-1]), k))
             for k in keys:
                 points = [(r.get("iteration", i), r[k]) for i, r in enumerate(history) if k in r]
                 ax.plot(*zip(*points), marker="o", label=k[len(prefix) + 1:-1])
@@ -363,14 +305,3 @@ class Curator:
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)
-
-
-def _config_for(bucket: str, base: CountdownConfig) -> CountdownConfig:
-    """`base` with a Countdown bucket's k and target range, intersected with `base`'s range (the
-    bucket's own range where they do not overlap; an open top stops at `base.max_target`)."""
-    k, lo, hi = COUNTDOWN_BUCKETS[bucket]
-    top = max(base.max_target, lo) if hi is None else hi - 1  # the bucket is [lo, top]
-    low, high = max(lo, base.min_target), min(top, base.max_target)
-    if low > high:
-        low, high = lo, top
-    return replace(base, k=k, min_target=low, max_target=high)

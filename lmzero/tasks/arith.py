@@ -26,11 +26,8 @@ from typing import Callable, Hashable, Iterable
 import numpy as np
 
 from lmzero.tasks.arith_solver import count_trees
+from lmzero.tasks.base import ProblemError, TextTask, split_problems
 
-TASKS = ("game24", "countdown")
-MAX_STEP_CHARS = {"game24": 40, "countdown": 64}
-"""Longest step line a model should write, newline included (Game of 24's longest legal step has
-40 characters; Countdown-6's rarely more than 60): longer samples are dropped."""
 OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
 
@@ -227,9 +224,7 @@ def heldout_by_hash(text: str) -> bool:
 
 def split(problems: Iterable[Problem], which: str, is_heldout: Callable[[Problem], bool]):
     """The problems of one split: "train", "heldout", or "all"."""
-    if which not in ("train", "heldout", "all"):
-        raise ValueError(f"split must be 'train', 'heldout' or 'all', got {which!r}")
-    return [p for p in problems if which == "all" or is_heldout(p) == (which == "heldout")]
+    return split_problems(problems, which, is_heldout)
 
 
 def format_problem(problem: Problem) -> str:
@@ -237,16 +232,50 @@ def format_problem(problem: Problem) -> str:
     return f"{' '.join(map(str, problem.numbers))} -> {problem.target}"
 
 
+_RULES = ("Combine the numbers with + - * / to reach the target after the arrow, using every "
+          "number exactly once. Write one step per line: A op B = R (left: the remaining numbers "
+          "in ascending order).")
+
+
 @dataclass(frozen=True)
-class ArithTask:
-    """Game of 24 or Countdown as a single-agent task over text steps."""
+class ArithTask(TextTask):
+    """Combine numbers into a target as a single-agent task over text steps; `game24.Game24` and
+    `countdown.Countdown` add their problem rules, split, generator and curation buckets."""
 
-    name: str
-    """"game24" (four numbers 1-13 into 24) or "countdown" (3 to 6 numbers into any target)."""
+    name: str = "arith"
+    """The task's registry name."""
+    problem_example = '{"numbers": [4, 9, 10, 13], "target": 24}'
+    shots: tuple[str, ...] = ()
+    """Worked examples (few-shot) for pretrained LMs: a 135M model copies the format far better
+    with them."""
 
-    def __post_init__(self):
-        if self.name not in TASKS:
-            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.name!r}")
+    @property
+    def instruction(self) -> str:
+        return _RULES + "".join("\n\n" + shot for shot in self.shots)
+
+    # -- problems -------------------------------------------------------------------------
+
+    def validate(self, numbers: list[int], target: int) -> None:
+        """The task's own rules on a problem (game24: four numbers, target 24); ValueError."""
+
+    def problem_from_json(self, row: dict) -> Problem:
+        missing = [k for k in ("numbers", "target") if k not in row]
+        if missing:
+            raise ValueError(f"missing key {missing[0]!r}")
+        return _validated(row["numbers"], row["target"], self)
+
+    def problem_to_json(self, problem: Problem) -> dict:
+        return {"numbers": list(problem.numbers), "target": problem.target}
+
+    def describe(self, problem: Problem) -> str:
+        return format_problem(problem)
+
+    def parse_problem(self, text: str) -> Problem:
+        return parse_problem_text(text, self)
+
+    def world_trajectory(self, problem: Problem, rng: np.random.Generator) -> list[str]:
+        """Uniformly random legal steps: the world model learns the rules, not planning."""
+        return self.random_trajectory(problem, rng)
 
     def initial_state(self, problem: Problem) -> ArithState:
         values = tuple(Fraction(n) for n in problem.numbers)
@@ -378,52 +407,28 @@ def _closes_at_end(expr: str) -> bool:
     return False
 
 
-class ProblemError(ValueError):
-    """A problem file line or command-line problem that is malformed (one-line message)."""
-
-
-def _validated(numbers, target, task: str) -> Problem:
+def _validated(numbers, target, task: ArithTask) -> Problem:
     """Problem checked against the task's rules; ValueError says what is wrong."""
     if not isinstance(numbers, list) or not all(isinstance(n, Integral) and not isinstance(n, bool)
                                                 for n in numbers):
         raise ValueError(f"numbers must be a list of integers, got {numbers!r}")
     if isinstance(target, bool) or not isinstance(target, Integral):
         raise ValueError(f"target must be an integer, got {target!r}")
-    if task == "game24" and (len(numbers) != 4 or target != 24):
-        raise ValueError(f"game24 needs exactly 4 numbers and target 24, got {len(numbers)} "
-                         f"numbers and target {target}")
-    if task == "countdown" and not 3 <= len(numbers) <= 6:
-        raise ValueError(f"countdown needs 3 to 6 numbers, got {len(numbers)}")
+    task.validate(numbers, target)
     return Problem.make(numbers, target)
 
 
-def read_problems(path: str | os.PathLike, task: str | ArithTask) -> list[Problem]:
+def _task(task: ArithTask | str) -> ArithTask:
+    if isinstance(task, str):
+        from lmzero.tasks import load_step_task
+        return load_step_task(task)
+    return task
+
+
+def read_problems(path: str | os.PathLike, task: ArithTask | str) -> list[Problem]:
     """JSONL lines `{"numbers": [4, 9, 10, 13], "target": 24}`; blank lines skipped. Any bad
     line raises ProblemError naming the file and line."""
-    name = ArithTask(getattr(task, "name", task)).name
-    try:
-        with open(path) as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise ProblemError(f"{path}: cannot read problems ({e.strerror})") from None
-    problems = []
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as e:  # JSONDecodeError, or an integer too long to convert
-            raise ProblemError(f"{path}:{lineno}: bad JSON ({getattr(e, 'msg', e)})") from None
-        try:
-            if not isinstance(row, dict):
-                raise ValueError(f"expected an object with numbers and target, got {_clip(line)}")
-            missing = [k for k in ("numbers", "target") if k not in row]
-            if missing:
-                raise ValueError(f"missing key {missing[0]!r}")
-            problems.append(_validated(row["numbers"], row["target"], name))
-        except ValueError as e:
-            raise ProblemError(f"{path}:{lineno}: {e}") from None
-    return problems
+    return _task(task).read_problems(path)
 
 
 def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> None:
@@ -439,24 +444,26 @@ def write_problems(path: str | os.PathLike, problems: Iterable[Problem]) -> None
     os.replace(f.name, path)
 
 
-def parse_problem_text(text: str, task: str | ArithTask) -> Problem:
-    """A problem from the command line: `"4 9 10 13"` (game24) or `"3 7 25 50 -> 147"`.
+def parse_problem_text(text: str, task: ArithTask | str) -> Problem:
+    """A problem from the command line: `"3 7 25 50 -> 147"` (Game of 24: `"4 9 10 13"` too).
 
-    >>> parse_problem_text("3 7 25 50 -> 147", "countdown")
+    >>> from lmzero.tasks.countdown import TASK
+    >>> parse_problem_text("3 7 25 50 -> 147", TASK)
     Problem(numbers=(3, 7, 25, 50), target=147)
-    >>> parse_problem_text("3 7 x", "countdown")
+    >>> parse_problem_text("3 7 x", TASK)
     Traceback (most recent call last):
-    lmzero.tasks.arith.ProblemError: expected numbers like '3 7 25 50 -> 147', got '3 7 x'
+    lmzero.tasks.base.ProblemError: expected numbers like '3 7 25 50 -> 147', got '3 7 x'
     """
-    name = ArithTask(getattr(task, "name", task)).name
-    example = "4 9 10 13" if name == "game24" else "3 7 25 50 -> 147"
+    task = _task(task)
+    default = getattr(task, "default_target", None)
+    example = "4 9 10 13" if default else "3 7 25 50 -> 147"
     head, arrow, tail = text.partition("->")
     words = head.replace(",", " ").split()
     if (not all(_digits(w) for w in words) or (arrow and not _digits(tail.strip()))
-            or (name == "countdown" and not arrow)):
+            or (default is None and not arrow)):
         raise ProblemError(f"expected numbers like {example!r}, got {_clip(text)}")
     try:
-        return _validated([int(w) for w in words], int(tail) if arrow else 24, name)
+        return _validated([int(w) for w in words], int(tail) if arrow else default, task)
     except ValueError as e:
         raise ProblemError(str(e)) from None
 

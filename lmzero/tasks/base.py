@@ -84,3 +84,147 @@ class StepTask(Protocol):
 
     def answer(self, state: State) -> str | None:
         """The solution as one expression, or None if the state does not solve the problem."""
+
+
+class ProblemError(ValueError):
+    """A problem file line or command-line problem that is malformed (one-line message)."""
+
+
+SPLITS = ("train", "heldout", "all")
+
+DEFAULT_JUDGE_QUESTION = "\nIs this on track to a correct solution? Answer yes or no.\nAnswer:"
+"""LM-as-judge question for a task that names none, appended to the rendered prompt."""
+
+REQUIRED = ("name", "initial_state", "apply", "is_terminal", "reward", "prompt", "key", "answer",
+            "problem_from_json", "problem_to_json", "is_heldout")
+"""What an object must have to serve as a step task (`tasks.load_task` checks it)."""
+
+
+class TextTask:
+    """Everything task-specific about an open-action (text step) task, in one object.
+
+    Search, actors, the learner, evaluation, curation and the model backends only ever ask a task
+    object, so a user's task plugs in (`--task FILE.py:NAME`) without the library knowing its
+    name. Subclasses must define the `StepTask` methods plus `problem_from_json`,
+    `problem_to_json` and `is_heldout`; everything else has a default that works.
+    Problems must be hashable (curation counts attempts per problem).
+    """
+
+    name: str = "task"
+    max_step_chars: int = 64
+    """Longest step line a model should write, newline included: longer samples are dropped."""
+    characters: str = "\n 0123456789+-*/=()>:left"
+    """Every character of the prompt/step language (the tinylm tokenizer's vocabulary)."""
+    instruction: str = ""
+    """What a pretrained LM reads before the task prompt: the rules and worked examples."""
+    judge_question: str = DEFAULT_JUDGE_QUESTION
+    """LM-as-judge question appended to the rendered prompt (value = P(yes))."""
+    buckets: tuple[str, ...] = ()
+    """Curation buckets expected before any attempt, in display order."""
+    problem_example: str = '{"question": "...", "answer": "..."}'
+    """One valid JSONL line, quoted in error messages."""
+    heldout_eval_size: int = 200
+    """How many held-out problems self-improvement evaluates (when the task can generate)."""
+
+    def with_options(self, options: dict):
+        """This task with generator options (from a run's config); default: takes none."""
+        if options:
+            raise ValueError(f"task {self.name!r} takes no options, got {sorted(options)}")
+        return self
+
+    # -- problems ---------------------------------------------------------------------------
+
+    def problem_from_json(self, row: dict):
+        """A problem from one parsed JSONL object; ValueError says what is wrong."""
+        raise NotImplementedError
+
+    def problem_to_json(self, problem) -> dict:
+        """The JSON object of a problem (the inverse of `problem_from_json`)."""
+        raise NotImplementedError
+
+    def parse_problem(self, text: str):
+        """A problem from the command line; default: a JSON object as in a problem file."""
+        import json
+        try:
+            return self.problem_from_json(json.loads(text))
+        except (ValueError, TypeError, AttributeError) as e:
+            raise ProblemError(f"expected a problem like {self.problem_example}: {e}") from None
+
+    def describe(self, problem) -> str:
+        """One line naming a problem, for tables and logs."""
+        import json
+        return json.dumps(self.problem_to_json(problem))[:120]
+
+    def read_problems(self, path) -> list:
+        """JSONL problems, blank lines skipped; ProblemError names the file and line."""
+        return read_jsonl_problems(self, path)
+
+    def is_heldout(self, problem) -> bool:
+        """Whether a problem belongs to the held-out split (a fixed rule of the problem)."""
+        raise NotImplementedError
+
+    def generate(self, n: int, seed: int = 0, split: str = "train") -> list:
+        """`n` distinct problems of a split; tasks without built-in problems raise ProblemError."""
+        raise ProblemError(f"task {self.name!r} has no built-in problems: pass --problems "
+                           "FILE.jsonl")
+
+    def heldout_problems(self) -> list:
+        """The fixed held-out set that self-improvement evaluates every iteration."""
+        return self.generate(self.heldout_eval_size, seed=999, split="heldout")
+
+    def training_pool(self, n: int, seed: int) -> list:
+        """Training-split problems to choose `n` from in one self-improvement iteration."""
+        return self.generate(4 * n, seed=seed, split="train")
+
+    # -- curation and world model -----------------------------------------------------------
+
+    def bucket(self, problem) -> str:
+        """The curation bucket of a problem (difficulty or category)."""
+        return "all"
+
+    def generate_for_buckets(self, buckets: list[str], n: int, seed: int) -> list:
+        """`n` training problems aimed at the given buckets; default: a plain draw."""
+        return self.generate(n, seed=seed, split="train")
+
+    def world_trajectory(self, problem, rng) -> list[str]:
+        """Steps of one trajectory to pretrain a world model on (random legal steps, or a
+        worked solution); tasks without one cannot be pretrained."""
+        raise NotImplementedError(f"task {self.name!r} has no world-model trajectories")
+
+    def presets(self) -> dict[str, dict]:
+        """Self-improvement presets: name -> `ImproveConfig` field overrides."""
+        return {}
+
+
+def split_problems(problems, which: str, is_heldout) -> list:
+    """The problems of one split: "train", "heldout", or "all"."""
+    if which not in SPLITS:
+        raise ValueError(f"split must be 'train', 'heldout' or 'all', got {which!r}")
+    return [p for p in problems if which == "all" or is_heldout(p) == (which == "heldout")]
+
+
+def read_jsonl_problems(task, path) -> list:
+    """JSONL lines through `task.problem_from_json`; any bad line raises ProblemError naming the
+    file and line (a problem file is user input: one line, never a traceback)."""
+    import json
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ProblemError(f"{path}: cannot read problems "
+                           f"({getattr(e, 'strerror', None) or e})") from None
+    problems = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as e:  # JSONDecodeError, or an integer too long to convert
+            raise ProblemError(f"{path}:{lineno}: bad JSON ({getattr(e, 'msg', e)})") from None
+        try:
+            if not isinstance(row, dict):
+                raise ValueError(f"expected an object like {task.problem_example}")
+            problems.append(task.problem_from_json(row))
+        except (ValueError, TypeError) as e:
+            raise ProblemError(f"{path}:{lineno}: {e}") from None
+    return problems

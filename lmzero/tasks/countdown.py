@@ -12,7 +12,7 @@ ascending and joined by single spaces, then " -> " and the target (e.g. "3 7 25 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 import numpy as np
@@ -20,7 +20,13 @@ import numpy as np
 from lmzero.tasks import arith
 from lmzero.tasks.arith import ArithTask, Problem
 
-TASK = ArithTask("countdown")
+TARGET_EDGES = (50, 100)
+"""Target-size edges of the curation buckets: <50, 50-99, >=100 (default targets: 10-200)."""
+SHOTS = ("4 9 10 13 -> 24\n13 - 9 = 4 (left: 4 4 10)\n10 - 4 = 6 (left: 4 6)\n"
+         "6 * 4 = 24 (left: 24)", "2 5 7 -> 45\n7 + 2 = 9 (left: 5 9)\n"
+         "9 * 5 = 45 (left: 45)", "3 6 8 -> 6\n8 - 6 = 2 (left: 2 3)\n"
+         "3 * 2 = 6 (left: 6)", "1 4 11 -> 55\n4 + 1 = 5 (left: 5 11)\n"
+         "11 * 5 = 55 (left: 55)")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,87 @@ class CountdownConfig:
             raise ValueError(f"attempts_per_problem={self.attempts_per_problem}: set it to >= 1")
 
 
+def _label(k: int, lo: int, hi: int | None) -> str:
+    if lo <= 1:
+        return f"k={k} target<{hi}"
+    return f"k={k} target>={lo}" if hi is None else f"k={k} target {lo}-{hi - 1}"
+
+
+_RANGES = list(zip((1,) + TARGET_EDGES, TARGET_EDGES + (None,)))  # [lo, hi)
+BUCKETS = {_label(k, lo, hi): (k, lo, hi) for k in range(3, 7) for lo, hi in _RANGES}
+"""Label -> (k, lowest target, first target past the bucket or None), in display order."""
+
+
+@dataclass(frozen=True)
+class Countdown(ArithTask):
+    """Countdown: generated problems (`config`), split by hash; buckets by k and target size,
+    and generation aimed at them."""
+
+    name: str = "countdown"
+    shots: tuple[str, ...] = SHOTS
+    config: CountdownConfig = field(default_factory=CountdownConfig)
+    """How problems are drawn."""
+    max_step_chars = 64  # Countdown-6's steps rarely pass 60 characters
+    judge_question = ("\nCan the numbers left still reach the target exactly? Answer yes or no."
+                      "\nAnswer:")
+
+    def with_options(self, options: dict) -> "Countdown":
+        """This task drawing problems with other `CountdownConfig` fields."""
+        return replace(self, config=replace(self.config, **options)) if options else self
+
+    def validate(self, numbers: list[int], target: int) -> None:
+        if not 3 <= len(numbers) <= 6:
+            raise ValueError(f"countdown needs 3 to 6 numbers, got {len(numbers)}")
+
+    def is_heldout(self, problem: Problem) -> bool:
+        return is_heldout(problem)
+
+    def generate(self, n: int, seed: int = 0, split: str = "train") -> list[Problem]:
+        return generate(n, self.config, seed, split)
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        return ()  # none expected before attempts: the config decides which k appear
+
+    def bucket(self, problem: Problem) -> str:
+        """k and target size.
+
+        >>> TASK.bucket(Problem.make([3, 7, 25, 50], 147))
+        'k=4 target>=100'
+        """
+        lo, hi = next((lo, hi) for lo, hi in _RANGES if hi is None or problem.target < hi)
+        return _label(len(problem.numbers), lo, hi)
+
+    def generate_for_buckets(self, buckets: list[str], n: int, seed: int) -> list[Problem]:
+        """`n` new training problems spread evenly over the buckets (this config's own mix when
+        none is a Countdown bucket), made by setting k and the target range to each bucket's."""
+        wanted = [b for b in buckets if b in BUCKETS]
+        if not wanted:
+            return self.generate(n, seed, "train")
+        out: list[Problem] = []
+        for i, bucket in enumerate(wanted):
+            count = n // len(wanted) + (i < n % len(wanted))
+            if count:
+                made = generate(count, config_for(bucket, self.config), seed + i, "train")
+                out += [p for p in made if self.bucket(p) == bucket and not is_heldout(p)]
+        return out
+
+    def presets(self) -> dict[str, dict]:
+        return {"quick": dict(iterations=3, problems=96, budget=32, steps=100),
+                "full": dict(iterations=10, problems=160, budget=48, steps=150)}
+
+
+def config_for(bucket: str, base: CountdownConfig) -> CountdownConfig:
+    """`base` with a bucket's k and target range, intersected with `base`'s range (the bucket's
+    own range where they do not overlap; an open top stops at `base.max_target`)."""
+    k, lo, hi = BUCKETS[bucket]
+    top = max(base.max_target, lo) if hi is None else hi - 1  # the bucket is [lo, top]
+    low, high = max(lo, base.min_target), min(top, base.max_target)
+    if low > high:
+        low, high = lo, top
+    return replace(base, k=k, min_target=low, max_target=high)
+
+
 def is_heldout(problem: Problem) -> bool:
     """Whether the problem is in the held-out quarter (rule in the module docstring).
 
@@ -79,7 +166,7 @@ def generate(n: int, config: CountdownConfig = CountdownConfig(), seed: int = 0,
         if len(found) == n:
             break
         draw = rng.integers(config.min_number, config.max_number + 1, size=config.k).tolist()
-        steps = TASK.random_trajectory(Problem.make(draw, 1), rng)  # the target is unused here
+        steps = _RANDOM.random_trajectory(Problem.make(draw, 1), rng)  # the target is unused here
         value = arith.parse_step(steps[-1]).result
         if value.denominator != 1 or not config.min_target <= value <= config.max_target:
             continue
@@ -93,3 +180,7 @@ def generate(n: int, config: CountdownConfig = CountdownConfig(), seed: int = 0,
         raise RuntimeError(f"found {len(found)} of {n} problems in {tries} attempts: widen the "
                            "target range or raise attempts_per_problem")
     return found
+
+
+_RANDOM = ArithTask("countdown")  # random trajectories need no config
+TASK = Countdown()

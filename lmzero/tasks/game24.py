@@ -11,16 +11,87 @@ the puzzle, so the split is stable across runs, machines and orderings.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations_with_replacement
 from typing import Iterable
 
+import numpy as np
+
 from lmzero.tasks import arith
 from lmzero.tasks.arith import ArithTask, Problem
 
-TASK = ArithTask("game24")
 TARGET = 24
 CARDS = range(1, 14)  # the numbers a puzzle draws from (a deck's ranks)
+EDGES = (1, 2, 4, 8, 16)
+"""Lower edges of the solution-count curation buckets. Training split (1,004 puzzles): 1 solution
+164, 2-3 165, 4-7 276, 8-15 224, 16+ 175 (most solutions: 98)."""
+BUCKETS = ("1 solution", "2-3", "4-7", "8-15", "16+")
+SHOTS = ("4 9 10 13 -> 24\n13 - 9 = 4 (left: 4 4 10)\n10 - 4 = 6 (left: 4 6)\n"
+         "6 * 4 = 24 (left: 24)", "1 2 3 4 -> 24\n2 + 1 = 3 (left: 3 3 4)\n"
+         "3 + 3 = 6 (left: 4 6)\n6 * 4 = 24 (left: 24)", "1 1 4 6 -> 24\n"
+         "1 * 1 = 1 (left: 1 4 6)\n4 * 1 = 4 (left: 4 6)\n6 * 4 = 24 (left: 24)")
+
+
+@dataclass(frozen=True)
+class Game24(ArithTask):
+    """Game of 24: a fixed set of puzzles, split by hash; curation buckets by solution count."""
+
+    name: str = "game24"
+    shots: tuple[str, ...] = SHOTS
+    max_step_chars = 40  # the longest legal step, newline included
+    default_target = TARGET  # "4 9 10 13" on the command line means "-> 24"
+    judge_question = "\nCan the numbers left still make 24 exactly? Answer yes or no.\nAnswer:"
+    buckets = BUCKETS
+
+    def validate(self, numbers: list[int], target: int) -> None:
+        if len(numbers) != 4 or target != TARGET:
+            raise ValueError(f"game24 needs exactly 4 numbers and target 24, got {len(numbers)} "
+                             f"numbers and target {target}")
+
+    def is_heldout(self, problem: Problem) -> bool:
+        return is_heldout(problem)
+
+    def generate(self, n: int, seed: int = 0, split: str = "train") -> list[Problem]:
+        """`n` solvable puzzles of a split in a seeded order (all of them when n is larger)."""
+        pool = problems(split)
+        order = np.random.default_rng(seed).permutation(len(pool))
+        return [pool[i] for i in order[:n]]
+
+    def heldout_problems(self) -> list[Problem]:
+        """All 358 solvable held-out puzzles."""
+        return problems("heldout")
+
+    def training_pool(self, n: int, seed: int) -> list[Problem]:
+        return problems("train")
+
+    def pretrain_pool(self) -> list[Problem]:
+        """World-model problems: every training multiset, solvable or not."""
+        return split(all_multisets(), "train")
+
+    def bucket(self, problem: Problem) -> str:
+        """Solution-count bucket.
+
+        >>> TASK.bucket(Problem.make([1, 5, 5, 5], 24))
+        '1 solution'
+        """
+        count = solution_count(problem)
+        if count == 0:
+            return "0 solutions"
+        return BUCKETS[int(np.searchsorted(EDGES, count, side="right")) - 1]
+
+    def presets(self) -> dict[str, dict]:
+        return {"quick": dict(iterations=3, problems=96, budget=32, steps=100, block_size=256),
+                "full": dict(iterations=26, problems=256, budget=48, steps=200,
+                             block_size=256)}
+
+
+TASK = Game24()
+
+
+@lru_cache(maxsize=None)
+def solution_count(problem: Problem) -> int:
+    return TASK.count_solutions(problem)  # ~1 ms each; at most 1,820 puzzles
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,73 @@
+"""Checkpoints of Hugging Face models trained here: the trained tensors only (LoRA adapters or
+full weights, and the value head) plus the base model's path, so they stay a few MB.
+
+`learn.trainee.HFTrainee` writes them; `load_hf_checkpoint` (behind `hf:RUN_OR_CHECKPOINT`)
+reads them back onto the base model without importing any learner.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from lmzero import checkpoint
+from lmzero.checkpoint import CheckpointError
+from lmzero.models.step_model import StepModel
+
+HF_KIND = "hf-trained"
+"""`meta["kind"]` of these checkpoints."""
+
+
+def trained_tensors(sm) -> dict[str, torch.Tensor]:
+    """Every trained tensor of an `HFStepModel` by name: the value head's and the LM's
+    trainable ones."""
+    out = {f"value_head.{k}": v for k, v in sm.value_head.state_dict().items()}
+    out.update({f"lm.{n}": p for n, p in sm.model.named_parameters() if p.requires_grad})
+    return out
+
+
+def load_trained(sm, path: Path) -> dict:
+    """Copy a checkpoint's trained tensors into `sm` (adapters already attached); its meta."""
+    tensors = trained_tensors(sm)
+    loaded, meta = checkpoint.load(path, {k: v.shape for k, v in tensors.items()})
+    with torch.no_grad():
+        for name, value in loaded.items():
+            tensors[name].copy_(value)
+    sm.weights_changed()
+    return meta
+
+
+def build(base: str, task, learner_options: dict, model_options: dict):
+    """The base model under the hf backend with the learner's adapters attached: the shape a
+    trained checkpoint fits. (`HFStepModel`, `HFLearner`)."""
+    from lmzero.models.hf_backend import HFConfig, HFStepModel
+    from lmzero.models.hf_learner import HFLearner, HFLearnerConfig
+    sm = HFStepModel.load(base, HFConfig(**dict(model_options, value="head")), task=task)
+    return sm, HFLearner(sm, HFLearnerConfig(**learner_options))
+
+
+def load_hf_checkpoint(path: Path, task=None, **options) -> StepModel:
+    """The step model of an hf checkpoint (or run directory): its base model with the trained
+    adapters and value head; CheckpointError (one line) for anything else. `task`: a task
+    object or name (default: the registered task the checkpoint names)."""
+    from lmzero.models.load import verified_checkpoint
+    path, meta = verified_checkpoint(path, HF_KIND, getattr(task, "name", task),
+                                     "not a checkpoint of a Hugging Face model trained here")
+    if task is None or isinstance(task, str):
+        from lmzero.tasks import load_task
+        task = load_task(meta["task"])
+    sm, _ = build(meta["base"], task, meta["learner"], dict(meta["model_options"], **options))
+    load_trained(sm, path)
+    sm.model.eval()
+    return sm
+
+
+def is_hf_checkpoint(path: str) -> bool:
+    """Whether `path` is a checkpoint (or run directory) of this kind: its manifest, read
+    unverified, says so (the verified load comes after)."""
+    from lmzero.models.load import resolve
+    try:
+        return checkpoint.read_meta(resolve(Path(path))).get("kind") == HF_KIND
+    except CheckpointError:
+        return False
