@@ -15,6 +15,16 @@ from lmzero.cli.common import Preset, UserError, app, out, progress_bar
 
 TASK_HELP = ("game24, countdown, math, an installed plugin's name, or a task of your own as "
              "FILE.py:NAME or module:NAME")
+TASK_OPTION_HELP = "The task, instead of the TASK argument (e.g. --task examples/my_task.py:TASK)."
+
+
+def pick_task(argument: str | None, option: str | None) -> str:
+    """The task reference from the TASK argument or --task (exactly one of them)."""
+    if argument and option:
+        raise UserError(f"give the task once: TASK argument {argument!r} or --task {option!r}")
+    if not (argument or option):
+        raise UserError("missing the task: give TASK (e.g. game24, math) or --task FILE.py:NAME")
+    return argument or option
 
 
 class Split(str, Enum):
@@ -75,7 +85,8 @@ def _problems(task, problems: Path | None, split: Split, limit: int | None, seed
 
 @app.command("eval")
 def evaluate(
-    task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
+    task_ref: str = typer.Argument(None, metavar="[TASK]", help=TASK_HELP),
+    task_option: str = typer.Option(None, "--task", help=TASK_OPTION_HELP),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="A text-model checkpoint or run "
                                     "directory (default: the model the project ships)."),
     model_spec: str = typer.Option(None, "--model", help="Any step model by spec: tinylm:PATH, "
@@ -106,7 +117,7 @@ def evaluate(
 ):
     """Accuracy of one method on held-out problems, with model calls, tokens and time."""
     from lmzero.eval.reasoning import MethodConfig, evaluate as run_eval
-    task = load_user_task(task_ref)
+    task = load_user_task(pick_task(task_ref, task_option))
     try:
         config = MethodConfig(method=method, budget=budget, token_budget=token_budget,
                               verifier=verifier, k=k, width=width, values=values, seed=seed)
@@ -131,10 +142,11 @@ def evaluate(
 
 @app.command()
 def solve(
-    task_ref: str = typer.Argument(..., metavar="TASK", help=TASK_HELP),
-    problem: str = typer.Argument(..., help='The problem: game24 "4 9 10 13", countdown '
-                                  '"3 7 25 50 -> 147", math the question, or a JSON line as in '
-                                  "a problem file."),
+    task_ref: str = typer.Argument(None, metavar="[TASK]", help=TASK_HELP),
+    problem: str = typer.Argument(None, metavar="PROBLEM", help='The problem: game24 '
+                                  '"4 9 10 13", countdown "3 7 25 50 -> 147", math the question, '
+                                  "or a JSON line as in a problem file."),
+    task_option: str = typer.Option(None, "--task", help=TASK_OPTION_HELP),
     checkpoint: Path = typer.Option(None, "--checkpoint", help="A text-model checkpoint or run "
                                     "directory (default: the model the project ships)."),
     model_spec: str = typer.Option(None, "--model", help="Any step model by spec: tinylm:PATH, "
@@ -150,7 +162,11 @@ def solve(
     from lmzero.tasks import ProblemError
     if method not in ("mcts", "gumbel"):
         raise UserError(f"solve searches with mcts or gumbel, not {method!r}")
-    task = load_user_task(task_ref)
+    if task_option and problem is None:  # `solve --task F.py:NAME PROBLEM`
+        task_ref, problem = None, task_ref
+    task = load_user_task(pick_task(task_ref, task_option))
+    if problem is None:
+        raise UserError("missing the PROBLEM to solve")
     try:
         parsed = task.parse_problem(problem)
     except ProblemError as exc:

@@ -10,7 +10,8 @@ import typer
 
 from lmzero.cli.common import Preset, UserError, app
 from lmzero.cli.games import train_game
-from lmzero.cli.reasoning import TASK_HELP, train_improve, train_pretrain
+from lmzero.cli.reasoning import (TASK_HELP, TASK_OPTION_HELP, pick_task, train_improve,
+                                  train_pretrain)
 
 
 class Stage(str, Enum):
@@ -20,8 +21,10 @@ class Stage(str, Enum):
 
 @app.command()
 def train(
-    task_ref: str = typer.Argument(..., metavar="TASK", help="connect4 or tictactoe (self-play); "
-                                   "a step task for self-improvement: " + TASK_HELP + "."),
+    task_ref: str = typer.Argument(None, metavar="[TASK]", help="connect4 or tictactoe "
+                                   "(self-play); a step task for self-improvement: " + TASK_HELP
+                                   + "."),
+    task_option: str = typer.Option(None, "--task", help=TASK_OPTION_HELP),
     stage: Stage = typer.Option(Stage.selfplay, "--stage", help="selfplay: AlphaZero self-play "
                                 "(games) or self-improvement by search (step tasks); pretrain: "
                                 "only the world-model pretraining of a text model on the task's "
@@ -47,6 +50,7 @@ def train(
     self-improvement by search (after world-model pretraining, or only the pretraining with
     --stage pretrain)."""
     from lmzero.tasks import TaskError, is_game, load_task
+    task_ref = pick_task(task_ref, task_option)
     try:
         game = is_game(load_task(task_ref))
     except TaskError as exc:

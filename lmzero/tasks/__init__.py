@@ -120,6 +120,8 @@ def _module_from_file(path: str):
 
 def _checked(found, ref: str):
     """The task object `found` is or makes; TaskError naming what it lacks."""
+    if isinstance(found, type) and not is_game(found):
+        _require(found, ref)
     if isinstance(found, type) or (callable(found) and not hasattr(found, "initial_state")):
         try:
             found = found()
@@ -128,11 +130,16 @@ def _checked(found, ref: str):
                             f"task failed: {type(e).__name__}: {e}") from None
     if is_game(found):
         return found
+    _require(found, ref)
+    return found
+
+
+def _require(found, ref: str) -> None:
     missing = [m for m in REQUIRED if not hasattr(found, m)]
     if missing:
-        raise TaskError(f"{ref} is not a task: {type(found).__name__} lacks "
-                        f"{', '.join(missing)} (subclass lmzero.tasks.TextTask)")
-    return found
+        kind = found.__name__ if isinstance(found, type) else type(found).__name__
+        raise TaskError(f"{ref} is not a task: {kind} lacks {', '.join(missing)} (subclass "
+                        "lmzero.tasks.TextTask)")
 
 
 __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Game", "ProblemError", "StepTask", "TaskError",
