@@ -347,7 +347,7 @@ def preset(task_ref: str, name: str) -> ImproveConfig:
     if name not in sizes:
         raise ValueError(f"unknown preset {name!r} for {task.name}: use {', '.join(sizes)}")
     p = sizes[name]
-    pretrain_config = PretrainConfig(task=task_ref)
+    pretrain_config = PretrainConfig(task=task_ref, **task.pretrain_defaults())
     if "block_size" in p:  # e.g. the shipped Game of 24 world model's block: a game fits in ~130
         pretrain_config = replace(pretrain_config, model={**pretrain_config.model,
                                                           "block_size": p["block_size"]})

@@ -279,9 +279,10 @@ def _show_solutions(config, spec: str, count: int = 3) -> None:
 def train_pretrain(task_ref: str, run: Path | None, resume: bool,
                    steps: int | None) -> None:
     from lmzero.learn.pretrain import PretrainConfig, load_config, pretrain
-    task_name = load_user_task(task_ref).name
+    task = load_user_task(task_ref)
+    task_name = task.name
     try:
-        config = PretrainConfig(task=task_ref)
+        config = PretrainConfig(task=task_ref, **task.pretrain_defaults())
     except ValueError as exc:
         raise UserError(str(exc)) from None
     run = run or Path("runs") / f"{task_name}-pretrain"

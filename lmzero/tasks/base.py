@@ -192,7 +192,12 @@ class TextTask:
         raise NotImplementedError(f"task {self.name!r} has no world-model trajectories")
 
     def presets(self) -> dict[str, dict]:
-        """Self-improvement presets: name -> `ImproveConfig` field overrides."""
+        """Self-improvement presets by name: iterations, problems (per iteration), budget
+        (calls per problem), steps (learner steps per iteration), optionally block_size."""
+        return {}
+
+    def pretrain_defaults(self) -> dict:
+        """`PretrainConfig` fields this task's world model is trained with by default."""
         return {}
 
 
