@@ -7,7 +7,7 @@ examples (visit-weighted steps, verified and searched values) -> a replay shard;
 distils the window into the model (`learn.step_learner`, curation-weighted sampling) -> a
 checkpoint; held-out evaluation (greedy pass@1, MCTS at a fixed budget) -> metrics.jsonl.
 
-The run directory is the game loop's (`loop.Run`): config.json, pretrain/ (the world-model stage,
+The run directory is `lmzero.run`'s: config.json, pretrain/ (the world-model stage,
 itself a resumable run), replay/ (shard + attempts per iteration), checkpoints/<i>/ (model,
 optimizer, curator state), metrics.jsonl, tb/, plots/. `resume=True` continues after any crash.
 """
@@ -18,21 +18,22 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from lmzero import checkpoint
 from lmzero.checkpoint import write_atomic
-from lmzero.learn.pretrain import (PretrainConfig, build_model, config_from_dict, make_task,
+from lmzero.learn.pretrain import (PretrainConfig, build_model, make_task,
                                    pretrain, tokenizer_for)
 from lmzero.learn.step_learner import StepLearnerConfig
 from lmzero.learn.trainee import HFTrainee, TinyLMTrainee
-from lmzero.loop import Run, _tensorboard, _write_scalars
 from lmzero.models.load import resolve
 from lmzero.models.spec import parse_spec
 from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
 from lmzero.replay.curation import CurationConfig, Curator
+from lmzero.run import Run, config_from_dict, open_run
 from lmzero.search.step_search import StepSearchConfig
 from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems
 
@@ -83,13 +84,17 @@ class ImproveConfig:
     threads: int = 1
     """torch CPU threads."""
 
+    RUN_KIND: ClassVar[str] = "self-improvement"
+    """What config.json records: `lmzero.run` refuses to resume another kind of run."""
+
     def __post_init__(self):
         for name, kind in (("actor", StepActorConfig), ("learner", StepLearnerConfig),
                            ("pretrain", PretrainConfig), ("curation", CurationConfig)):
             value = getattr(self, name)
             if isinstance(value, dict):  # from config.json
                 if name == "pretrain":
-                    value = asdict(config_from_dict(dict(value, task=self.task)))
+                    value = asdict(config_from_dict(PretrainConfig,
+                                                    dict(value, task=self.task)))
                 if name == "actor":
                     value = dict(value, search=StepSearchConfig(**value.get("search", {})))
                     value.pop("unsolved_weight", None)  # runs before offpath_weight replaced it
@@ -172,13 +177,12 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
             progress=None, iterations: int | None = None) -> list[dict]:
     """Run (or resume) self-improvement; every metrics row. `progress(i, phase, row)`.
     On resume the run's own config.json rules; `iterations` extends (or shortens) it."""
-    run = Run(run_dir)
-    config = _run_config(run, config, resume, iterations)
+    run, config = open_run(run_dir, config, resume, iterations=iterations)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     trainee, start = _prepare(config, run, progress)
     replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
-    writer = _tensorboard(run, start)
+    scalars = run.tensorboard(start)
     elapsed = run.metrics()[-1].get("wall_seconds", 0.0) if run.metrics() else 0.0
     for i in range(start, config.iterations):
         t0 = time.time()
@@ -198,35 +202,18 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
                    examples=len(data["prompt"]), wall_seconds=round(elapsed, 1),
                    **{f"loss_{k}": round(v, 4) for k, v in losses.items()},
                    **trainee.curator.summary())
-        trainee.save(run.checkpoints / f"{i:05d}", iteration=i, row=row,
+        trainee.save(run.checkpoint(i), iteration=i, row=row,
                      curator=trainee.curator.state_dict())
         if progress:
             progress(i, "eval", None)
         row = evaluate_heldout(config, trainee, row)
         run.log(row)
-        _write_scalars(writer, row)
+        scalars.write(row)
         if progress:
             progress(i, "done", row)
-    writer.close()
+    scalars.close()
     _plots(run, trainee.curator)
     return run.metrics()
-
-
-def _run_config(run: Run, config: ImproveConfig, resume: bool,
-                iterations: int | None) -> ImproveConfig:
-    """The run's config: its config.json on resume, else `config`, written there."""
-    if resume:
-        path = run.dir / "config.json"
-        if not path.is_file():
-            raise ValueError(f"{run.dir}: no config.json to resume from")
-        config = ImproveConfig(**json.loads(path.read_text()))
-        if iterations:
-            config = replace(config, iterations=iterations)
-    elif run.completed() or (run.dir / "pretrain").exists():
-        raise ValueError(f"{run.dir} already holds a run: pass --resume or choose another --run")
-    run.dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run.dir / "config.json", json.dumps(asdict(config), indent=2).encode())
-    return config
 
 
 def _prepare(config: ImproveConfig, run: Run, progress):
@@ -244,7 +231,7 @@ def _prepare(config: ImproveConfig, run: Run, progress):
     trainee.curator = Curator(task, config.curation)
     done = run.completed()
     if done:
-        meta = trainee.restore(run.checkpoints / f"{done[-1]:05d}")
+        meta = trainee.restore(run.checkpoint(done[-1]))
         trainee.curator = Curator.from_state_dict(meta["curator"], task)
         if done[-1] not in {r.get("iteration") for r in run.metrics()}:
             run.log(meta["row"])  # killed between checkpoint and metrics
@@ -311,25 +298,11 @@ def evaluate_heldout(config: ImproveConfig, trainee, row: dict) -> dict:
 
 
 def _plots(run: Run, curator: Curator) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     rows = [r for r in run.metrics() if "heldout_greedy_pass1" in r]
     if not rows:
         return
-    (run.dir / "plots").mkdir(exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key in ("heldout_greedy_pass1", "heldout_mcts_solved", "train_solve_rate"):
-        points = [(r["iteration"], r[key]) for r in rows if r.get(key) is not None]
-        if points:
-            ax.plot(*zip(*points), marker="o", label=key)
-    ax.set_xlabel("iteration (-1 = starting checkpoint)")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(run.dir / "plots" / "strength.png", dpi=100)
-    plt.close(fig)
+    run.plot("strength.png", ("heldout_greedy_pass1", "heldout_mcts_solved", "train_solve_rate"),
+             {"iteration": "iteration (-1 = starting checkpoint)"})
     curator.plot([r for r in rows if r["iteration"] >= 0], run.dir / "plots" / "curation.png")
 
 

@@ -47,6 +47,7 @@ def test_eval_json_has_the_documented_keys(untrained, tmp_path):
     assert report["problems"][1]["solved"] is False
 
 
+@pytest.mark.slow  # subprocesses
 @pytest.mark.parametrize("method", ["greedy", "best-of-n", "bfs"])
 def test_eval_table_on_the_heldout_split(untrained, method):
     result = lmzero("eval", "game24", "--checkpoint", str(untrained), "--method", method,
@@ -70,10 +71,14 @@ def test_solve_prints_the_principal_variation_or_says_it_failed(untrained):
     (["eval", "chess"], "'chess'"),
     (["solve", "game24", "4 9 x"], "4 9 x"),
     (["solve", "game24", "4 9 10 13", "--method", "beam"], "mcts or gumbel"),
-    (["eval", "game24", "--checkpoint", "/nonexistent"], "/nonexistent"),
-    (["train", "game24", "--model", "openai:http://127.0.0.1:9/v1#m"], "cannot train"),
-    (["train", "countdown", "--model", "gpt4"], "bad model spec 'gpt4'"),
-    (["train", "connect4", "--model", "hf:x.gguf"], "--model applies to game24"),
+    # these three import torch before they fail (~5 s each): the slow tier
+    pytest.param(["eval", "game24", "--checkpoint", "/nonexistent"], "/nonexistent",
+                 marks=pytest.mark.slow),
+    pytest.param(["train", "game24", "--model", "openai:http://127.0.0.1:9/v1#m"],
+                 "cannot train", marks=pytest.mark.slow),
+    pytest.param(["train", "countdown", "--model", "gpt4"], "bad model spec 'gpt4'",
+                 marks=pytest.mark.slow),
+    (["train", "connect4", "--model", "hf:x.gguf"], "--model applies to step tasks"),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message):
     result = lmzero(*args)
@@ -96,6 +101,7 @@ def test_malformed_problem_line_names_the_line(untrained, tmp_path, line, messag
     assert result.stderr.count("\n") == 1 and result.stdout == ""
 
 
+@pytest.mark.slow  # subprocess
 def test_a_game_checkpoint_is_not_a_text_model(tmp_path):
     from lmzero import checkpoint
     model = TinyLM(TinyLMConfig(vocab_size=16, block_size=10, n_layer=1, n_embd=16))

@@ -8,29 +8,28 @@ cross-entropy on the step lines (never on the problem line, which the model is g
 each step line) the value head regresses 2r - 1, r the reward that trajectory reached. Planning
 is left to search and self-play.
 
-A run directory is laid out as the game loop's: config.json, checkpoints/<step>/ (model +
+The run directory is `lmzero.run`'s: config.json, checkpoints/<step>/ (model +
 optimizer, meta with the TinyLMConfig and the vocabulary: `load_step_model` reads it),
 metrics.jsonl; `resume=True` continues from the newest checkpoint.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from lmzero import checkpoint
-from lmzero.checkpoint import write_atomic
 from lmzero.learn.learner import load_optimizer_tensors, optimizer_tensors, warmup_cosine
-from lmzero.loop import Run
 from lmzero.models.text_tokenizer import CHARACTERS, CharTokenizer
 from lmzero.models.tinylm import TinyLM, TinyLMConfig
 from lmzero.models.tinylm_steps import TinyLMStepModel
+from lmzero.run import Run, open_run
 
 
 @dataclass
@@ -73,6 +72,11 @@ class PretrainConfig:
     threads: int = 1
     """torch CPU threads (see TrainConfig.threads)."""
 
+    RUN_KIND: ClassVar[str] = "pretraining"
+    """What config.json records: `lmzero.run` refuses to resume another kind of run."""
+    RENAMED: ClassVar[dict] = {"countdown": "task_options"}
+    """Fields of old runs' config.json under their new names (`run.config_from_dict`)."""
+
     def __post_init__(self):
         make_task(self)  # an unknown task or a bad option fails here, in one line
         if self.steps < 1 or self.batch_size < 1:
@@ -87,15 +91,6 @@ def make_task(config: PretrainConfig):
     """The task a config names, with its generator options."""
     from lmzero.tasks import load_step_task
     return load_step_task(config.task).with_options(config.task_options)
-
-
-def config_from_dict(row: dict) -> PretrainConfig:
-    """A PretrainConfig from config.json, old runs included (`countdown` became
-    `task_options`)."""
-    row = dict(row)
-    if "countdown" in row:
-        row["task_options"] = row.pop("countdown")
-    return PretrainConfig(**row)
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -180,57 +175,41 @@ def build_model(config: PretrainConfig, tokenizer: CharTokenizer) -> TinyLM:
 def _save(run: Run, step: int, model: TinyLM, tokenizer, optimizer, config, row: dict) -> None:
     opt = optimizer_tensors(model, optimizer)
     step_model = TinyLMStepModel(model, tokenizer, meta=dict(task=make_task(config).name))
-    checkpoint.save(run.checkpoints / f"{step:07d}", model.state_dict(),
+    checkpoint.save(run.checkpoint(step), model.state_dict(),
                     step_model.checkpoint_meta(step=step, row=row), extra={"optimizer": opt})
     model.train()
 
 
 def _restore(run: Run, model: TinyLM, optimizer) -> int:
     """Load the newest checkpoint into model and optimizer; the next step to train."""
-    done = run.completed()
-    if not done:
+    path = run.latest()
+    if path is None:
         return 0
-    path = run.checkpoints / f"{done[-1]:07d}"
     tensors, meta = checkpoint.load(path, {k: v.shape for k, v in model.state_dict().items()})
     model.load_state_dict(tensors)
     load_optimizer_tensors(model, optimizer, checkpoint.load_extra(path, "optimizer") or {})
     return meta["step"] + 1
 
 
-def _log(run: Run, rows: list[dict]) -> None:
-    write_atomic(run.metrics_path, "".join(json.dumps(r) + "\n" for r in rows).encode())
-
-
 def load_config(run_dir: Path) -> PretrainConfig:
     """The configuration a run directory was started with."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise ValueError(f"{run_dir}: no config.json to resume from")
-    return config_from_dict(json.loads(path.read_text()))
+    return Run(run_dir).load_config(PretrainConfig)
 
 
 def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
              steps: int | None = None, progress=None) -> list[dict]:
     """Run (or resume) pretraining into `run_dir`; every metrics row. `steps` overrides the
     configured (or, on resume, the saved) step count; `progress(row)` sees each row."""
-    run = Run(run_dir)
-    if resume:
-        config = load_config(run_dir)
-    elif run.completed():
-        raise ValueError(f"{run.dir} already holds a run: pass --resume or choose another --run")
-    if steps is not None:
-        config = replace(config, steps=steps)
-    run.dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run.dir / "config.json", json.dumps(asdict(config), indent=2).encode())
+    run, config = open_run(run_dir, config, resume, digits=7, steps=steps)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     tokenizer = tokenizer_for(make_task(config))
     model = build_model(config, tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
-    start = _restore(run, model, optimizer) if resume else 0
+    start = _restore(run, model, optimizer)
     rows = [r for r in run.metrics() if r["step"] < start]  # later rows are redone
-    _log(run, rows)
+    run.write_metrics(rows)
     source = TrajectorySource(config)
     seconds = rows[-1]["seconds"] if rows else 0.0
     sums, count, t0 = dict(policy=0.0, value=0.0), 0, time.time()
@@ -262,7 +241,7 @@ def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
                 model.train()
                 t0 = time.time()
             rows.append(row)
-            _log(run, rows)
+            run.write_metrics(rows)
             if progress:
                 progress(row)
         if (step + 1) % config.checkpoint_every == 0 or last:

@@ -150,6 +150,15 @@ class TextTask:
         except (ValueError, TypeError, AttributeError) as e:
             raise ProblemError(f"expected a problem like {self.problem_example}: {e}") from None
 
+    def checkable(self, problem) -> bool:
+        """Whether the verifier can judge this problem (a math question typed on the command
+        line comes without its answer: search then runs on values alone)."""
+        return True
+
+    def stated_answer(self, state) -> str | None:
+        """The answer a state states, right or not (`answer` gives only correct ones)."""
+        return self.answer(state)
+
     def describe(self, problem) -> str:
         """One line naming a problem, for tables and logs."""
         import json

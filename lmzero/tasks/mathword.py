@@ -275,6 +275,12 @@ class MathTask(TextTask):
         """The final answer as the model stated it, when it is correct; else None."""
         return state.final if self.solved(state) else None
 
+    def checkable(self, problem: Problem) -> bool:
+        return bool(problem.answer)
+
+    def stated_answer(self, state: MathState) -> str | None:
+        return state.final if state.error is None else None
+
     def prompt(self, state: MathState) -> str:
         """The question on one line, then one line per step, each ending in a newline."""
         question = " ".join(state.problem.question.split())
