@@ -111,12 +111,12 @@ PRESETS = {
 
 
 def make_game(name: str) -> Game:
-    from lmzero.tasks.connect4 import ConnectFour
-    from lmzero.tasks.tictactoe import TicTacToe
-    games = {"tictactoe": TicTacToe, "connect4": ConnectFour}
-    if name not in games:
-        raise ValueError(f"unknown game {name!r}; choose one of {sorted(games)}")
-    return games[name]()
+    """The game the registry names (`tasks.load_task`); ValueError for anything else."""
+    from lmzero.tasks import is_game, load_task
+    game = load_task(name)
+    if not is_game(game):
+        raise ValueError(f"{name!r} is a step task, not a game: self-play trains games")
+    return game
 
 
 def build_model(game: Game, config: TrainConfig) -> tuple[TinyLM, GameTokenizer]:

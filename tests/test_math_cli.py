@@ -30,7 +30,7 @@ GSM8K = [  # GSM8K's own format: the worked answer ends with "#### N"
 SCRIPT = {  # what the scripted server answers, by question and step number
     GSM8K[0]["question"]: ["12 + 5 = 17", "Answer: 17"],
     GSM8K[1]["question"]: ["6 * 4 = 24", "Answer: $24"],
-    GSM8K[2]["question"]: ["30 - 12 = 19", "Answer: 19"],  # a false claim: a dead end
+    GSM8K[2]["question"]: ["30 - 12 = 19", "Answer: 19"],  # the calculator writes 18: 19 is wrong
 }
 
 
@@ -114,7 +114,7 @@ def test_eval_math_through_a_served_model_reads_gsm8k_lines(gsm8k_file):
     assert [p["answer"] for p in report["problems"]] == ["17", "24", "18"]
     assert [p["solved"] for p in report["problems"]] == [True, True, False]
     assert [p["expression"] for p in report["problems"]] == ["17", "$24", None]
-    assert [p["model_calls"] for p in report["problems"]] == [2, 2, 1]  # a false claim ends it
+    assert [p["model_calls"] for p in report["problems"]] == [2, 2, 2]
     for entry in report["problems"]:
         if entry["solved"]:
             assert independent_check(entry["expression"], entry["answer"])

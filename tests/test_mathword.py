@@ -211,7 +211,7 @@ def test_wrong_answer_and_reasoning_lines():
 
 
 @pytest.mark.parametrize("steps, error", [
-    (["12 + 5 = 18"], "12 + 5 = 17, not 18"),
+    (["She has 12 + 5 = 18"], "12 + 5 = 17, not 18"),
     (["12 + 5 = 17", "17 - 3 = 14. Answer: 15"], None),  # a true claim, a wrong answer: no error
     (["12 + 5 = 17", "17 - 3 = 15. Answer: 15"], "17 - 3 = 14, not 15"),
     (["   \n "], "empty step"),
@@ -239,7 +239,7 @@ def test_hostile_final_answer_gives_zero():
 def test_keys_separate_dead_ends_and_problems():
     good, bad = run(["12 + 5 = 17"]), run(["12 + 5 = 17"])
     assert TASK.key(good) == TASK.key(bad)
-    assert TASK.key(run(["12 + 5 = 18"])) != TASK.key(good)
+    assert TASK.key(run(["She has 12 + 5 = 18"])) != TASK.key(good)
     other = Problem(PROBLEM.question, "15")
     assert TASK.key(run(["12 + 5 = 17"], other)) != TASK.key(good)
     assert hash(Problem("q", "1", solution=("a",), ops=2)) == hash(Problem("q", "1"))
@@ -323,3 +323,15 @@ def test_buckets_aim_the_generator_and_heldout_set():
 def test_only_generated_problems_have_a_world_trajectory():
     with pytest.raises(ValueError, match="only generated problems"):
         TASK.world_trajectory(PROBLEM, random.Random(0))
+
+
+def test_a_calculator_call_gets_the_exact_result_and_can_be_turned_off():
+    from dataclasses import replace as with_
+    from lmzero.tasks.mathword import calculate
+    assert calculate("48 / 5 = 9") == "48 / 5 = 9.6" and calculate("1 / 3 = 0") == "1 / 3 = 1/3"
+    assert calculate("7 / 0 = 1") == "7 / 0 = 1"  # left to the claim check
+    state = run(["12 + 5 = 18", "17 - 3 = 1"])
+    assert state.steps == ("12 + 5 = 17", "17 - 3 = 14") and state.error is None
+    strict = with_(TASK, calculator=False)
+    dead = strict.apply(strict.initial_state(state.problem), "12 + 5 = 18")
+    assert dead.error == "12 + 5 = 17, not 18" and strict.reward(dead) == 0.0

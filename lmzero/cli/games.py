@@ -19,9 +19,8 @@ class GameName(str, Enum):
 
 
 def _game(name: GameName):
-    from lmzero.tasks.connect4 import ConnectFour
-    from lmzero.tasks.tictactoe import TicTacToe
-    return ConnectFour() if name == GameName.connect4 else TicTacToe()
+    from lmzero.tasks import load_task
+    return load_task(name.value)
 
 
 def _player(game, simulations: int | None, seed: int, checkpoint: Path | None = None,

@@ -56,16 +56,27 @@ def attempt_problems(task, model: StepModel, problems: Sequence, config: StepAct
     training never sees them."""
     for p in problems:
         if is_heldout(p):
-            raise ValueError(f"held-out problem {p.numbers} -> {p.target} offered for training")
+            raise ValueError(f"held-out problem {_name(task, p)} offered for training")
     budgets = [Budget(max_calls=config.budget) for _ in problems]
     results = step_search(task, model, problems, config.search, budgets, seed=seed)
     return [Attempt(p, r.solved, r.budget.model_calls,
-                    examples_of(task, r, config, bucket_of(p), _name(p)))
+                    examples_of(task, r, config, bucket_of(p), _name(task, p)))
             for p, r in zip(problems, results)]
 
 
-def _name(problem) -> str:
-    return " ".join(map(str, problem.numbers)) + f" -> {problem.target}"
+def _name(task, problem) -> str:
+    """One line naming a problem (`task.describe`: `4 9 10 13 -> 24`, a question)."""
+    describe = getattr(task, "describe", None)
+    return describe(problem) if describe else str(problem)
+
+
+def written_step(task, tree, parent: int, child: int) -> str:
+    """The step as the task wrote it into the child's prompt (canonical: a calculator call with
+    its exact result, Game of 24's sorted `left:`), else the sampled text: the model learns the
+    line it will read back, never a wrong result the task corrected."""
+    before, after = task.prompt(tree.states[parent]), task.prompt(tree.states[child])
+    line = after[len(before):].rstrip("\n")
+    return line if after.startswith(before) and line and "\n" not in line else tree.step[child]
 
 
 def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket: str,
@@ -92,7 +103,8 @@ def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket:
             tree.mean_value(node) if tree.visits[node] >= config.min_visits else np.nan)
         if node not in on_path:
             weights *= config.offpath_weight
-        rows += [(prompt, tree.step[k], float(w), np.nan) for k, w in zip(kids, weights) if w > 0]
+        rows += [(prompt, written_step(task, tree, node, k), float(w), np.nan)
+                 for k, w in zip(kids, weights) if w > 0]
         if not np.isnan(value):
             rows.append((prompt, "", 0.0, float(value)))
         # terminal states get no value rows: with the verifier on, search never asks the value

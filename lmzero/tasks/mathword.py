@@ -34,7 +34,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from numbers import Real
 from typing import Hashable
 
@@ -110,6 +112,38 @@ def is_heldout(problem: Problem) -> bool:
     return int(hashlib.sha256(text.encode()).hexdigest(), 16) % 4 == 0
 
 
+
+_CALL = re.compile(r"(\d{1,12}(?:\.\d{1,6})?) ([-+*/]) (\d{1,12}(?:\.\d{1,6})?) = (-?\d{1,15}(?:\.\d{1,6})?)")
+
+
+def calculate(line: str) -> str:
+    """A calculator call `a op b = c` with the exact result written for c; any other line as is.
+
+    >>> calculate("12 + 15 = 28"), calculate("7 / 2 = 3"), calculate("so 3 + 4 = 8 apples")
+    ('12 + 15 = 27', '7 / 2 = 3.5', 'so 3 + 4 = 8 apples')
+    """
+    match = _CALL.fullmatch(line)
+    if not match:
+        return line
+    a, op, b, _ = match.groups()
+    x, y = Fraction(a), Fraction(b)
+    if op == "/" and y == 0:
+        return line  # left to the claim check: a dead end
+    value = {"+": x + y, "-": x - y, "*": x * y, "/": x / y if y else x}[op]
+    return f"{a} {op} {b} = {_exact(value)}"
+
+
+def _exact(value: Fraction) -> str:
+    """An integer, a short decimal, or a fraction a/b."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    for places in range(1, 7):
+        scaled = value * 10 ** places
+        if scaled.denominator == 1:
+            return f"{value.numerator / value.denominator:.{places}f}"
+    return f"{value.numerator}/{value.denominator}"
+
+
 @dataclass(frozen=True)
 class MathTask(TextTask):
     """Math word problems as a single-agent task over reasoning lines."""
@@ -118,6 +152,11 @@ class MathTask(TextTask):
     """The task's registry name."""
     max_steps: int = 12
     """Steps allowed before the answer; one more is a dead end."""
+    calculator: bool = True
+    """A line of the exact form `a op b = c` is a calculator call: the task writes the exact
+    result in place of c (GSM8K's calculator annotations, Cobbe et al. 2021). The model still
+    chooses what to compute; a wrong result it wrote is not carried on. Off: such a line with a
+    false result is a dead end, like any false claim."""
     max_step_chars = 120
     """Generated steps have under 20 characters, but pretrained LMs reading GSM8K write reasoning
     lines of 60-120; a longer sample is dropped (not cut), so 120 keeps most of theirs while
@@ -232,7 +271,9 @@ class MathTask(TextTask):
         """The state after one reasoning line; a bad step is a terminal dead end, never an error.
 
         >>> s = TASK.initial_state(Problem("Ann has 12 apples and buys 5 more. How many?", "17"))
-        >>> bad = TASK.apply(s, "12 + 5 = 18")
+        >>> TASK.apply(s, "12 + 5 = 18").steps  # a calculator call: the exact result
+        ('12 + 5 = 17',)
+        >>> bad = TASK.apply(s, "She has 12 + 5 = 18 apples")
         >>> bad.error, TASK.is_terminal(bad), TASK.reward(bad)
         ('12 + 5 = 17, not 18', True, 0.0)
         """
@@ -247,6 +288,7 @@ class MathTask(TextTask):
         elif len(text) > MAX_STEP_LEN:
             text, error = text[:MAX_STEP_LEN], f"step longer than {MAX_STEP_LEN} characters"
         else:
+            text = calculate(text) if self.calculator else text
             error = check_arithmetic(text)
         if error is not None:
             return replace(state, steps=state.steps + (text,), error=error)
