@@ -1,4 +1,4 @@
-# `make test` and `make demo` set everything up themselves on a fresh machine.
+# `make test`, `make test-all` and `make demo` set everything up themselves on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -19,9 +19,11 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# The quick tier (at most 5 minutes on 2 cores): everything but the tests marked slow.
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# Every test, the slow tier (training, statistical, subprocess-heavy) included: what CI runs.
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m ''
 

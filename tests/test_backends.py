@@ -286,14 +286,6 @@ def test_hf_spec_missing_file_is_one_line(tmp_path):
     assert "no such model directory or GGUF file" in one_line(e.value)
 
 
-@pytest.mark.parametrize("module", ["lmzero.models.lm_steps", "lmzero.models.spec"])
-def test_doctests_pass(module):
-    import doctest
-    import importlib
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_vllm_backend_against_a_stub_engine(monkeypatch, tmp_path):
     """The vllm backend's parsing and accounting, with a stand-in for the `vllm` package
     (vLLM itself needs a GPU: bench/gpu/check_vllm.sh runs the real one)."""

@@ -88,6 +88,7 @@ def test_expand_counts_tokens_exactly_and_reuses_the_prefix(smol):
         assert sum(e.priors) == pytest.approx(1.0) and 0 < e.value < 1
 
 
+@pytest.mark.slow  # one plain forward per sample, ~20 s
 def test_logprobs_match_one_plain_forward_per_sample(smol):
     """Left padding, positions, the k-fold cache and dropping finished rows change nothing."""
     prompts = prompts_of_two_lengths()
@@ -140,8 +141,9 @@ def test_judge_and_value_head_match_their_forward(smol, tmp_path):
     assert none.value([prompt])[0].value is None
 
 
-@pytest.mark.parametrize("method", ["greedy", "sample", "best-of-n", "beam", "bfs", "mcts",
-                                    "gumbel"])
+@pytest.mark.parametrize("method", ["greedy", "mcts"] + [  # the rest in the slow tier
+    pytest.param(m, marks=pytest.mark.slow) for m in ("sample", "best-of-n", "beam", "bfs",
+                                                       "gumbel")])
 def test_search_and_every_baseline_complete_within_budget(smol, method):
     from lmzero.eval.reasoning import MethodConfig, solve_problems
 
@@ -171,6 +173,7 @@ def test_search_and_every_baseline_complete_within_budget(smol, method):
     assert sum(r.budget.generated_tokens for r in results) == model.generated > 0
 
 
+@pytest.mark.slow  # training (LoRA steps on a 135M model)
 def test_learner_step_moves_policy_and_value(smol, tmp_path):
     import copy
 
@@ -197,6 +200,7 @@ def test_learner_step_moves_policy_and_value(smol, tmp_path):
     assert ValueHead.load(tmp_path / "head.safetensors", smol.model.config.hidden_size)
 
 
+@pytest.mark.slow  # training: ~3 minutes here
 def test_self_improvement_trains_smollm2_through_the_hf_backend(tmp_path):
     """`improve` with model=hf:GGUF: one iteration searches, trains LoRA adapters and the value
     head, checkpoints only those (small), resumes from them, and `hf:RUN` loads them back."""

@@ -30,6 +30,7 @@ def test_help_lists_the_commands():
     assert "analyse" in run.stdout and "play" in run.stdout
 
 
+@pytest.mark.slow  # 3000 simulations per position
 def test_analyse_json_finds_the_winning_and_blocking_moves(positions):
     # 4433: X to move must take the bottom row's open end; 112233: X wins at once in column 4
     lines = ["4433", "112233"]
@@ -125,6 +126,7 @@ def connect4_checkpoint(tmp_path):
                            dict(game="connect4", model=model.cfg.to_dict(), iteration=0))
 
 
+@pytest.mark.slow  # subprocess
 def test_analyse_with_a_network_checkpoint(positions, connect4_checkpoint):
     run = lmzero("analyse", "connect4", "--positions", positions("4453\n112233\n"), "--json",
                  "--checkpoint", str(connect4_checkpoint), "--simulations", "300")
@@ -139,6 +141,7 @@ def test_analyse_with_a_network_checkpoint(positions, connect4_checkpoint):
     ("pickle", "pickles are refused"),
     ("manifest", "neither a checkpoint nor a run directory"),
 ])
+@pytest.mark.slow  # two subprocesses per case
 def test_corrupt_checkpoints_are_refused_in_one_line(positions, connect4_checkpoint, damage,
                                                      message):
     import torch

@@ -9,8 +9,8 @@ import pytest
 
 from lmzero.learn.pretrain import PretrainConfig
 from lmzero.learn.step_learner import StepLearnerConfig
-from lmzero.loop import Run
 from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
+from lmzero.run import Run
 from lmzero.selfimprove import ImproveConfig, improve
 from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems
 from lmzero.tasks import game24
@@ -119,6 +119,7 @@ def test_off_path_visit_shares_count_offpath_weight_as_much():
     assert set(pure["prompt"][pure["weight"] > 0].tolist()) <= path_prompts
 
 
+@pytest.mark.slow  # training: over a minute here
 def test_one_iteration_improves_the_solve_rate_on_its_own_training_problems(tmp_path):
     """From the shipped world model: search 16 training puzzles, learn from the trees once, and
     greedy decoding now solves puzzles that it could not before (the search's solutions were

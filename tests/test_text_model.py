@@ -229,6 +229,7 @@ def lmzero(*args):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow  # four subprocesses
 def test_cli_pretrain_writes_a_step_model_and_refuses_wrong_options(tmp_path):
     run = lmzero("train", "game24", "--stage", "pretrain", "--run", str(tmp_path / "r"),
                  "--steps", "2")

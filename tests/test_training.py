@@ -14,10 +14,11 @@ import pytest
 import torch
 
 from lmzero.learn import Learner, LearnerConfig
-from lmzero.loop import Run, TrainConfig, positions_arrays, train
+from lmzero.loop import TrainConfig, positions_arrays, train
 from lmzero.models.game_net import GameTokenizer, NetworkEvaluator
 from lmzero.models.tinylm import TinyLM
 from lmzero.replay import ReplayBuffer
+from lmzero.run import Run
 from lmzero.selfplay import SelfPlayConfig, play_games
 from lmzero.tasks import tictactoe as ttt
 
@@ -127,6 +128,7 @@ def test_a_fresh_run_refuses_to_overwrite(tmp_path):
         train(replace(TINY, iterations=1), tmp_path / "run")
 
 
+@pytest.mark.slow  # two training subprocesses
 def test_kill_9_mid_run_then_resume(tmp_path):
     run_dir = tmp_path / "run"
     code = ("import sys; from dataclasses import replace; from lmzero.loop import train;"
@@ -161,17 +163,17 @@ def test_killed_between_checkpoint_and_metrics_line(tmp_path):
     assert run.completed() == [0, 1]
 
 
+@pytest.mark.slow  # training: about 2.5 minutes here
 def test_tictactoe_quick_preset_learns_perfect_play(tmp_path):
-    """The `lmzero train tictactoe` quick preset, from scratch, in about two minutes here: the
-    network's greedy move keeps the game-theoretic value in every one of the 4,520 reachable
-    positions, and neither the raw network nor its search loses to the exact solver."""
+    """The `lmzero train tictactoe` quick preset, from scratch: the network's greedy move keeps
+    the game-theoretic value in every one of the 4,520 reachable positions, and neither the raw
+    network nor its search loses to the exact solver."""
     from lmzero.eval.game_eval import tictactoe_report
     from lmzero.loop import PRESETS, build_model
     from lmzero.models.game_net import NetworkEvaluator
     config = PRESETS[("tictactoe", "quick")]
     rows = train(config, tmp_path / "run")
     final = rows[-1]
-    assert final["wall_seconds"] < 240  # self-play + learning (2 cores, shared CI machine)
     assert final["raw_vs_solver_losses"] == 0 and final["search_vs_solver_losses"] == 0
     assert final["greedy_keeps_value"] == 1.0
     torch.manual_seed(config.seed)

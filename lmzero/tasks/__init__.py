@@ -53,7 +53,7 @@ def load_task(ref: str):
     'game24'
     >>> load_task("chess")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    lmzero.tasks.TaskError: unknown task 'chess': use one of tictactoe, connect4, ... or FILE.py:NAME
+    lmzero.tasks.TaskError: unknown task 'chess': use one of tictactoe, connect4, ... or module:NAME
     """
     if ref in BUILTIN:
         return _checked(_attribute(*BUILTIN[ref].split(":")), ref)

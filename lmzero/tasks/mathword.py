@@ -248,7 +248,7 @@ class MathTask(TextTask):
 
     def presets(self) -> dict[str, dict]:
         return {"quick": dict(iterations=3, problems=96, budget=32, steps=100),
-                "full": dict(iterations=6, problems=192, budget=32, steps=150)}
+                "full": dict(iterations=4, problems=128, budget=32, steps=150)}
 
     def pretrain_defaults(self) -> dict:
         """Worked solutions are ~200 characters (Game of 24's trajectories ~100): fewer, longer
