@@ -14,6 +14,7 @@ import pytest
 from lmzero.search import SearchConfig, search
 from lmzero.search.qtransforms import completed_sigma_q
 from lmzero.search.seq_halving import considered_visit_sequence, schedule
+from tests.test_search import Bandit  # one arm pull, terminal: payoffs known exactly
 
 # --- sequential halving ------------------------------------------------------------------------
 
@@ -69,34 +70,6 @@ def test_the_schedule_gives_the_budget_and_halves_the_field():
                 counts = np.bincount(segment)[segment.min():]
                 assert all(c == width for c in counts[:-1]) and 0 < counts[-1] <= width, (m, n)
                 width, start = max(2, width // 2), end
-
-
-class Bandit:
-    """One decision among arms with fixed payoffs (terminal after one move), single agent."""
-
-    def __init__(self, payoffs):
-        self.payoffs, self.num_actions = list(payoffs), len(payoffs)
-
-    def initial_state(self):
-        return 0
-
-    def legal_mask(self, state):
-        return np.full(self.num_actions, state == 0)
-
-    def apply(self, state, action):
-        return 1 + action
-
-    def is_terminal(self, state):
-        return state != 0
-
-    def terminal_value(self, state):
-        return float(self.payoffs[state - 1])
-
-    def to_play(self, state):
-        return 0
-
-    def key(self, state):
-        return state
 
 
 class Uniform:

@@ -269,7 +269,7 @@ def _chain_errors(parts: list[str]) -> list[str]:
         first = _TOKEN.match(parts[i])
         if first and _number(first.group()) == left and _TOKEN.fullmatch(parts[i]) is None:
             continue  # run-on: `3 * 4 = 12 + 2 = 14` means 3 * 4 = 12, then 12 + 2 = 14
-        errors.append(f"{_show(parts[i - 1])} = {_format(left)}, not {_show(parts[i])}")
+        errors.append(f"{_show(parts[i - 1])} = {format_exact(left)}, not {_show(parts[i])}")
     return errors
 
 
@@ -314,7 +314,7 @@ def _show(expr: str) -> str:
     return " ".join(parts)
 
 
-def _format(value: Fraction) -> str:
+def format_exact(value: Fraction) -> str:
     """An integer, a short decimal, or a/b."""
     if value.denominator == 1:
         return str(value.numerator)

@@ -41,7 +41,8 @@ from numbers import Real
 from typing import Hashable
 
 from lmzero.tasks.base import ProblemError, TextTask
-from lmzero.tasks.math_answer import answers_match, check_arithmetic, final_answer, gsm8k_answer
+from lmzero.tasks.math_answer import (answers_match, check_arithmetic, final_answer,
+                                      format_exact, gsm8k_answer)
 
 OPS = (2, 3, 4, 5, 6)
 """Operation counts of generated problems (one curation bucket each; `mathgen.OPS`)."""
@@ -112,8 +113,8 @@ def is_heldout(problem: Problem) -> bool:
     return int(hashlib.sha256(text.encode()).hexdigest(), 16) % 4 == 0
 
 
-
-_CALL = re.compile(r"(\d{1,12}(?:\.\d{1,6})?) ([-+*/]) (\d{1,12}(?:\.\d{1,6})?) = (-?\d{1,15}(?:\.\d{1,6})?)")
+_NUMBER = r"\d{1,12}(?:\.\d{1,6})?"  # bounded: a calculator call never computes a giant
+_CALL = re.compile(rf"({_NUMBER}) ([-+*/]) ({_NUMBER}) = (-?\d{{1,15}}(?:\.\d{{1,6}})?)")
 
 
 def calculate(line: str) -> str:
@@ -130,18 +131,7 @@ def calculate(line: str) -> str:
     if op == "/" and y == 0:
         return line  # left to the claim check: a dead end
     value = {"+": x + y, "-": x - y, "*": x * y, "/": x / y if y else x}[op]
-    return f"{a} {op} {b} = {_exact(value)}"
-
-
-def _exact(value: Fraction) -> str:
-    """An integer, a short decimal, or a fraction a/b."""
-    if value.denominator == 1:
-        return str(value.numerator)
-    for places in range(1, 7):
-        scaled = value * 10 ** places
-        if scaled.denominator == 1:
-            return f"{value.numerator / value.denominator:.{places}f}"
-    return f"{value.numerator}/{value.denominator}"
+    return f"{a} {op} {b} = {format_exact(value)}"
 
 
 @dataclass(frozen=True)
