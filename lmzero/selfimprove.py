@@ -80,6 +80,9 @@ class ImproveConfig:
     """Held-out problems for greedy pass@1; None = all of them."""
     eval_budget: int = 32
     """Model calls per held-out problem for the MCTS check."""
+    eval_values: str = "model"
+    """Node values of the held-out MCTS check: "model" (the value head) or "rollout" (greedy
+    rollouts to the verifier, charged to the budget)."""
     seed: int = 0
     threads: int = 1
     """torch CPU threads."""
@@ -289,7 +292,7 @@ def evaluate_heldout(config: ImproveConfig, trainee, row: dict) -> dict:
     subset = _spread(problems, config.eval_problems)
     mcts = solve_problems(task, step_model, subset,
                           MethodConfig(method="mcts", budget=config.eval_budget, batch=128,
-                                       seed=config.seed))
+                                       seed=config.seed, values=config.eval_values))
     solved = [r for r in mcts if r.solved]
     return dict(row, heldout_greedy_pass1=round(float(np.mean([r.solved for r in greedy])), 4),
                 heldout_mcts_solved=round(len(solved) / max(len(mcts), 1), 4),
@@ -309,7 +312,8 @@ def _plots(run: Run, curator: Curator) -> None:
 GENERIC_PRESETS = {"quick": dict(iterations=3, problems=64, budget=32, steps=100),
                    "full": dict(iterations=10, problems=128, budget=48, steps=150)}
 """Presets of a task that names none (`task.presets()`): iterations, problems per iteration,
-search calls per problem, learner steps per iteration, and optionally the model's block_size."""
+search calls per problem, learner steps per iteration; optionally the model's block_size, the
+node values of search ("model" or "rollout"), the learner's peak lr and value_weight."""
 
 
 def preset(task_ref: str, name: str) -> ImproveConfig:
@@ -324,12 +328,15 @@ def preset(task_ref: str, name: str) -> ImproveConfig:
     if "block_size" in p:  # e.g. the shipped Game of 24 world model's block: a game fits in ~130
         pretrain_config = replace(pretrain_config, model={**pretrain_config.model,
                                                           "block_size": p["block_size"]})
+    values = p.get("values", "model")
+    search = replace(StepActorConfig().search, values=values)
     return ImproveConfig(
         task=task_ref, iterations=p["iterations"], problems_per_iteration=p["problems"],
-        actor=StepActorConfig(budget=p["budget"]), learner=StepLearnerConfig(
-            batch_size=64, steps_per_iteration=p["steps"]),
+        actor=StepActorConfig(budget=p["budget"], search=search), learner=StepLearnerConfig(
+            batch_size=64, steps_per_iteration=p["steps"], lr=p.get("lr", 1e-3),
+            value_weight=p.get("value_weight", 1.0)),
         pretrain=pretrain_config, eval_problems=p.get("eval_problems", 60), eval_budget=32,
-        threads=2)
+        eval_values=values, threads=2)
 
 
 def for_model(config: ImproveConfig, spec: str) -> ImproveConfig:

@@ -227,3 +227,20 @@ def test_a_failed_rollout_is_worth_its_reward():
     assert rollout_calls  # greedy rollout requests (k=1) were made and charged
     with pytest.raises(ValueError, match="verifier"):
         StepSearchConfig(values="rollout", verifier=False)
+
+
+def test_every_step_of_a_grafted_rollout_solution_becomes_a_full_weight_target():
+    """A solution found by a rollout joins the tree without being expanded; the actor still
+    turns each of its verified steps into a step row of weight 1 (and its prompt into value 1)."""
+    from lmzero.selfplay.step_actor import StepActorConfig, examples_of
+    config = StepSearchConfig(k=2, leaves_per_call=1, widen=False, values="rollout")
+    [result] = step_search(TASK, ToyModel(favourite=SOLUTION), [PUZZLE], config,
+                           [Budget(max_calls=50)])
+    rows = examples_of(TASK, result, StepActorConfig(), "bucket", "4 9 10 13 -> 24")
+    full = {(p, s) for p, s, w in zip(rows["prompt"], rows["step"], rows["weight"]) if w == 1.0}
+    states = [TASK.initial_state(PUZZLE)]
+    for step in SOLUTION:
+        states.append(TASK.apply(states[-1], step))
+    assert full == {(TASK.prompt(s), step) for s, step in zip(states, SOLUTION)}
+    valued = {p for p, v in zip(rows["prompt"], rows["value"]) if v == 1.0}
+    assert valued == {TASK.prompt(s) for s in states[:-1]}

@@ -64,6 +64,19 @@ def attempt_problems(task, model: StepModel, problems: Sequence, config: StepAct
             for p, r in zip(problems, results)]
 
 
+def _grafted_path_rows(task, result: StepSearchResult, on_path: set) -> list[tuple]:
+    """The verified steps of a solution that search never expanded (a solving rollout grafted
+    into the tree): each is a target with full weight and its prompt is worth 1."""
+    rows = []
+    for node, nxt in zip(result.path, result.path[1:]):
+        tree = result.tree
+        if node in on_path and not tree.expanded[node] and not tree.terminal[node]:
+            prompt = task.prompt(tree.states[node])
+            rows += [(prompt, written_step(task, tree, node, nxt), 1.0, np.nan),
+                     (prompt, "", 0.0, 1.0)]
+    return rows
+
+
 def _name(task, problem) -> str:
     """One line naming a problem (`task.describe`: `4 9 10 13 -> 24`, a question)."""
     describe = getattr(task, "describe", None)
@@ -109,6 +122,7 @@ def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket:
             rows.append((prompt, "", 0.0, float(value)))
         # terminal states get no value rows: with the verifier on, search never asks the value
         # head about them (and dead ends would swamp the replay: ~80% of all rows)
+    rows += _grafted_path_rows(task, result, on_path)
     if not rows:
         return {k: np.array([], dtype=t) for k, t in (
             ("prompt", str), ("step", str), ("weight", np.float32), ("value", np.float32),
