@@ -5,11 +5,10 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
-from lmzero.models.text_tokenizer import CharTokenizer
 from lmzero.models.tinylm import TinyLM, TinyLMConfig
-from lmzero.models.tinylm_steps import TinyLMStepModel
+from lmzero.tasks import game24
+from tests.checkpoints import untrained_checkpoint
 
 
 def lmzero(*args):
@@ -20,13 +19,7 @@ def lmzero(*args):
 @pytest.fixture(scope="module")
 def untrained(tmp_path_factory):
     """A small untrained text model: its steps are mostly invalid, which is fine here."""
-    torch.manual_seed(0)
-    tokenizer = CharTokenizer()
-    model = TinyLM(TinyLMConfig(vocab_size=tokenizer.vocab_size, block_size=192, n_layer=1,
-                                n_embd=32))
-    path = tmp_path_factory.mktemp("ckpt") / "game24"
-    TinyLMStepModel(model, tokenizer).save(path, task="game24")
-    return path
+    return untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "game24", game24.TASK, 192)
 
 
 def test_eval_json_has_the_documented_keys(untrained, tmp_path):
@@ -109,3 +102,10 @@ def test_a_game_checkpoint_is_not_a_text_model(tmp_path):
                                                          "model": model.cfg.to_dict()})
     result = lmzero("eval", "game24", "--checkpoint", str(tmp_path / "c"), "--limit", "1")
     assert result.returncode == 2 and "not a text-model checkpoint" in result.stderr
+
+
+def test_eval_without_a_file_or_limit_covers_game24s_whole_heldout_split(untrained):
+    result = lmzero("eval", "game24", "--checkpoint", str(untrained), "--method", "greedy",
+                    "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total"] == 358  # every solvable held-out puzzle

@@ -11,13 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import torch
 
-from lmzero.learn.pretrain import tokenizer_for
 from lmzero.models.hf_backend import find_smollm2_gguf
-from lmzero.models.tinylm import TinyLM, TinyLMConfig
-from lmzero.models.tinylm_steps import TinyLMStepModel
 from lmzero.tasks.mathword import TASK
+from tests.checkpoints import untrained_checkpoint
 
 GSM8K = [  # GSM8K's own format: the worked answer ends with "#### N"
     {"question": "Ann has 12 apples and buys 5 more. How many apples does she have?",
@@ -123,13 +120,7 @@ def test_eval_math_through_a_served_model_reads_gsm8k_lines(gsm8k_file):
 
 @pytest.fixture(scope="module")
 def untrained_math(tmp_path_factory):
-    torch.manual_seed(0)
-    tokenizer = tokenizer_for(TASK)
-    model = TinyLM(TinyLMConfig(vocab_size=tokenizer.vocab_size, block_size=320, n_layer=1,
-                                n_embd=32))
-    path = tmp_path_factory.mktemp("ckpt") / "math"
-    TinyLMStepModel(model, tokenizer).save(path, task="math")
-    return path
+    return untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "math", TASK, 320)
 
 
 def test_eval_and_solve_math_with_a_tinylm_checkpoint(untrained_math, tmp_path):

@@ -10,12 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from lmzero.models.hf_backend import find_smollm2_gguf
-from lmzero.models.tinylm import TinyLM, TinyLMConfig
-from lmzero.models.tinylm_steps import TinyLMStepModel
 from lmzero.tasks import TaskError, load_step_task, load_task, names
+from tests.checkpoints import untrained_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 LADDER = f"{ROOT}/examples/word_ladder.py:TASK"
@@ -73,14 +71,8 @@ def test_ladder_rules_are_checked_exactly():
 @pytest.fixture(scope="module")
 def ladder_model(tmp_path_factory):
     """An untrained tinylm over the ladder's characters: the plumbing, not the skill."""
-    from lmzero.learn.pretrain import tokenizer_for
-    torch.manual_seed(0)
-    tokenizer = tokenizer_for(load_task(LADDER))
-    model = TinyLM(TinyLMConfig(vocab_size=tokenizer.vocab_size, block_size=96, n_layer=1,
-                                n_embd=32))
-    path = tmp_path_factory.mktemp("ckpt") / "ladder"
-    TinyLMStepModel(model, tokenizer).save(path, task="word_ladder")
-    return path
+    return untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "ladder", load_task(LADDER),
+                                96)
 
 
 def write_ladders(path: Path) -> Path:

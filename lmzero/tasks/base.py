@@ -125,6 +125,8 @@ class TextTask:
     """One valid JSONL line, quoted in error messages."""
     heldout_eval_size: int = 200
     """How many held-out problems self-improvement evaluates (when the task can generate)."""
+    default_count: int = 100
+    """How many problems `lmzero eval` draws when given neither a file nor --limit."""
 
     def with_options(self, options: dict):
         """This task with generator options (from a run's config); default: takes none."""

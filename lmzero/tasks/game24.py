@@ -43,6 +43,7 @@ class Game24(ArithTask):
     default_target = TARGET  # "4 9 10 13" on the command line means "-> 24"
     judge_question = "\nCan the numbers left still make 24 exactly? Answer yes or no.\nAnswer:"
     buckets = BUCKETS
+    default_count = 1820  # every puzzle: `lmzero eval game24` covers its whole split
 
     def validate(self, numbers: list[int], target: int) -> None:
         if len(numbers) != 4 or target != TARGET:
