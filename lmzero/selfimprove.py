@@ -328,15 +328,14 @@ def preset(task_ref: str, name: str) -> ImproveConfig:
     if "block_size" in p:  # e.g. the shipped Game of 24 world model's block: a game fits in ~130
         pretrain_config = replace(pretrain_config, model={**pretrain_config.model,
                                                           "block_size": p["block_size"]})
-    values = p.get("values", "model")
-    search = replace(StepActorConfig().search, values=values)
+    search = replace(StepActorConfig().search, **{k: p[k] for k in ("values",) if k in p})
+    learner = StepLearnerConfig(batch_size=64, steps_per_iteration=p["steps"],
+                                **{k: p[k] for k in ("lr", "value_weight") if k in p})
     return ImproveConfig(
         task=task_ref, iterations=p["iterations"], problems_per_iteration=p["problems"],
-        actor=StepActorConfig(budget=p["budget"], search=search), learner=StepLearnerConfig(
-            batch_size=64, steps_per_iteration=p["steps"], lr=p.get("lr", 1e-3),
-            value_weight=p.get("value_weight", 1.0)),
+        actor=StepActorConfig(budget=p["budget"], search=search), learner=learner,
         pretrain=pretrain_config, eval_problems=p.get("eval_problems", 60), eval_budget=32,
-        eval_values=values, threads=2)
+        eval_values=search.values, threads=2)
 
 
 def for_model(config: ImproveConfig, spec: str) -> ImproveConfig:

@@ -102,7 +102,7 @@ class TrajectorySource:
         self.config = config
         self.task = make_task(config)
         self.max_length = config.model.get("block_size", TinyLMConfig.block_size)
-        self.pool = getattr(self.task, "pretrain_pool", lambda: None)()
+        self.pool = self.task.pretrain_pool() if hasattr(self.task, "pretrain_pool") else None
         """A fixed pool to draw from (Game of 24: every training multiset, solvable or not);
         None: the task generates fresh problems."""
 

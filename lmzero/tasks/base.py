@@ -6,9 +6,12 @@ open action space) plugs in without the search knowing anything about it.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Hashable, Protocol
 
 import numpy as np
+
+from lmzero.models.text_tokenizer import CHARACTERS
 
 State = Any  # each game chooses its own immutable state representation
 
@@ -113,7 +116,7 @@ class TextTask:
     name: str = "task"
     max_step_chars: int = 64
     """Longest step line a model should write, newline included: longer samples are dropped."""
-    characters: str = "\n 0123456789+-*/=()>:left"
+    characters: str = CHARACTERS
     """Every character of the prompt/step language (the tinylm tokenizer's vocabulary)."""
     instruction: str = ""
     """What a pretrained LM reads before the task prompt: the rules and worked examples."""
@@ -146,7 +149,6 @@ class TextTask:
 
     def parse_problem(self, text: str):
         """A problem from the command line; default: a JSON object as in a problem file."""
-        import json
         try:
             return self.problem_from_json(json.loads(text))
         except (ValueError, TypeError, AttributeError) as e:
@@ -163,7 +165,6 @@ class TextTask:
 
     def describe(self, problem) -> str:
         """One line naming a problem, for tables and logs."""
-        import json
         return json.dumps(self.problem_to_json(problem))[:120]
 
     def read_problems(self, path) -> list:
@@ -197,6 +198,10 @@ class TextTask:
         """`n` training problems aimed at the given buckets; default: a plain draw."""
         return self.generate(n, seed=seed, split="train")
 
+    def pretrain_pool(self) -> list | None:
+        """A fixed pool of problems to pretrain on; None: fresh generated ones every batch."""
+        return None
+
     def world_trajectory(self, problem, rng) -> list[str]:
         """Steps of one trajectory to pretrain a world model on (random legal steps, or a
         worked solution); tasks without one cannot be pretrained."""
@@ -222,7 +227,6 @@ def split_problems(problems, which: str, is_heldout) -> list:
 def read_jsonl_problems(task, path) -> list:
     """JSONL lines through `task.problem_from_json`; any bad line raises ProblemError naming the
     file and line (a problem file is user input: one line, never a traceback)."""
-    import json
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()

@@ -98,10 +98,6 @@ class Countdown(ArithTask):
     def generate(self, n: int, seed: int = 0, split: str = "train") -> list[Problem]:
         return generate(n, self.config, seed, split)
 
-    @property
-    def buckets(self) -> tuple[str, ...]:
-        return ()  # none expected before attempts: the config decides which k appear
-
     def bucket(self, problem: Problem) -> str:
         """k and target size.
 
@@ -166,7 +162,7 @@ def generate(n: int, config: CountdownConfig = CountdownConfig(), seed: int = 0,
         if len(found) == n:
             break
         draw = rng.integers(config.min_number, config.max_number + 1, size=config.k).tolist()
-        steps = _RANDOM.random_trajectory(Problem.make(draw, 1), rng)  # the target is unused here
+        steps = TASK.random_trajectory(Problem.make(draw, 1), rng)  # the target is unused here
         value = arith.parse_step(steps[-1]).result
         if value.denominator != 1 or not config.min_target <= value <= config.max_target:
             continue
@@ -182,5 +178,4 @@ def generate(n: int, config: CountdownConfig = CountdownConfig(), seed: int = 0,
     return found
 
 
-_RANDOM = ArithTask("countdown")  # random trajectories need no config
 TASK = Countdown()
