@@ -57,6 +57,7 @@ def connect4_report(game, evaluator, games: int, simulations: int,
 
 
 def evaluate_network(game, evaluator, games: int, simulations: int) -> dict:
-    if game.name == "tictactoe":
-        return tictactoe_report(game, evaluator, games, simulations)
-    return connect4_report(game, evaluator, games, simulations)
+    """The game's own report (`game.network_report`: which opponents and positions judge a
+    network is the game's to say); an empty row for a game that has none."""
+    report = getattr(game, "network_report", None)
+    return report(evaluator, games, simulations) if report else {}

@@ -195,6 +195,12 @@ class ConnectFour:
     name = "connect4"
     num_actions = WIDTH
 
+    def network_report(self, evaluator, games: int, simulations: int) -> dict:
+        """What training logs about a network: raw-policy accuracy on solver-labelled positions,
+        scores against rollout MCTS (`eval.game_eval.connect4_report`)."""
+        from lmzero.eval.game_eval import connect4_report
+        return connect4_report(self, evaluator, games, simulations)
+
     def initial_state(self) -> C4State:
         return C4State(0, 0, 0)
 

@@ -34,6 +34,12 @@ class TicTacToe:
     name = "tictactoe"
     num_actions = 9
 
+    def network_report(self, evaluator, games: int, simulations: int) -> dict:
+        """What training logs about a network: greedy value keeping over every position, games
+        against the exact solver (`eval.game_eval.tictactoe_report`)."""
+        from lmzero.eval.game_eval import tictactoe_report
+        return tictactoe_report(self, evaluator, games, simulations)
+
     def initial_state(self) -> TTTState:
         return TTTState((0,) * 9)
 
