@@ -3,6 +3,8 @@ and the entry point that turns user errors into one line and exit code 2."""
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from enum import Enum
 
@@ -31,20 +33,53 @@ def progress_bar():
     return Progress(*columns, console=out)
 
 
+USER_OS_ERRORS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES,
+                  errno.EPERM, errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP}
+"""File-system errors that come from what the user named (a --run that is a file, a read-only
+directory): exit code 2. Others (a full disk, an I/O error) are the machine's: exit code 1."""
+
+
+def fail(message: str, code: int) -> None:
+    """One line on stderr and exit `code`; never more than one line."""
+    line = " ".join(str(message).split()) or "unknown error"
+    print(f"lmzero: error: {line}", file=sys.stderr)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Entry point: click's usage errors and our UserErrors become one line and exit code 2."""
+    """Entry point: every failure a user can cause or meet becomes one line on stderr.
+
+    Exit codes: 2 a user error (UserError, click's usage errors, an untrustworthy checkpoint, a
+    path that cannot be used); 1 a fault outside the user's input (a failing server, a full
+    disk); 130 Ctrl-C. Anything else is a bug and keeps its traceback."""
+    from lmzero.checkpoint import CheckpointError
+    from lmzero.models.lm_steps import BackendError
     try:
         code = app(standalone_mode=False)
     except UserError as exc:
-        print(f"lmzero: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        fail(exc, 2)
+    except CheckpointError as exc:
+        fail(exc, 2)
+    except BackendError as exc:
+        fail(exc, 1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        print("aborted", file=sys.stderr)
-        sys.exit(130)
+        aborted()
     except typer.TyperException as exc:  # click's usage errors (typer vendors click)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        print(f"lmzero: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        fail(message, 2)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc}", 2 if exc.errno in USER_OS_ERRORS else 1)
     sys.exit(code or 0)
+
+
+def aborted() -> None:
+    """Ctrl-C: say so and leave at once. `os._exit`, not `sys.exit`: a worker thread blocked on
+    a server that never answers would otherwise hold the interpreter's exit (every file a run
+    writes is atomic, so nothing written is lost)."""
+    print("aborted", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
