@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from lmzero.checkpoint import CheckpointError, load, save
+from lmzero.checkpoint import (FORMAT, CheckpointError, header_shapes, load, load_extra,
+                               meta_sha256, save, upgrade)
 from lmzero.models.tinylm import TinyLM, TinyLMConfig
 
 
@@ -77,6 +78,67 @@ def test_wrong_shape_and_bad_manifest_are_refused(tmp_path, model):
         load(tmp_path / "nowhere")
 
 
+def test_the_manifest_covers_the_meta_by_a_checksum(tmp_path, model):
+    path = save(tmp_path / "c", model.state_dict(), {"step": 1, "task": "game24"})
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["format"] == FORMAT and manifest["meta_sha256"] == meta_sha256(manifest["meta"])
+    manifest["meta"]["task"] = "countdown"
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match="meta checksum mismatch"):
+        load(path)
+    with pytest.raises(TypeError, match="must be a dict"):
+        save(tmp_path / "d", model.state_dict(), ["step", 1])
+
+
+def test_non_finite_weights_are_refused_by_every_load(tmp_path, model):
+    from safetensors.torch import save_file
+
+    from tests.test_faults_checkpoint import reseal
+    state = dict(model.state_dict())
+    path = save(tmp_path / "c", state, {}, extra={"optimizer": {"0.exp_avg": state["tok.weight"]}})
+    poisoned = state["tok.weight"].clone()
+    poisoned[3, 4] = float("nan")
+    save_file(dict(state, **{"tok.weight": poisoned}), str(path / "model.safetensors"))
+    save_file({"0.exp_avg": poisoned}, str(path / "optimizer.safetensors"))
+    reseal(path, json.loads((path / "manifest.json").read_text()))
+    with pytest.raises(CheckpointError, match="tensor tok.weight holds NaN"):
+        load(path, shapes(model))
+    with pytest.raises(CheckpointError, match="tensor 0.exp_avg holds NaN"):
+        load_extra(path, "optimizer")
+
+
+def test_a_diverged_model_is_not_saved_and_the_last_good_checkpoint_stays(tmp_path, model):
+    path = save(tmp_path / "c", model.state_dict(), dict(step=1))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["tok.weight"][0, 0] = float("inf")
+    with pytest.raises(CheckpointError, match="not saved, tensor tok.weight holds NaN or inf"):
+        save(path, state, dict(step=2))
+    assert load(path, shapes(model))[1] == dict(step=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+
+
+def test_shapes_are_checked_from_the_header_before_the_data_is_read(tmp_path, model,
+                                                                   monkeypatch):
+    path = save(tmp_path / "c", model.state_dict(), {})
+    assert header_shapes(path) == {k: tuple(v) for k, v in shapes(model).items()}
+    expected = dict(shapes(model), **{"tok.weight": (10**9, 32)})
+    monkeypatch.setattr("lmzero.checkpoint._read", lambda *a: pytest.fail("data was read"))
+    with pytest.raises(CheckpointError, match=r"tok.weight has shape \(12, 32\)"):
+        load(path, expected)
+
+
+def test_a_format_1_checkpoint_still_loads_and_upgrades_in_place(tmp_path, model):
+    path = save(tmp_path / "c", model.state_dict(), {"step": 3})
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["meta_sha256"]
+    (path / "manifest.json").write_text(json.dumps(dict(manifest, format="lmzero-checkpoint/1")))
+    assert load(path)[1] == {"step": 3}  # runs saved before format/2 resume
+    assert upgrade(path) is True and upgrade(path) is False
+    upgraded = json.loads((path / "manifest.json").read_text())
+    assert upgraded["format"] == FORMAT and upgraded["files"] == manifest["files"]
+    assert load(path)[1] == {"step": 3}
+
+
 @pytest.mark.parametrize("trunk", ["transformer", "mlp"])
 def test_tinylm_shapes_and_value_range(trunk):
     model = TinyLM(TinyLMConfig(vocab_size=12, block_size=10, trunk=trunk))
@@ -90,3 +152,12 @@ def test_tinylm_config_errors_say_how_to_fix():
         TinyLMConfig(trunk="rnn")
     with pytest.raises(ValueError, match="multiple of n_head"):
         TinyLMConfig(n_embd=30, n_head=4)
+    for fields, message in [(dict(n_layer=True), "n_layer must be an integer"),
+                            (dict(n_embd=64.0), "n_embd must be an integer"),
+                            (dict(n_head=0), r"n_head must be in \[1, 4096\], got 0"),
+                            (dict(n_layer=10**7), "n_layer must be in"),
+                            (dict(dropout=1.5), "dropout must be"),
+                            (dict(rope="no"), "rope must be true or false"),
+                            (dict(n_embd=12, n_head=4, rope=True), "must be even")]:
+        with pytest.raises(ValueError, match=message):
+            TinyLMConfig(**fields)

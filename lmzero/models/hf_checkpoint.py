@@ -55,19 +55,36 @@ def load_hf_checkpoint(path: Path, task=None, **options) -> StepModel:
     path, meta = verified_checkpoint(path, HF_KIND, getattr(task, "name", task),
                                      "not a checkpoint of a Hugging Face model trained here")
     if task is None or isinstance(task, str):
-        from lmzero.tasks import load_task
-        task = load_task(meta["task"])
-    sm, _ = build(meta["base"], task, meta["learner"], dict(meta["model_options"], **options))
+        task = _registered_task(path, meta.get("task"))
+    base, learner, model_options = (meta.get(k) for k in ("base", "learner", "model_options"))
+    if not (isinstance(base, str) and isinstance(learner, dict)
+            and isinstance(model_options, dict)):
+        raise CheckpointError(f"{path}: the manifest's base, learner and model_options must be "
+                              "a path and two objects")
+    try:
+        sm, _ = build(base, task, learner, dict(model_options, **options))
+    except TypeError as exc:  # a learner or model option these classes do not have
+        raise CheckpointError(f"{path}: bad options in the manifest ({exc})") from None
     load_trained(sm, path)
     sm.model.eval()
     return sm
+
+
+def _registered_task(path: Path, name):
+    """The built-in or installed task a checkpoint names. Never a FILE.py:NAME or module:NAME
+    reference: a manifest must not make us import code."""
+    from lmzero.tasks import load_task, names
+    if not isinstance(name, str) or name not in names():
+        raise CheckpointError(f"{path}: unknown task {str(name)[:60]!r} in the manifest (pass "
+                              "the task explicitly)")
+    return load_task(name)
 
 
 def is_hf_checkpoint(path: str) -> bool:
     """Whether `path` is a checkpoint (or run directory) of this kind: its manifest, read
     unverified, says so (the verified load comes after)."""
     from lmzero.models.load import resolve
-    try:
-        return checkpoint.read_meta(resolve(Path(path))).get("kind") == HF_KIND
-    except CheckpointError:
-        return False
+    where = resolve(Path(path))
+    if not (where / checkpoint.MANIFEST).is_file():
+        return False  # a plain transformers folder; a damaged manifest is reported, not skipped
+    return checkpoint.read_meta(where).get("kind") == HF_KIND

@@ -21,6 +21,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+SIZE_LIMITS = {"vocab_size": (1, 1 << 20), "block_size": (1, 1 << 16), "n_layer": (1, 64),
+               "n_head": (1, 4096), "n_embd": (1, 4096), "mlp_width": (1, 1 << 16)}
+"""Bounds of the integer fields (inclusive). Beyond them a tiny LM is a typo or a hostile
+manifest; a checkpoint's total size is bounded separately (`models.load.MAX_PARAMETERS`)."""
+
+
+def short_repr(value) -> str:
+    """A value for a one-line message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 @dataclass
 class TinyLMConfig:
     vocab_size: int = 16
@@ -44,12 +56,28 @@ class TinyLMConfig:
     characters back, wherever the line starts). Transformer trunk only."""
 
     def __post_init__(self):
-        if self.trunk not in ("transformer", "mlp"):
-            raise ValueError(f"trunk must be 'transformer' or 'mlp', got {self.trunk!r}")
+        """Refuse a config that cannot build a working model, saying which field to fix: a
+        checkpoint's manifest builds one before any weight is read, so nothing is trusted."""
+        for name, (low, high) in SIZE_LIMITS.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):  # 2.0, "2", True: typos
+                raise ValueError(f"{name} must be an integer, got {short_repr(value)}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+        if not isinstance(self.trunk, str) or self.trunk not in ("transformer", "mlp"):
+            raise ValueError(f"trunk must be 'transformer' or 'mlp', got {short_repr(self.trunk)}")
+        if not isinstance(self.rope, bool):
+            raise ValueError(f"rope must be true or false, got {short_repr(self.rope)}")
+        if (not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool)
+                or not 0 <= self.dropout < 1):
+            raise ValueError(f"dropout must be a number in [0, 1), got {short_repr(self.dropout)}")
         if self.rope and self.trunk != "transformer":
             raise ValueError("rope needs the transformer trunk: set rope=False for trunk='mlp'")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be a multiple of n_head ({self.n_head})")
+        if self.rope and (self.n_embd // self.n_head) % 2:
+            raise ValueError(f"rope rotates pairs: the head width n_embd / n_head "
+                             f"({self.n_embd // self.n_head}) must be even")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -12,6 +12,7 @@ is full) is dropped: it counts as generated tokens but proposes no step.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -43,6 +44,8 @@ class TinyLMStepModel:
         legal step has 40, Countdown-6's rarely more than 60."""
         self.meta = dict(meta or {})
         """What the checkpoint said besides the model (task, training step, ...)."""
+        self.source: str | None = None
+        """The checkpoint directory it was loaded from (`load_step_model`), for messages."""
         self.generator = torch.Generator().manual_seed(seed)
         self.banned = torch.tensor([self.tokenizer.pad_id, self.tokenizer.bos_id])
 
@@ -92,9 +95,9 @@ class TinyLMStepModel:
         encoded = [[self.tokenizer.bos_id, *self.tokenizer.encode(p)] for p in prompts]
         lengths = [len(e) for e in encoded]
         L = max(lengths)
-        if L > self.model.cfg.block_size:
-            raise ValueError(f"a prompt of {L} tokens exceeds the model's block_size "
-                             f"{self.model.cfg.block_size}")
+        if L > self.model.cfg.block_size:  # a model trained on shorter problems: one line
+            raise CheckpointError(f"{self.source or 'the model'}: a prompt of {L} tokens "
+                                  f"exceeds the model's block_size {self.model.cfg.block_size}")
         tokens = torch.full((len(prompts), L), self.tokenizer.pad_id, dtype=torch.long)
         for i, e in enumerate(encoded):
             tokens[i, L - len(e):] = torch.tensor(e)
@@ -153,31 +156,69 @@ def load_step_model(path: Path, *, seed: int = 0, task=None,
                     max_step_chars: int | None = None) -> TinyLMStepModel:
     """The step model of a checkpoint directory, or of a run directory's newest checkpoint;
     CheckpointError (one line) for anything else, or a model trained on another `task` (a task
-    object, or its name); its longest step is the task's unless `max_step_chars` says."""
-    from lmzero.models.load import verified_checkpoint
+    object, or its name); its longest step is the task's unless `max_step_chars` says. The meta
+    is checked before anything is built (`models.load`); given a task object, the model must
+    also read the task's characters and fit its first prompt and a step."""
+    from lmzero.models.load import build_model, model_config, verified_checkpoint
     name = getattr(task, "name", task)
     path, meta = verified_checkpoint(path, KIND, name,
                                      "not a text-model checkpoint (a game network?)")
-    try:
-        tokenizer = CharTokenizer.from_vocab(meta["vocab"])
-        model = TinyLM(TinyLMConfig(**meta["model"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: bad model config or vocabulary in the manifest "
-                              f"({exc})") from None
-    if tokenizer.vocab_size != model.cfg.vocab_size:
-        raise CheckpointError(f"{path}: the vocabulary does not fit the model")
-    tensors, _ = checkpoint.load(path, {k: v.shape for k, v in model.state_dict().items()})
-    model.load_state_dict(tensors)
+    config = model_config(path, meta)
+    tokenizer = _checked_tokenizer(path, meta, config, task)
     meta = {k: v for k, v in meta.items() if k not in ("kind", "model", "vocab")}
     if max_step_chars is None:
         max_step_chars = getattr(task, "max_step_chars", None) or _registered_step_chars(meta)
-    return TinyLMStepModel(model, tokenizer, seed=seed, max_step_chars=max_step_chars, meta=meta)
+    _check_block(path, config, task)
+    model = build_model(path, config, torch.tensor([[tokenizer.bos_id]]))
+    step_model = TinyLMStepModel(model, tokenizer, seed=seed, max_step_chars=max_step_chars,
+                                 meta=meta)
+    step_model.source = str(path)
+    return step_model
+
+
+def _checked_tokenizer(path: Path, meta: dict, config: TinyLMConfig, task) -> CharTokenizer:
+    """The checkpoint's tokenizer, if it fits its model (and `task`'s characters, if given)."""
+    if config.trunk != "transformer":
+        raise CheckpointError(f"{path}: a text model needs the transformer trunk, the manifest "
+                              f"says {config.trunk!r}")
+    try:
+        tokenizer = CharTokenizer.from_vocab(meta["vocab"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: bad vocabulary in the manifest ({exc})") from None
+    if tokenizer.vocab_size != config.vocab_size:
+        raise CheckpointError(f"{path}: the vocabulary has {tokenizer.vocab_size} tokens, the "
+                              f"model {config.vocab_size}")
+    missing = sorted(set(getattr(task, "characters", "")) - set(tokenizer.vocab[2:]))
+    if missing:
+        raise CheckpointError(f"{path}: the vocabulary lacks {missing[0]!r}, a character of "
+                              f"task {task.name!r}")
+    return tokenizer
+
+
+def _check_block(path: Path, config: TinyLMConfig, task) -> None:
+    """Refuse a block too short for the task's example problem's prompt and one of its longest
+    steps (a longer prompt met later is refused by `_prefill`). Tasks whose example does not
+    parse are not checked here."""
+    try:
+        problem = task.problem_from_json(json.loads(task.problem_example))
+        prompt = task.prompt(task.initial_state(problem))
+        need = 1 + len(prompt) + int(task.max_step_chars)  # BOS + the prompt + a step
+    except (AttributeError, TypeError, ValueError, KeyError, NotImplementedError):
+        return  # a task name, no task, or a plugin task without a usable example
+    if config.block_size < need:
+        raise CheckpointError(f"{path}: block_size {config.block_size} is too short for task "
+                              f"{task.name!r} (its first prompt and a step take {need} tokens)")
 
 
 def _registered_step_chars(meta: dict) -> int:
-    """The longest step of the registered task a checkpoint names (64 when it names none)."""
-    from lmzero.tasks import TaskError, load_task
+    """The longest step of the task a checkpoint names, if registered (built in or an installed
+    plugin); 64 otherwise. Never a FILE.py:NAME or module:NAME reference: the manifest is data,
+    and loading such a task would run the code it names."""
+    from lmzero.tasks import TaskError, load_task, names
+    task = meta.get("task")
+    if not isinstance(task, str) or task not in names():
+        return 64
     try:
-        return load_task(meta.get("task") or "").max_step_chars
+        return load_task(task).max_step_chars
     except (TaskError, AttributeError):
         return 64
