@@ -1,12 +1,17 @@
 """Any OpenAI-compatible `/v1/completions` server with log-probabilities as a `StepModel`: vLLM,
-SGLang, llama.cpp's server. Standard library only (urllib + a thread pool).
+SGLang, llama.cpp's server. Standard library only (urllib + daemon threads).
 
 One request about one state is one model call: `n=k` samples with `stop=["\\n"]` and
 `logprobs=1` in one HTTP request, or, for a server that refuses `n > 1` (llama.cpp) or answers
 it with fewer choices, k parallel single requests (remembered for later calls). At most
-`concurrency` requests are in flight; 429 and 5xx answers and timeouts are retried with
-exponential backoff. Nothing needs `echo` (prompt log-probs are never asked for), so a server
-that refuses it serves all the same.
+`concurrency` requests are in flight; 429 and 5xx answers, timeouts and connections that break
+mid-answer are retried with exponential backoff; other 4xx answers are final. Nothing needs
+`echo` (prompt log-probs are never asked for), so a server that refuses it serves all the same.
+
+Every answer is checked field by field where it is parsed (`openai_answers`): what the API
+does not promise is one `BackendError` naming the endpoint and the field. Requests run on
+daemon threads while the calling thread waits in short polls: Ctrl-C reaches it within
+`POLL_SECONDS` even while every request hangs, and a hung request never holds the process.
 
 Budget from each response's `usage`: `completion_tokens` are generated tokens (every sample);
 `prompt_tokens` are charged, less any `prompt_tokens_details.cached_tokens` the server says came
@@ -18,21 +23,25 @@ prompt + the judge question, P(yes)/(P(yes)+P(no)) from the first token's top lo
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
-import socket
+import queue
+import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
-from lmzero.models.lm_steps import (BackendError, PromptFormat, check_request, cut_step,
-                                    merge_samples, yes_probability)
+from lmzero.models.lm_steps import (BackendError, PromptFormat, check_request, merge_samples,
+                                    yes_probability)
+from lmzero.models.openai_answers import Answer, one_line, parse_completion, parse_models
 from lmzero.models.step_model import Expansion
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
+POLL_SECONDS = 0.25
+"""How often a thread waiting on requests wakes to let a pending Ctrl-C through."""
 
 
 @dataclass
@@ -92,48 +101,60 @@ class OpenAIStepModel:
 
     # -- HTTP ---------------------------------------------------------------------------------
 
-    def _request(self, path: str, body: dict | None = None) -> dict:
-        """GET (body None) or POST JSON with retries; the decoded JSON answer."""
+    def _request(self, path: str, body: dict | None = None) -> object:
+        """GET (body None) or POST JSON, retrying what may pass (429, 5xx, timeouts, broken
+        connections) with backoff; the decoded JSON, of any shape (the caller checks it)."""
         url = f"{self.config.base_url}{path}"
-        data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         if self.config.api_key:
             headers["Authorization"] = f"Bearer {self.config.api_key}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, headers=headers)
         for attempt in range(self.config.retries + 1):
-            last = attempt == self.config.retries
             try:
-                request = urllib.request.Request(url, data=data, headers=headers)
-                with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
-                    return json.loads(response.read())
-            except urllib.error.HTTPError as e:
-                if e.code not in RETRY_STATUS or last:
-                    raise _ServerRefused(e.code, _error_text(e), url) from None
-                delay = _retry_after(e) or self.config.backoff * 2 ** attempt
-            except (TimeoutError, socket.timeout):
-                if last:
-                    raise BackendError(f"{url}: no answer within {self.config.timeout:g} s "
-                                       f"({self.config.retries + 1} tries)") from None
-                delay = self.config.backoff * 2 ** attempt
-            except urllib.error.URLError as e:
-                reason = getattr(e.reason, "strerror", None) or e.reason
-                raise BackendError(f"cannot reach {self.config.base_url} ({reason}): is the "
-                                   "server running?") from None
-            except ValueError:
-                raise BackendError(f"{url}: the answer is not JSON") from None
-            time.sleep(delay)
+                return _decode(self._send(request), url)
+            except _Transient as e:
+                if attempt == self.config.retries:
+                    raise BackendError(f"{url}: {e} (tried {attempt + 1} times)") from None
+                time.sleep(self.config.backoff * 2 ** attempt if e.delay is None else e.delay)
         raise AssertionError("unreachable")
+
+    def _send(self, request: urllib.request.Request) -> bytes:
+        """One try: the answer's body; _ServerRefused for an HTTP error not worth retrying,
+        _Transient for one that is, BackendError when the server cannot be reached."""
+        wait = f"no answer within {self.config.timeout:g} s"
+        try:
+            with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
+                return response.read()
+        except urllib.error.HTTPError as e:
+            if e.code in RETRY_STATUS:
+                raise _Transient(f"the server answered {e.code} ({_error_text(e)})",
+                                 _retry_after(e)) from None
+            raise _ServerRefused(e.code, _error_text(e), request.full_url) from None
+        except urllib.error.URLError as e:  # raised while connecting and sending
+            if isinstance(e.reason, TimeoutError):
+                raise _Transient(wait) from None
+            reason = getattr(e.reason, "strerror", None) or e.reason
+            raise BackendError(f"cannot reach {self.config.base_url} ({reason}): is the "
+                               "server running?") from None
+        except TimeoutError:
+            raise _Transient(wait) from None
+        except (http.client.IncompleteRead, ConnectionError) as e:  # cut off mid-answer
+            raise _Transient(f"the connection broke mid-answer ({type(e).__name__})") from None
+        except http.client.HTTPException as e:  # a bad status line or header, a bad URL
+            raise BackendError(f"{request.full_url}: not an HTTP answer ({type(e).__name__}: "
+                               f"{one_line(str(e), 80)})") from None
+        except OSError as e:
+            raise BackendError(f"{request.full_url}: {e.strerror or e}") from None
 
     def _check_model(self, model: str | None) -> str:
         """The model to ask for, checked against /v1/models (skipped if the server lacks it)."""
         try:
-            listed = [m["id"] for m in self._request("/models").get("data", [])]
+            listed = parse_models(self._request("/models"), f"{self.config.base_url}/models")
         except _ServerRefused as e:
             if e.status == 404 and model:
                 return model
             raise BackendError(str(e)) from None
-        except (KeyError, TypeError, AttributeError):
-            raise BackendError(f"{self.config.base_url}/models: not an OpenAI model list") \
-                from None
         if model is None:
             if len(listed) != 1:
                 raise BackendError(f"{self.config.base_url} serves {len(listed)} models "
@@ -145,21 +166,13 @@ class OpenAIStepModel:
         return model
 
     def _complete(self, prompt: str, n: int, *, temperature: float, max_tokens: int,
-                  logprobs: int = 1) -> dict:
+                  logprobs: int = 1) -> Answer:
         body = {"model": self.model, "prompt": prompt, "n": n, "max_tokens": max_tokens,
                 "temperature": temperature, "logprobs": logprobs, "stop": ["\n"]}
         if self.config.seed is not None:
             body["seed"] = self.config.seed
-        answer = self._request("/completions", body)
-        choices = answer.get("choices") if isinstance(answer, dict) else None
-        if not isinstance(choices, list) or not choices:
-            raise BackendError(f"{self.config.base_url}/completions: an answer without choices")
-        for c in choices:
-            lp = c.get("logprobs") if isinstance(c, dict) else None
-            if not isinstance(lp, dict) or not isinstance(lp.get("token_logprobs"), list):
-                raise BackendError(f"{self.config.base_url}/completions: the answer has no "
-                                   "log-probabilities (the server must support 'logprobs')")
-        return answer
+        return parse_completion(self._request("/completions", body),
+                                f"{self.config.base_url}/completions")
 
     # -- the StepModel protocol ---------------------------------------------------------------
 
@@ -168,9 +181,9 @@ class OpenAIStepModel:
         check_request(k, temperature, greedy)
         samples, temp = (1, 0.0) if greedy else (k, temperature)
         texts = [self.format.plain(p) for p in prompts]
-        answers: list[list[dict]] = [[] for _ in texts]  # per prompt: its HTTP answers
+        answers: list[list[Answer]] = [[] for _ in texts]  # per prompt: its HTTP answers
         if samples > 1 and self.use_n is None and texts:
-            answers[0] += self._probe_n(texts[0], samples, temp)
+            [answers[0]] = self._map(lambda text: self._probe_n(text, samples, temp), texts[:1])
         n = samples if self.use_n else 1
         jobs = [i for i in range(len(texts)) if not answers[i]
                 for _ in range(samples // n)]  # one n=k request, or k single ones
@@ -180,7 +193,7 @@ class OpenAIStepModel:
         for i, answer in zip(jobs, done):
             answers[i].append(answer)
         short = [i for i, a in enumerate(answers)
-                 for _ in range(samples - sum(len(x["choices"]) for x in a))]
+                 for _ in range(samples - sum(len(x.samples) for x in a))]
         for i, answer in zip(short, self._map(lambda i: self._call(texts[i], 1, temp), short)):
             answers[i].append(answer)  # a server that gave fewer choices than asked
         return [_expansion(a, samples, v, judge_tokens) for a, (v, judge_tokens)
@@ -196,100 +209,150 @@ class OpenAIStepModel:
 
     def _map(self, fn, items: list) -> list:
         """fn over items with at most `concurrency` requests in flight, results in order."""
-        if len(items) <= 1:
-            return [fn(x) for x in items]
-        with ThreadPoolExecutor(min(self.config.concurrency, len(items))) as pool:
-            return list(pool.map(fn, items))
+        return run_parallel(fn, items, self.config.concurrency)
 
     def _call(self, text: str, n: int, temperature: float, max_tokens: int | None = None,
-              logprobs: int = 1) -> dict:
+              logprobs: int = 1) -> Answer:
         try:
             return self._complete(text, n, temperature=temperature, logprobs=logprobs,
                                   max_tokens=max_tokens or self.config.max_step_tokens)
         except _ServerRefused as e:
             raise BackendError(str(e)) from None
 
-    def _probe_n(self, text: str, k: int, temperature: float) -> list[dict]:
+    def _probe_n(self, text: str, k: int, temperature: float) -> list[Answer]:
         """Ask for n=k once: the answer if the server takes it; none (and single requests from
         now on) if it refuses n > 1 with a client error, as llama.cpp's server does."""
         try:
             answer = self._complete(text, k, temperature=temperature,
                                     max_tokens=self.config.max_step_tokens)
         except _ServerRefused as e:
-            if e.status >= 500 or e.status in (401, 403, 404, 429):
+            if e.status in (401, 403, 404):
                 raise BackendError(str(e)) from None
             self.use_n = False
             return []
-        self.use_n = len(answer["choices"]) > 1  # silently one choice: treat as refused
+        self.use_n = len(answer.samples) > 1  # silently one choice: treat as refused
         return [answer]
 
     def _judge(self, text: str) -> tuple[float, int]:
         """(P(yes) / (P(yes) + P(no)) of the answer's first token, prompt tokens charged)."""
         answer = self._call(text + self.format.judge_question, 1, 0.0, max_tokens=1,
                             logprobs=self.config.judge_top_logprobs)
-        tops = answer["choices"][0]["logprobs"].get("top_logprobs") or [None]
         yes = no = 0.0
-        for token, logprob in (tops[0] or {}).items():
+        for token, logprob in answer.samples[0].top.items():
             word = token.strip().lower()
             yes += math.exp(logprob) if word == "yes" else 0.0
             no += math.exp(logprob) if word == "no" else 0.0
-        prompt, cached, _ = _usage(answer, 1)
-        return yes_probability(yes, no), prompt - cached
+        return yes_probability(yes, no), answer.prompt_tokens - answer.cached_tokens
 
 
-def _expansion(answers: list[dict], k: int, value: float | None, judge_tokens: int) -> Expansion:
+def run_parallel(fn, items: list, workers: int) -> list:
+    """fn over items on at most `workers` daemon threads, results in order; the first failure
+    is raised as soon as it happens (later items are not started). The caller waits in polls
+    of POLL_SECONDS, so Ctrl-C interrupts it at once; daemon threads, so a request still
+    hanging on a dead server never holds the process (a thread pool's workers would)."""
+    todo, finished, stop = queue.SimpleQueue(), queue.SimpleQueue(), threading.Event()
+    for i in range(len(items)):
+        todo.put(i)
+
+    def work():
+        while not stop.is_set():
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                finished.put((i, fn(items[i]), None))
+            except BaseException as error:  # noqa: BLE001  handed to the waiting thread
+                finished.put((i, None, error))
+
+    for _ in range(min(workers, len(items))):
+        threading.Thread(target=work, daemon=True, name="lmzero-openai").start()
+    results = [None] * len(items)
+    try:
+        for _ in items:
+            i, result, error = _next(finished)
+            if error is not None:
+                raise error
+            results[i] = result
+    finally:
+        stop.set()
+    return results
+
+
+def _next(finished: queue.SimpleQueue):
+    """The next finished item, waking every POLL_SECONDS so a pending signal is handled."""
+    while True:
+        try:
+            return finished.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            pass
+
+
+def _expansion(answers: list[Answer], k: int, value: float | None,
+               judge_tokens: int) -> Expansion:
     """One state's HTTP answers (its k samples) -> an Expansion charged from their `usage`."""
-    choices, charged, reused, generated = [], judge_tokens, 0, 0
+    samples, charged, reused, generated = [], judge_tokens, 0, 0
     for a in answers:
-        parsed = [_parse_choice(c) for c in a["choices"]]
-        prompt, cached, completion = _usage(a, sum(n for _, _, n in parsed))
-        charged += prompt - cached
-        reused += cached + (len(parsed) - 1) * prompt  # n samples share one prompt pass
-        generated += completion
-        choices += parsed
-    texts, sums, counts = zip(*choices[:k])
-    e = merge_samples(list(texts), list(sums), list(counts), value=value, prompt_tokens=charged,
+        charged += a.prompt_tokens - a.cached_tokens
+        reused += a.cached_tokens + (len(a.samples) - 1) * a.prompt_tokens  # n share a prompt
+        generated += a.completion_tokens
+        samples += a.samples
+    samples = samples[:k]
+    e = merge_samples([s.step for s in samples], [s.logprob for s in samples],
+                      [s.tokens for s in samples], value=value, prompt_tokens=charged,
                       reused_prompt_tokens=reused)
     e.generated_tokens = generated  # the server's count (usage), not the log-prob count
     return e
 
 
+# -- HTTP failures --------------------------------------------------------------------------------
+
 class _ServerRefused(Exception):
-    """An HTTP error answer (kept apart so the n > 1 probe can tell a refusal)."""
+    """An HTTP error answer not worth retrying (kept apart so the n > 1 probe can tell a
+    refusal)."""
 
     def __init__(self, status: int, message: str, url: str):
         super().__init__(f"{url}: the server answered {status} ({message})")
         self.status = status
 
 
+class _Transient(Exception):
+    """A failure that may pass (busy, timed out, cut off): retried, then a BackendError."""
+
+    def __init__(self, message: str, delay: float | None = None):
+        super().__init__(message)
+        self.delay = delay
+        """Seconds the server asked us to wait (Retry-After); None = our own backoff."""
+
+
 def _error_text(e: urllib.error.HTTPError) -> str:
+    """The server's own error message, on one line of at most 200 characters."""
     try:
-        body = json.loads(e.read() or b"{}")
+        raw = e.read()
+    except (OSError, http.client.HTTPException):
+        raw = b""
+    try:
+        body = json.loads(raw)
         error = body.get("error", body) if isinstance(body, dict) else body
         message = error.get("message", error) if isinstance(error, dict) else error
-    except (ValueError, OSError):
-        message = e.reason
-    return " ".join(str(message).split())[:200] or str(e.reason)
+    except (ValueError, RecursionError):  # not JSON: a proxy's HTML page, plain text
+        message = raw.decode("utf-8", "replace")
+    return one_line(str(message), 200) or str(e.reason)
 
 
 def _retry_after(e: urllib.error.HTTPError) -> float | None:
+    """Retry-After in seconds (0 included), at most 30; None when absent or not a number."""
     try:
-        return min(30.0, float(e.headers.get("Retry-After", "")))
+        delay = float(e.headers.get("Retry-After", ""))
     except (TypeError, ValueError):
         return None
+    return min(30.0, delay) if delay >= 0 else None  # NaN and negatives: our own backoff
 
 
-def _parse_choice(choice: dict) -> tuple[str | None, float, int]:
-    """(the step, or None if cut off at max_tokens; summed log-prob; tokens with a log-prob)."""
-    logprobs = [x for x in choice["logprobs"]["token_logprobs"] if x is not None]
-    ended = choice.get("finish_reason") != "length"
-    return cut_step(choice.get("text") or "", ended), float(sum(logprobs)), len(logprobs)
-
-
-def _usage(answer: dict, fallback_completion: int) -> tuple[int, int, int]:
-    """(prompt tokens, of which cached, completion tokens) from `usage`; without usage the
-    completion tokens are counted from the log-probs and the prompt is unknown (0)."""
-    usage = answer.get("usage") or {}
-    details = usage.get("prompt_tokens_details") or {}
-    return (int(usage.get("prompt_tokens", 0)), int(details.get("cached_tokens") or 0),
-            int(usage.get("completion_tokens", fallback_completion)))
+def _decode(raw: bytes, url: str) -> object:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        shown = one_line(raw[:80].decode("utf-8", "replace"), 60)
+        raise BackendError(f"{url}: the answer is not JSON ({shown!r})" if shown else
+                           f"{url}: the answer is empty, not JSON") from None
