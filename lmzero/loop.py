@@ -5,7 +5,7 @@ learning on the replay window, `_gate` (optional arena gating), `_save` (checkpo
 `_finish_row` (evaluation -> metrics.jsonl, TensorBoard). The run directory is `lmzero.run`'s:
 iteration i is done when checkpoints/<i> exists, so a run killed at any point (even `kill -9`
 mid-write) resumes by redoing only the unfinished iteration, with no shard written twice and no
-metrics line repeated.
+metrics line repeated; a finished iteration whose row is missing is evaluated again (`_resume`).
 """
 
 from __future__ import annotations
@@ -163,10 +163,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=Non
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     parts = _prepare(config, run)
-    start, unlogged = _restore(run, parts)
-    scalars = run.tensorboard(start - (unlogged is not None))
-    if unlogged is not None:  # killed between checkpoint and metrics: evaluate that checkpoint
-        _finish_row(run, scalars, parts, config, unlogged, progress)
+    start = _resume(run, parts, config, progress)
+    scalars = run.tensorboard()
     elapsed = run.metrics()[-1]["wall_seconds"] if run.metrics() else 0.0
     for i in range(start, config.iterations):
         t0 = time.time()
@@ -208,12 +206,24 @@ def _prepare(config: TrainConfig, run: Run) -> _Parts:
                   ReplayBuffer(run.dir / "replay", config.replay_window))
 
 
-def _restore(run: Run, parts: _Parts) -> tuple[int, dict | None]:
-    """Restore model, optimizer (and gating's best network) from the newest checkpoint:
-    (next iteration, that checkpoint's metrics row if a crash kept it from being logged)."""
-    path = run.latest()
-    if path is None:
-        return 0, None
+def _resume(run: Run, parts: _Parts, config: TrainConfig, progress) -> int:
+    """Bring a resumed run to its newest checkpoint: metrics.jsonl repaired to the finished
+    iterations, each with its row (a kill between checkpoint and row, or a garbage line, lost
+    one: that checkpoint is evaluated again), unreadable shards of unfinished iterations
+    dropped. The next iteration."""
+    done = run.completed()
+    run.repair_metrics(keep=set(done).__contains__)
+    for i in run.rows_missing(lambda row: True):
+        meta = _restore(run.checkpoint(i), parts)
+        _finish_row(run, None, parts, config, meta["row"], progress)
+    if done:
+        _restore(run.checkpoint(done[-1]), parts)
+    parts.replay.discard_unreadable(after=done[-1] if done else -1)
+    return done[-1] + 1 if done else 0
+
+
+def _restore(path: Path, parts: _Parts) -> dict:
+    """Load a checkpoint's network, optimizer (and gating's best network); its meta."""
     model = parts.model
     tensors, meta = checkpoint.load(path, {k: v.shape for k, v in model.state_dict().items()})
     model.load_state_dict(tensors)
@@ -223,9 +233,7 @@ def _restore(run: Run, parts: _Parts) -> tuple[int, dict | None]:
     best_tensors = checkpoint.load_extra(path, "best")
     if parts.best is not None and best_tensors:
         parts.best.load_state_dict(best_tensors)
-    done = meta["iteration"]
-    logged = {r["iteration"] for r in run.metrics()}
-    return done + 1, (None if done in logged else meta["row"])
+    return meta
 
 
 def _self_play(config: TrainConfig, parts: _Parts, i: int) -> tuple[float, int]:
@@ -290,7 +298,8 @@ def _finish_row(run: Run, scalars, parts: _Parts, config: TrainConfig, row: dict
                                          config.eval_simulations)}
     parts.evaluator.positions = 0
     run.log(row)
-    scalars.write(row)
+    if scalars is not None:  # None: a resume's recomputed row (`run.tensorboard` writes it)
+        scalars.write(row)
     if progress:
         progress(i, "done", row)
 

@@ -155,7 +155,10 @@ def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
         return "scratch"
     shapes = {k: v.shape for k, v in model.state_dict().items()}
     if config.init:
-        path = resolve(Path(config.init))
+        from lmzero.models.load import verified_checkpoint
+        from lmzero.models.tinylm_steps import KIND
+        path, _ = verified_checkpoint(config.init, KIND, task_of(config).name,
+                                      "not a text-model checkpoint")
         model.load_state_dict(checkpoint.load(path, shapes)[0])
         return str(path)
     stage = run.dir / "pretrain"
@@ -185,7 +188,7 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
     torch.manual_seed(config.seed)
     trainee, start = _prepare(config, run, progress)
     replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
-    scalars = run.tensorboard(start)
+    scalars = run.tensorboard()
     elapsed = run.metrics()[-1].get("wall_seconds", 0.0) if run.metrics() else 0.0
     for i in range(start, config.iterations):
         t0 = time.time()
@@ -233,24 +236,66 @@ def _prepare(config: ImproveConfig, run: Run, progress):
         trainee = TinyLMTrainee(model, tokenizer, config.learner, total_steps, task)
     trainee.curator = Curator(task, config.curation)
     done = run.completed()
+    run.repair_metrics(keep=lambda i: i == -1 or i in done)
+    if not done or not _evaluated_start(run):
+        start = config.model or _starting_weights(config, run, trainee.model, progress)
+        if not _evaluated_start(run):
+            _log(run, evaluate_heldout(config, trainee, dict(iteration=-1, wall_seconds=0.0,
+                                                            start=start)), progress)
+    for i in run.rows_missing(_evaluated):  # killed during its evaluation, or a row lost
+        meta = trainee.restore(run.checkpoint(i))
+        _log(run, evaluate_heldout(config, trainee, meta["row"]), progress)
     if done:
         meta = trainee.restore(run.checkpoint(done[-1]))
         trainee.curator = Curator.from_state_dict(meta["curator"], task)
-        if done[-1] not in {r.get("iteration") for r in run.metrics()}:
-            run.log(meta["row"])  # killed between checkpoint and metrics
-        return trainee, done[-1] + 1
-    start_point = config.model or _starting_weights(config, run, trainee.model, progress)
-    if not any(r.get("iteration") == -1 for r in run.metrics()):
-        run.log(evaluate_heldout(config, trainee, dict(iteration=-1, wall_seconds=0.0,
-                                                start=start_point)))
-        if progress:
-            progress(-1, "done", run.metrics()[-1])
-    return trainee, 0
+    _drop_unreadable_rounds(config, run, done[-1] if done else -1)
+    return trainee, done[-1] + 1 if done else 0
+
+
+def _evaluated(row: dict) -> bool:
+    return "heldout_greedy_pass1" in row
+
+
+def _evaluated_start(run: Run) -> bool:
+    return any(r.get("iteration") == -1 and _evaluated(r) for r in run.metrics())
+
+
+def _log(run: Run, row: dict, progress) -> None:
+    run.log(row)
+    if progress:
+        progress(row["iteration"], "done", row)
+
+
+def _drop_unreadable_rounds(config: ImproveConfig, run: Run, last_done: int) -> None:
+    """An unfinished iteration's search round (shard + attempts) that cannot be read is
+    searched again rather than trusted."""
+    replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
+    for i in replay.discard_unreadable(after=last_done):
+        _attempts_path(replay, i).unlink(missing_ok=True)
+    for path in replay.directory.glob("attempts-*.json"):
+        i = int(path.stem.split("-")[1])
+        if i > last_done and _read_attempts(path) is None:
+            path.unlink()
+
+
+def _attempts_path(replay: ReplayBuffer, i: int) -> Path:
+    return replay.directory / f"attempts-{i:06d}.json"
+
+
+def _read_attempts(path: Path) -> list[dict] | None:
+    """A round's attempts, or None if the file is not what `_search_round` writes."""
+    try:
+        attempts = json.loads(path.read_bytes())
+    except (ValueError, RecursionError, OSError):
+        return None
+    ok = isinstance(attempts, list) and all(isinstance(a, dict) and "solved" in a
+                                            and "examples" in a for a in attempts)
+    return attempts if ok else None
 
 
 def _search_round(config, replay, curator, trainee, i) -> list[dict]:
     """Search this iteration's problems unless a crash already stored them; record attempts."""
-    attempts_path = replay.directory / f"attempts-{i:06d}.json"
+    attempts_path = _attempts_path(replay, i)
     task = task_of(config)
     if not (replay.has(i) and attempts_path.is_file()):
         rng = np.random.default_rng([config.seed, i, 0])
@@ -266,7 +311,9 @@ def _search_round(config, replay, curator, trainee, i) -> list[dict]:
         write_atomic(attempts_path, json.dumps(attempts).encode())
         replay.write(i, {k: np.concatenate([a.examples[k] for a in results])
                          for k in TEXT_FIELDS})
-    attempts = json.loads(attempts_path.read_text())
+    attempts = _read_attempts(attempts_path)
+    if attempts is None:
+        raise ValueError(f"{attempts_path}: unreadable (not the attempts lmzero wrote)")
     for a in attempts:  # runs before problems were task JSON stored numbers and target
         row = a.get("problem") or dict(numbers=a["numbers"], target=a["target"])
         curator.record(task.problem_from_json(row), a["solved"], a["examples"])

@@ -145,7 +145,7 @@ def test_tensorboard_and_plots(tmp_path):
     run = Run(tmp_path)
     run.plot("strength.png", ["score"], {"games": "games"})
     assert not (tmp_path / "plots").exists()  # nothing to draw yet
-    scalars = run.tensorboard(0)
+    scalars = run.tensorboard()
     for i in range(2):
         row = dict(iteration=i, games=10 * (i + 1), score=0.5 + 0.1 * i, note="text")
         run.log(row)
@@ -167,4 +167,73 @@ def test_cli_refuses_to_resume_another_games_run(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "holds a tictactoe run, not a connect4 run" in lines[0]
     assert run.config_path.read_bytes() == before
-    assert sorted(p.name for p in run.dir.iterdir()) == ["config.json"]
+    assert sorted(p.name for p in run.dir.iterdir()) == ["config.json", "lock"]
+
+
+def test_a_config_changed_since_it_was_written_is_refused(tmp_path):
+    """A key lost from config.json would be filled with its default: another run trained under
+    this one's name. The file's own checksum catches it."""
+    run, _ = open_run(tmp_path / "run", TTT)
+    data = json.loads(run.config_path.read_text())
+    del data["selfplay"]["games"]
+    run.config_path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="changed since lmzero wrote it"):
+        open_run(tmp_path / "run", TTT, resume=True)
+    for garbage in ("[1, 2]", "{", "null", "[" * 100_000):
+        run.config_path.write_text(garbage)
+        with pytest.raises(ValueError, match="config.json: not a run config"):
+            open_run(tmp_path / "run", TTT, resume=True)
+
+
+def test_a_new_run_refuses_a_file_and_a_directory_holding_anything(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a run directory"):
+        open_run(tmp_path / "file", TTT)
+    (tmp_path / "abandoned" / "replay").mkdir(parents=True)  # shards of a run killed early
+    with pytest.raises(ValueError, match="is not empty"):
+        open_run(tmp_path / "abandoned", TTT)
+    (tmp_path / "empty").mkdir()
+    assert open_run(tmp_path / "empty", TTT)[1] == TTT
+
+
+def test_a_run_is_extended_never_shortened_below_what_it_has_done(tmp_path):
+    run, _ = open_run(tmp_path / "run", replace(TTT, iterations=6))
+    for i in range(4):
+        checkpoint.save(run.checkpoint(i), {"w": torch.zeros(1)}, dict(iteration=i))
+    with pytest.raises(ValueError, match="--iterations 3: .* has already done 4"):
+        open_run(tmp_path / "run", TTT, resume=True, iterations=3)
+    assert run.load_config(TrainConfig).iterations == 6  # config.json untouched
+    assert open_run(tmp_path / "run", TTT, resume=True, iterations=4)[1].iterations == 4
+
+
+def test_opening_a_run_sweeps_what_kills_left_and_locks_it(tmp_path):
+    run, _ = open_run(tmp_path / "run", TTT)
+    leftovers = [run.dir / ".metrics.jsonl.k2x9q1", run.dir / "replay" / ".shard-000001.npz.a8",
+                 run.checkpoints / ".00002.tmp3j"]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.mkdir() if path.parent == run.checkpoints else path.write_text("half"))
+    open_run(tmp_path / "run", TTT, resume=True)
+    assert not any(p.exists() for p in leftovers)
+    assert (run.dir / "replay").is_dir()  # only the temporaries go
+    other = subprocess.run([sys.executable, "-c", "from lmzero.run import Run; import sys; "
+                            f"Run({str(run.dir)!r}).lock()"], capture_output=True, text=True)
+    assert other.returncode == 1 and "another lmzero process is working on this run" in \
+        other.stderr
+
+
+def test_repair_keeps_every_readable_row_once_and_names_the_garbage(tmp_path, capsys):
+    """One garbage line in the middle used to end the reading there: rows after it were lost
+    (and rewritten away on resume)."""
+    run = Run(tmp_path)
+    lines = [json.dumps(dict(iteration=i, loss=i / 10)) for i in range(6)]
+    lines[2] = "\x00garbage"
+    lines.insert(4, json.dumps(dict(iteration=3, loss=9.9)))  # redone: the later row wins
+    run.metrics_path.write_text("\n".join(lines + ['[1]', '{"iteration": 7, "lo']) + "\n")
+    kept = run.repair_metrics(keep=lambda i: i < 5)
+    assert [(r["iteration"], r["loss"]) for r in kept] == [(0, 0), (1, .1), (3, 9.9), (4, .4)]
+    assert run.metrics() == kept
+    assert capsys.readouterr().err.count("not a metrics row, dropped") == 3
+    for i in range(6):
+        checkpoint.save(run.checkpoint(i), {"w": torch.zeros(1)}, dict(iteration=i))
+    assert run.rows_missing(lambda row: "loss" in row) == [2, 5]

@@ -56,6 +56,8 @@ def main() -> None:
     from lmzero.models.lm_steps import BackendError
     try:
         code = app(standalone_mode=False)
+        if code == 130:  # typer turns Ctrl-C inside a command into Exit(130)
+            aborted()
     except UserError as exc:
         fail(exc, 2)
     except CheckpointError as exc:

@@ -208,8 +208,7 @@ def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     start = _restore(run, model, optimizer)
-    rows = [r for r in run.metrics() if r["step"] < start]  # later rows are redone
-    run.write_metrics(rows)
+    rows = run.repair_metrics(keep=lambda step: step < start, key="step")  # later: redone
     source = TrajectorySource(config)
     seconds = rows[-1]["seconds"] if rows else 0.0
     sums, count, t0 = dict(policy=0.0, value=0.0), 0, time.time()

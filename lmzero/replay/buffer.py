@@ -3,13 +3,17 @@
 A shard is an `.npz` of arrays (for games: tokens [M, T], policy [M, A], value [M], target [M],
 game [M]; for text tasks: prompt, step, weight, value, bucket, problem, all [M]) whose name carries its sequence number, so a run killed at any moment has every shard either complete
 or absent, and a resumed run that re-plays a batch rewrites the same name instead of adding a
-duplicate. Sampling reads the newest `window` positions.
+duplicate. Sampling reads the newest `window` positions. A shard that cannot be read (cut
+or overwritten from outside: our writes are atomic) is a `ReplayError` naming it; a resumed loop
+first drops the unreadable shards of iterations no checkpoint covers (`discard_unreadable`),
+since those are redone anyway.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +23,10 @@ from lmzero.checkpoint import write_atomic
 _SHARD = re.compile(r"shard-(\d{6})\.npz$")
 FIELDS = ("tokens", "policy", "value", "target", "game")
 TEXT_FIELDS = ("prompt", "step", "weight", "value", "bucket", "problem")
+
+
+class ReplayError(ValueError):
+    """A replay shard that cannot be read; the message names the file."""
 
 
 class ReplayBuffer:
@@ -35,7 +43,7 @@ class ReplayBuffer:
                       if (m := _SHARD.match(p.name)))
 
     def has(self, shard_id: int) -> bool:
-        return (self.directory / f"shard-{shard_id:06d}.npz").exists()
+        return self.path(shard_id).exists()
 
     def write(self, shard_id: int, arrays: dict) -> None:
         missing = set(self.fields) - set(arrays)
@@ -43,13 +51,41 @@ class ReplayBuffer:
             raise ValueError(f"replay shard lacks {sorted(missing)}")
         buf = io.BytesIO()
         np.savez(buf, **{k: np.asarray(arrays[k]) for k in self.fields})
-        write_atomic(self.directory / f"shard-{shard_id:06d}.npz", buf.getvalue())
+        write_atomic(self.path(shard_id), buf.getvalue())
+        self._cache.pop(shard_id, None)
+
+    def path(self, shard_id: int) -> Path:
+        return self.directory / f"shard-{shard_id:06d}.npz"
 
     def _read(self, shard_id: int) -> dict:
         if shard_id not in self._cache:
-            with np.load(self.directory / f"shard-{shard_id:06d}.npz", allow_pickle=False) as z:
-                self._cache[shard_id] = {k: z[k] for k in self.fields}
+            self._cache[shard_id] = self._load(shard_id)
         return self._cache[shard_id]
+
+    def _load(self, shard_id: int) -> dict:
+        path = self.path(shard_id)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in self.fields}
+        except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as exc:
+            raise ReplayError(f"{path}: unreadable replay shard ({exc})") from None
+        lengths = {len(a) for a in arrays.values()}
+        if len(lengths) != 1:
+            raise ReplayError(f"{path}: arrays of different lengths {sorted(lengths)}")
+        return arrays
+
+    def discard_unreadable(self, after: int) -> list[int]:
+        """Delete the unreadable shards numbered above `after` (iterations to be redone);
+        the ids deleted."""
+        dropped = []
+        for shard_id in self.shard_ids():
+            if shard_id > after:
+                try:
+                    self._load(shard_id)
+                except ReplayError:
+                    self.path(shard_id).unlink()
+                    dropped.append(shard_id)
+        return dropped
 
     def window_arrays(self) -> dict:
         """The newest `window` positions, concatenated across shards."""
