@@ -66,6 +66,9 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         faults.published(path)
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk: name the file the user can look at
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

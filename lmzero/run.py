@@ -307,7 +307,11 @@ def open_run(directory: Path, config: Config, resume: bool = False, digits: int 
     _check_length(run, overrides)
     if overrides:
         config = replace(config, **overrides)
-    run.dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run.dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot create the run directory ({exc.strerror})",
+                      str(run.dir)) from None
     run.lock()
     run.sweep_temporaries()
     run.save_config(config)

@@ -112,3 +112,34 @@ def test_a_signal_at_a_random_moment_then_resume(kind, sig, reference, tmp_path)
     resumed = run_loop(kind, run_dir, resume=True)
     assert resumed.returncode == 0, resumed.stderr
     check_like_reference(run_dir, kind, reference)
+
+
+def lmzero(*args, limit_bytes: int | None = None) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess; `limit_bytes` caps every file it writes (RLIMIT_FSIZE, with
+    SIGXFSZ ignored: a write past it fails with EFBIG, as on a full disk)."""
+    def cap():
+        import resource
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return subprocess.run([sys.executable, "-m", "lmzero.cli", *args], cwd=ROOT, text=True,
+                          capture_output=True, timeout=600, env={**os.environ,
+                                                                 "OMP_NUM_THREADS": "1"},
+                          preexec_fn=cap if limit_bytes else None)
+
+
+def test_a_full_disk_is_one_line_and_the_run_resumes(tmp_path):
+    """The checkpoint cannot be written (a 64 KB cap on file size, like a full disk): exit 1
+    and one line naming the file; then `--resume` with room finishes the run."""
+    args = ["train", "game24", "--stage", "pretrain", "--steps", "2", "--run",
+            str(tmp_path / "run")]
+    full = lmzero(*args, limit_bytes=64_000)
+    assert full.returncode == 1, full.stderr
+    lines = full.stderr.strip().splitlines()
+    assert len(lines) == 1 and "File too large" in lines[0] and str(tmp_path) in lines[0], lines
+    assert Run(tmp_path / "run").completed() == []
+    resumed = lmzero(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    run = Run(tmp_path / "run", digits=7)
+    assert run.completed() == [1] and [r["step"] for r in run.metrics()] == [1]
+    assert "heldout_greedy_pass1" in run.metrics()[0]
+    assert not [p for p in (tmp_path / "run").rglob(".*") if p.name != ".lock"]

@@ -237,3 +237,26 @@ def test_repair_keeps_every_readable_row_once_and_names_the_garbage(tmp_path, ca
     for i in range(6):
         checkpoint.save(run.checkpoint(i), {"w": torch.zeros(1)}, dict(iteration=i))
     assert run.rows_missing(lambda row: "loss" in row) == [2, 5]
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file", "read-only"])
+def test_a_run_directory_that_cannot_be_used_is_one_line_and_exit_2(tmp_path, monkeypatch,
+                                                                     capsys, where):
+    import errno
+    from pathlib import Path
+
+    from lmzero.cli.common import main
+    (tmp_path / "file").write_text("x")
+    target = {"a file": tmp_path / "file", "under a file": tmp_path / "file" / "run",
+              "read-only": tmp_path / "ro" / "run"}[where]
+    if where == "read-only":  # what mkdir says on a read-only mount
+        def refuse(self, *args, **kwargs):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        monkeypatch.setattr(Path, "mkdir", refuse)
+    monkeypatch.setattr(sys, "argv", ["lmzero", "train", "tictactoe", "--run", str(target)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert exit_.value.code == 2 and len(lines) == 1 and str(target) in lines[0], lines
+    assert lines[0].startswith("lmzero: error:") and captured.out == ""
