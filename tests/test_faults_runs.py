@@ -11,7 +11,6 @@ the checks: every iteration (or pretraining row) exactly once, with the referenc
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal

@@ -16,6 +16,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 out = Console(width=120)  # wide enough for the analysis table when piped
 
 
+SEED_MAX = 2**32 - 1
+"""Largest --seed: numpy and torch take seeds up to 2**32 - 1 everywhere (beyond, some raise)."""
+
+
 class UserError(Exception):
     """A mistake in the user's input: reported as one line, exit code 2."""
 
@@ -46,6 +50,30 @@ def fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+class LazyProgress:
+    """A progress bar that appears with the first report: a run refused before its first step
+    (a --run that is a file, --resume without a run) prints its one error line and nothing on
+    stdout. `update(**fields)` as `Progress.update` of the bar's one task."""
+
+    def __init__(self, description: str, total: int):
+        self.description, self.total = description, total
+        self.bar = self.task = None
+
+    def update(self, **fields) -> None:
+        if self.bar is None:
+            self.bar = progress_bar()
+            self.bar.start()
+            self.task = self.bar.add_task(self.description, total=self.total, last="")
+        self.bar.update(self.task, **fields)
+
+    def __enter__(self) -> "LazyProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 def main() -> None:
     """Entry point: every failure a user can cause or meet becomes one line on stderr.
 
@@ -70,6 +98,8 @@ def main() -> None:
         aborted()
     except typer.TyperException as exc:  # click's usage errors (typer vendors click)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if not message:  # bare `lmzero`: click printed the help and raised without a message
+            sys.exit(exc.exit_code)
         fail(message, 2)
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""

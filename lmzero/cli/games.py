@@ -4,13 +4,21 @@ training behind `train`."""
 from __future__ import annotations
 
 import json
+import math
 from enum import Enum
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from lmzero.cli.common import Preset, UserError, app, out, progress_bar
+from lmzero.cli.common import SEED_MAX, LazyProgress, Preset, UserError, app, out
+
+MAX_SIMULATIONS = 100_000
+"""Most simulations per move: the search tree holds one node (~100 bytes for Connect Four) per
+simulation, so 10**8 would take ~10 GB per position."""
+MAX_TOTAL_SIMULATIONS = 10_000_000
+"""Most simulations `analyse` runs at once (positions x simulations): every position's tree is
+searched in one batch, ~1 GB at this size."""
 
 
 class GameName(str, Enum):
@@ -49,21 +57,32 @@ CHECKPOINT = typer.Option(None, "--checkpoint", help="A checkpoint or run direct
 ROLLOUTS = typer.Option(False, "--rollouts", help="Use model-free MCTS with random rollouts.")
 
 
+def simulations_option(help: str):
+    return typer.Option(None, "--simulations", min=1, max=MAX_SIMULATIONS, help=help)
+
+
+def seed_option(help: str):
+    return typer.Option(0, "--seed", min=0, max=SEED_MAX, help=help)
+
+
 def _read_positions(path: Path, game):
     """All positions of the file, or a UserError naming the first bad line (nothing printed)."""
+    from lmzero.tasks import ProblemError
+    from lmzero.tasks.base import read_text_lines
     try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+        lines = read_text_lines(path, "positions")
+    except ProblemError as exc:  # unreadable, binary or oversized: one line
+        raise UserError(str(exc)) from None
     positions = []
     for number, line in enumerate(lines, start=1):
         text = line.strip()
+        shown = repr(text if len(text) <= 60 else text[:57] + "...")
         try:
             state = game.from_moves(text)
         except ValueError as exc:
-            raise UserError(f"{path}, line {number} ({text!r}): {exc}") from None
+            raise UserError(f"{path}, line {number} ({shown}): {exc}") from None
         if game.is_terminal(state):
-            raise UserError(f"{path}, line {number} ({text!r}): the game is already over")
+            raise UserError(f"{path}, line {number} ({shown}): the game is already over")
         positions.append((text, state))
     if not positions:
         raise UserError(f"{path}: no positions (one move sequence per line, e.g. 4453)")
@@ -75,12 +94,12 @@ def analyse(
     game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4"),
     positions: Path = typer.Option(..., "--positions", help="One move sequence per line: 1-based"
                                    " columns, e.g. 4453; an empty line is the empty board."),
-    simulations: int = typer.Option(None, "--simulations", min=1, help="Simulations per "
-                                    "position (default 200 with a network, 2000 with rollouts)."),
+    simulations: int = simulations_option("Simulations per position (default 200 with a "
+                                          "network, 2000 with rollouts)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
     checkpoint: Path = CHECKPOINT,
     rollouts: bool = ROLLOUTS,
-    seed: int = typer.Option(0, "--seed", help="Random seed of the search."),
+    seed: int = seed_option("Random seed of the search."),
     solver: bool = typer.Option(False, "--solver", help="Also show the exact solver's best moves"
                                 " (win/draw/loss); slow before ply ~8."),
 ):
@@ -91,10 +110,19 @@ def analyse(
     items = _read_positions(positions, game)
     from lmzero.search import search
     player = _player(game, simulations, seed, checkpoint, rollouts)
+    total = len(items) * player.config.num_simulations
+    if total > MAX_TOTAL_SIMULATIONS:
+        raise UserError(f"{len(items)} positions x {player.config.num_simulations} simulations "
+                        f"is more than the {MAX_TOTAL_SIMULATIONS:,} analyse runs at once: "
+                        "split the file or lower --simulations")
     result = search(game, player.evaluator, [s for _, s in items], player.config, rng=seed)
     rows = [dict(position=text, move=int(result.action[b]) + 1,
                  visits=result.visits[b].tolist(), value=round(float(result.root_value[b]), 4))
             for b, (text, _) in enumerate(items)]
+    unusable = [r["position"] for r in rows if not math.isfinite(r["value"])]
+    if unusable:  # never a NaN presented as a result (load refuses NaN weights: a last guard)
+        raise UserError(f"the network's value of position {unusable[0]!r} is not a number: "
+                        "its checkpoint is unusable")
     if solver:
         from lmzero.tasks.connect4_solver import Solver
         exact = Solver()
@@ -114,31 +142,48 @@ def analyse(
     out.print(table)
 
 
+def parse_move(text: str, game, state) -> int:
+    """The 0-based action of a typed 1-based move; ValueError (one line) for anything that is
+    not a legal move. Only ASCII digits count: `str.isdigit` and `int` also take "٣" and "３".
+
+    >>> from lmzero.tasks.tictactoe import TicTacToe
+    >>> parse_move(" 5 ", TicTacToe(), TicTacToe().initial_state())
+    4
+    """
+    n = game.num_actions
+    text = text.strip()
+    if not (0 < len(text) <= len(str(n)) and all(c in "0123456789" for c in text)
+            and 1 <= int(text) <= n):
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        raise ValueError(f"{shown!r} is not a move: type a number from 1 to {n}")
+    if not game.legal_mask(state)[int(text) - 1]:
+        raise ValueError(f"{text} is not legal here: choose another")
+    return int(text) - 1
+
+
 def _ask_move(game, state) -> int | None:
     """A legal 0-based action from the person, or None at end of input / 'q'."""
     n = game.num_actions
     while True:
         try:
-            text = input(f"your move (1-{n}, q to quit): ").strip()
+            text = input(f"your move (1-{n}, q to quit): ")
         except EOFError:
             return None
-        if text.lower() in {"q", "quit", "exit"}:
+        if text.strip().lower() in {"q", "quit", "exit"}:
             return None
-        if not text.isdigit() or not 1 <= int(text) <= n:
-            print(f"'{text}' is not a move: type a number from 1 to {n}")
-        elif not game.legal_mask(state)[int(text) - 1]:
-            print(f"{text} is not legal here: choose another")
-        else:
-            return int(text) - 1
+        try:
+            return parse_move(text, game, state)
+        except ValueError as exc:
+            print(exc)
 
 
 @app.command()
 def play(
     game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4 or tictactoe"),
-    simulations: int = typer.Option(None, "--simulations", min=1, help="Agent's simulations "
-                                    "(default 200 with a network, 2000 with rollouts)."),
+    simulations: int = simulations_option("Agent's simulations (default 200 with a network, "
+                                          "2000 with rollouts)."),
     first: bool = typer.Option(True, "--first/--second", help="Whether you move first."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the agent."),
+    seed: int = seed_option("Random seed of the agent."),
     checkpoint: Path = CHECKPOINT,
     rollouts: bool = ROLLOUTS,
 ):
@@ -173,21 +218,24 @@ def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
 
     from lmzero.loop import PRESETS, train as run_training
 
+    if (game_name, preset.value) not in PRESETS:
+        games = sorted({game for game, _ in PRESETS})
+        raise UserError(f"no self-play preset for {game_name!r}: self-play trains "
+                        f"{', '.join(games)}")
     config = PRESETS[(game_name, preset.value)]
     if iterations:
         config = replace(config, iterations=iterations)
     run = run or Path("runs") / f"{game_name}-{preset.value}"
-    with progress_bar() as bar:
-        task = bar.add_task(f"{game_name} iterations", total=config.iterations, last="")
+    with LazyProgress(f"{game_name} iterations", config.iterations) as bar:
 
         def report(i, phase, row):
             if row is None:
-                bar.update(task, last=f"iteration {i}: {phase}")
+                bar.update(last=f"iteration {i}: {phase}")
                 return
             figures = {k: v for k, v in row.items() if k.startswith(("score", "raw", "greedy",
                                                                       "search_vs"))}
             text = " ".join(f"{k}={v:.3g}" for k, v in figures.items())
-            bar.update(task, completed=i + 1, last=text)
+            bar.update(completed=i + 1, last=text)
             out.print(f"iteration {i}: games={row['games']} loss={row['loss_total']:.3f} "
                       f"{row['positions_per_second']} pos/s  {text}")
         try:

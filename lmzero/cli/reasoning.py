@@ -10,7 +10,18 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lmzero.cli.common import Preset, UserError, app, out, progress_bar
+from lmzero.cli.common import SEED_MAX, LazyProgress, Preset, UserError, app, out
+
+MAX_CALLS = 10**9
+"""Largest --budget in model calls: far past any real run (a search whose tree is exhausted
+stops earlier), small enough that every count and schedule stays an ordinary integer."""
+MAX_TOKENS = 10**12
+"""Largest --token-budget."""
+MAX_K = 64
+"""Largest --k: steps sampled per expansion (mcts and gumbel take at most 16)."""
+MAX_LIMIT = 100_000
+"""Largest --limit: problems are generated up front, and Countdown's generator tries ~1,000
+trajectories per problem."""
 
 
 TASK_HELP = ("game24, countdown, math, an installed plugin's name, or a task of your own as "
@@ -83,6 +94,43 @@ def _problems(task, problems: Path | None, split: Split, limit: int | None, seed
     return found[:limit] if limit else found
 
 
+def _check_prompts(task, model, problems, source: Path | None) -> None:
+    """Refuse, naming it, a problem whose prompt the model cannot read: a character outside a
+    character-level model's vocabulary, or more tokens than its block holds with room for a
+    step (the model would fail in the middle of the run, or could never write a step)."""
+    why_not = _prompt_fit(model)
+    if why_not is None:
+        return
+    for number, problem in enumerate(problems, 1):
+        reason = why_not(task.prompt(task.initial_state(problem)))
+        if reason:
+            where = f"{source}: problem {number}" if source else "the problem"
+            shown = task.describe(problem)
+            shown = shown if len(shown) <= 50 else shown[:47] + "..."
+            raise UserError(f"{where} ({shown}) does not fit the model: {reason}")
+
+
+def _prompt_fit(model):
+    """A check `prompt -> reason it does not fit, or None` for a model with a fixed block
+    (tinylm); None for the others, whose contexts hold any problem a task accepts (a server
+    refuses an over-long prompt itself, in one line)."""
+    from lmzero.models.tinylm_steps import TinyLMStepModel
+    if not isinstance(model, TinyLMStepModel):
+        return None
+    block = model.model.cfg.block_size
+
+    def why_not(prompt: str) -> str | None:
+        try:
+            tokens = 1 + len(model.tokenizer.encode(prompt))  # BOS + one token per character
+        except ValueError as exc:  # a character the model never saw
+            return str(exc)
+        if tokens >= block:
+            return (f"its prompt is {tokens} tokens, and the model reads at most {block}, steps "
+                    "included (a model trained on shorter problems)")
+        return None
+    return why_not
+
+
 @app.command("eval")
 def evaluate(
     task_ref: str = typer.Argument(None, metavar="[TASK]", help=TASK_HELP),
@@ -94,25 +142,28 @@ def evaluate(
                                    "vllm:NAME_OR_PATH (instead of --checkpoint)."),
     method: str = typer.Option("mcts", "--method", help="greedy, sample, best-of-n, beam, bfs, "
                                "mcts or gumbel."),
-    budget: int = typer.Option(64, "--budget", min=1, help="Model calls per problem (one call "
-                               "is one request about one state)."),
-    token_budget: int = typer.Option(None, "--token-budget", min=1, help="Generated tokens per "
-                                     "problem."),
+    budget: int = typer.Option(64, "--budget", min=1, max=MAX_CALLS, help="Model calls per "
+                               "problem (one call is one request about one state)."),
+    token_budget: int = typer.Option(None, "--token-budget", min=1, max=MAX_TOKENS,
+                                     help="Generated tokens per problem (a call's tokens are "
+                                     "counted when it returns: the last call may pass the cap)."),
     problems: Path = typer.Option(None, "--problems", help="JSONL problems, one per line, as "
                                   'the task reads them (game24: {"numbers": [4, 9, 10, 13], '
                                   '"target": 24}; math: {"question": ..., "answer": ...}, '
                                   "GSM8K's own lines included)."),
     split: Split = typer.Option(Split.heldout, "--split", help="Built-in problems to use when "
                                 "--problems is not given."),
-    limit: int = typer.Option(None, "--limit", min=1, help="Only the first N problems."),
+    limit: int = typer.Option(None, "--limit", min=1, max=MAX_LIMIT,
+                              help="Only the first N problems."),
     verifier: bool = typer.Option(True, "--verifier/--no-verifier", help="Let the checker judge "
                                   "terminal states during the method (best-of-n: oracle)."),
-    k: int = typer.Option(4, "--k", min=1, help="Steps sampled per expansion."),
+    k: int = typer.Option(4, "--k", min=1, max=MAX_K, help="Steps sampled per expansion "
+                          "(mcts and gumbel: at most 16)."),
     width: int = typer.Option(4, "--width", min=1, help="Beam / BFS width."),
     values: str = typer.Option("model", "--values", help="mcts/gumbel: node values from the "
                                "model, or 'rollout' (greedy rollouts to the verifier, charged "
                                "to the budget)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ):
     """Accuracy of one method on held-out problems, with model calls, tokens and time."""
@@ -125,6 +176,7 @@ def evaluate(
         raise UserError(str(exc)) from None
     found = _problems(task, problems, split, limit, seed)
     model = _step_model(task, checkpoint, seed, model_spec)
+    _check_prompts(task, model, found, problems)
     result = run_eval(task, model, found, config)
     if as_json:
         print(json.dumps(result))
@@ -138,6 +190,10 @@ def evaluate(
                   f"{result['model_calls']:.1f}", f"{result['prompt_tokens']:.0f}",
                   f"{result['generated_tokens']:.0f}", f"{result['seconds']:.1f}")
     out.print(table)
+    if result["over_token_budget"]:
+        out.print(f"note: {result['over_token_budget']} of {result['total']} problems passed "
+                  f"--token-budget {token_budget} in their last model call (a call's tokens are "
+                  "counted when it returns)")
 
 
 @app.command()
@@ -153,8 +209,9 @@ def solve(
                                    "hf:PATH_OR_GGUF, openai:http://HOST:PORT/v1#MODEL, "
                                    "vllm:NAME_OR_PATH (instead of --checkpoint)."),
     method: str = typer.Option("mcts", "--method", help="mcts or gumbel."),
-    budget: int = typer.Option(64, "--budget", min=1, help="Model calls."),
-    seed: int = typer.Option(0, "--seed"),
+    budget: int = typer.Option(64, "--budget", min=1, max=MAX_CALLS, help="Model calls (the "
+                               "search stops earlier when its tree is exhausted)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
 ):
     """Solve one problem by search and show the principal variation with visits and values."""
     from lmzero.search.budget import Budget
@@ -172,11 +229,11 @@ def solve(
     except ProblemError as exc:
         raise UserError(str(exc)) from None
     model = _step_model(task, checkpoint, seed, model_spec)
+    _check_prompts(task, model, [parsed], None)
     checkable = task.checkable(parsed) if hasattr(task, "checkable") else True
     config = StepSearchConfig(method="gumbel" if method == "gumbel" else "puct",
                               verifier=checkable)
     [result] = step_search(task, model, [parsed], config, [Budget(max_calls=budget)], seed=seed)
-    used = result.budget
     table = Table(title="principal variation")
     for name in ("depth", "step", "visits", "value", "prior"):
         table.add_column(name, justify="left" if name == "step" else "right")
@@ -184,19 +241,32 @@ def solve(
         table.add_row(str(depth), node["step"], str(node["visits"]), f"{node['value']:.3f}",
                       f"{node['prior']:.3f}")
     out.print(table)
-    root_visits = result.tree.visits[0]
+    if not _print_outcome(task, result, checkable, budget):
+        raise typer.Exit(1)
+
+
+def _print_outcome(task, result, checkable: bool, budget: int) -> bool:
+    """The last line of `solve`: the solution, the answer stated (a problem without one to check
+    against), or why there is none; whether there is an answer."""
+    used = result.budget
     stats = (f"{used.model_calls} model calls, {used.generated_tokens} generated tokens, "
-             f"{root_visits} root visits, {used.seconds:.2f} s")
+             f"{result.tree.visits[0]} root visits, {used.seconds:.2f} s")
     if result.solved:
         out.print(f"solution: {result.answer}   ({stats})")
-    elif not checkable:  # no answer to check against: the most visited path's answer
+        return True
+    if not checkable:  # no answer to check against: the most visited path's answer
         stated = getattr(task, "stated_answer", task.answer)(result.final_state)
-        out.print(f"answer (unverified: the problem gives none): {stated}   ({stats})")
-        if stated is None:
-            raise typer.Exit(1)
+        if stated is not None:
+            out.print(f"answer (unverified: the problem gives none): {stated}   ({stats})")
+            return True
+        out.print(f"no answer: the most visited path states none   ({stats})")
+        return False
+    if result.exhausted:
+        out.print(f"search exhausted after {used.model_calls} model calls: no solution (every "
+                  f"path the model writes ends in a dead end)   ({stats})")
     else:
         out.print(f"no solution found within {budget} model calls ({stats})")
-        raise typer.Exit(1)
+    return False
 
 
 def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
@@ -228,15 +298,14 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
     for name in ("iteration", "greedy pass@1", f"MCTS solved @{config.eval_budget} calls",
                  "calls per solved", "train solved", "wall s"):
         table.add_column(name, justify="right")
-    with progress_bar() as bar:
-        task = bar.add_task(f"{task_name} iterations", total=config.iterations, last="")
+    with LazyProgress(f"{task_name} iterations", config.iterations) as bar:
 
         def report(i, phase, row):
             if row is None or phase == "pretrain":
                 text = f"pretraining step {row['step'] + 1}" if row else phase
-                bar.update(task, last=text if i < 0 else f"iteration {i}: {phase}")
+                bar.update(last=text if i < 0 else f"iteration {i}: {phase}")
                 return
-            bar.update(task, completed=i + 1, last=f"greedy {row['heldout_greedy_pass1']:.1%}")
+            bar.update(completed=i + 1, last=f"greedy {row['heldout_greedy_pass1']:.1%}")
             calls = row.get("mcts_calls_per_solved")
             trained = row.get("train_solve_rate")
             out.print(f"{'start' if i < 0 else f'iteration {i}'}: greedy pass@1 "
@@ -297,12 +366,11 @@ def train_pretrain(task_ref: str, run: Path | None, resume: bool,
         total = steps or (load_config(run) if resume else config).steps
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    with progress_bar() as bar:
-        task = bar.add_task(f"{task_name} pretraining steps", total=total, last="")
+    with LazyProgress(f"{task_name} pretraining steps", total) as bar:
 
         def report(row):
-            bar.update(task, completed=row["step"] + 1, last=f"loss {row['loss_policy']:.3f}"
-                       f" + {row['loss_value']:.3f}")
+            bar.update(completed=row["step"] + 1, last=f"loss {row['loss_policy']:.3f} + "
+                       f"{row['loss_value']:.3f}")
             figures = " ".join(f"{k}={v}" for k, v in row.items() if k.startswith("heldout"))
             out.print(f"step {row['step'] + 1}: steps loss={row['loss_policy']:.4f} value "
                       f"loss={row['loss_value']:.4f} {row['seconds']:.0f}s {figures}")

@@ -53,6 +53,10 @@ class MethodConfig:
                 raise ValueError(f"{name} must be at least 1, got {value}")
         if self.k < 1 or self.width < 1 or self.batch < 1:
             raise ValueError("k, width and batch must be at least 1")
+        most = StepSearchConfig.max_samples  # a node holds at most this many distinct steps
+        if self.method in ("mcts", "gumbel") and self.k > most:
+            raise ValueError(f"k={self.k}: {self.method} samples at most {most} steps per node "
+                             f"(StepSearchConfig.max_samples); use k from 1 to {most}")
         if self.values not in ("model", "rollout"):
             raise ValueError(f"values must be 'model' or 'rollout', got {self.values!r}")
         if self.values == "rollout" and (self.method not in ("mcts", "gumbel")
@@ -93,9 +97,13 @@ def report(task: StepTask, problems: Sequence, results: Sequence[SolveResult],
            seconds: float) -> dict:
     """Totals and means per problem, and one entry per problem (the CLI's --json): the problem
     as the task writes it (`numbers` and `target`; math: `question` and `answer`), solved, model
-    calls, and the answer found in `expression`."""
+    calls, and the answer found in `expression`. `over_token_budget` counts the problems whose
+    last model call took them past their token cap (a call's tokens are known only when it
+    returns, so the last one may overshoot)."""
     total = len(results)
     solved = sum(r.solved for r in results)
+    over = sum(r.budget.max_tokens is not None and r.budget.generated_tokens > r.budget.max_tokens
+               for r in results)
 
     def mean(field: str) -> float:
         return round(sum(getattr(r.budget, field) for r in results) / max(total, 1), 2)
@@ -104,6 +112,7 @@ def report(task: StepTask, problems: Sequence, results: Sequence[SolveResult],
         "solved": solved, "total": total, "accuracy": round(solved / max(total, 1), 4),
         "model_calls": mean("model_calls"), "prompt_tokens": mean("prompt_tokens"),
         "generated_tokens": mean("generated_tokens"), "seconds": round(seconds, 2),
+        "over_token_budget": over,
         "problems": [{**task.problem_to_json(p), "solved": r.solved,
                       "model_calls": r.budget.model_calls, "expression": r.answer}
                      for p, r in zip(problems, results)],

@@ -84,7 +84,8 @@ def is_hf_checkpoint(path: str) -> bool:
     """Whether `path` is a checkpoint (or run directory) of this kind: its manifest, read
     unverified, says so (the verified load comes after)."""
     from lmzero.models.load import resolve
-    where = resolve(Path(path))
-    if not (where / checkpoint.MANIFEST).is_file():
-        return False  # a plain transformers folder; a damaged manifest is reported, not skipped
-    return checkpoint.read_meta(where).get("kind") == HF_KIND
+    try:
+        where = resolve(Path(path))
+    except CheckpointError:
+        return False  # no manifest: a transformers folder or GGUF file (or nothing at all)
+    return checkpoint.read_meta(where).get("kind") == HF_KIND  # a damaged one is reported

@@ -49,6 +49,12 @@ def resolve(path: Path) -> Path:
     return found[-1]
 
 
+def trained_on(name, what: str) -> str:
+    """How a message states what a checkpoint was trained on (old ones may name nothing)."""
+    return f"a checkpoint that names no {what}" if name is None else \
+        f"trained on {short_repr(name)}"
+
+
 def verified_checkpoint(path: Path, kind: str, task: str | None,
                         not_kind: str) -> tuple[Path, dict]:
     """(directory, meta) of the verified checkpoint at `path` (or a run's newest) whose meta
@@ -62,7 +68,7 @@ def verified_checkpoint(path: Path, kind: str, task: str | None,
         raise CheckpointError(f"{path}: the meta's task must be a name, got "
                               f"{short_repr(meta['task'])}")
     if task is not None and meta.get("task") != task:
-        raise CheckpointError(f"{path}: trained on {short_repr(meta.get('task'))}, not {task!r}")
+        raise CheckpointError(f"{path}: {trained_on(meta.get('task'), 'task')}, not {task!r}")
     return path, meta
 
 
@@ -109,7 +115,7 @@ def load_network(path: Path, game: Game) -> NetworkEvaluator:
         raise CheckpointError(f"{path}: a {short_repr(meta['kind'])} checkpoint, not a game "
                               "network")
     if meta.get("game") != game.name:
-        raise CheckpointError(f"{path}: trained on {short_repr(meta.get('game'))}, not "
+        raise CheckpointError(f"{path}: {trained_on(meta.get('game'), 'game')}, not "
                               f"{game.name!r}")
     config = model_config(path, meta)
     tokenizer = GameTokenizer(game)

@@ -63,6 +63,11 @@ class TinyLMStepModel:
                              "the most likely step)")
         if not prompts:
             return []
+        if not all(fits := self._fits(prompts)):
+            inner = iter(self.expand([p for p, f in zip(prompts, fits) if f], k,
+                                     temperature=temperature, greedy=greedy,
+                                     with_value=with_value))
+            return [next(inner) if f else self._unreadable(with_value) for f in fits]
         samples = 1 if greedy else k
         logits, values, cache, lengths = self._prefill(prompts)
         room = min(self.max_step_chars, self.model.cfg.block_size - cache.length)
@@ -84,8 +89,21 @@ class TinyLMStepModel:
         """The value of each state, in [0, 1], from one prompt forward."""
         if not prompts:
             return []
+        if not all(fits := self._fits(prompts)):
+            inner = iter(self.value([p for p, f in zip(prompts, fits) if f]))
+            return [next(inner) if f else self._unreadable(True) for f in fits]
         _, values, _, lengths = self._prefill(prompts)
         return [Expansion(value=self._unit(v), prompt_tokens=n) for v, n in zip(values, lengths)]
+
+    def _fits(self, prompts: Sequence[str]) -> list[bool]:
+        """Whether BOS + each prompt fits the model's block. One that does not is a state the
+        model cannot read (a math calculator line grew a long fraction mid-search): a dead end
+        with value 0 (`_unreadable`), not an error that ends the whole run."""
+        return [1 + len(self.tokenizer.encode(p)) <= self.model.cfg.block_size for p in prompts]
+
+    @staticmethod
+    def _unreadable(with_value: bool) -> Expansion:
+        return Expansion(steps=[], logprobs=[], value=0.0 if with_value else None)
 
     # -- decoding -----------------------------------------------------------------------------
 

@@ -49,17 +49,13 @@ def _finish(task, state, budget: Budget) -> SolveResult:
     return SolveResult(solved, task.answer(state) if solved else None, state, budget)
 
 
-def _affordable(budget: Budget, asked: int = 0) -> bool:
-    return not budget.exhausted and (budget.calls_left is None or budget.calls_left > asked)
-
-
 def decode(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequence[Budget],
            greedy: bool = True, temperature: float = 1.0) -> list[SolveResult]:
     """One trajectory per problem: the most likely step each time (greedy) or a sampled one."""
     states = [task.initial_state(p) for p in problems]
     while True:
         live = [i for i, s in enumerate(states)
-                if not task.is_terminal(s) and _affordable(budgets[i])]
+                if not task.is_terminal(s) and budgets[i].affords()]
         if not live:
             break
         answers = _ask(task, model, [(budgets[i], states[i]) for i in live], 1, greedy=greedy,
@@ -91,7 +87,7 @@ def best_of_n(task: StepTask, model: StepModel, problems: Sequence, budgets: Seq
                 started += 1
             asked = 0
             for j, state in enumerate(lanes[i]):
-                if _affordable(budgets[i], asked):
+                if budgets[i].affords(asked):
                     items.append((budgets[i], state))
                     owners.append((i, j))
                     asked += 1
@@ -152,8 +148,7 @@ def _value_search_one(task, model, problem, budget, width, k, verifier, separate
         proposals = _ask(task, model, [(budget, frontier[0])], k, temperature=temperature)
     while frontier:
         if proposals is None:  # BFS: ask each frontier state for steps
-            if budget.calls_left is not None:
-                frontier = frontier[:budget.calls_left]
+            frontier = budget.afford(frontier)
             proposals = _ask(task, model, [(budget, s) for s in frontier], k,
                              temperature=temperature)
         seen, children = set(), []
@@ -171,12 +166,12 @@ def _value_search_one(task, model, problem, budget, width, k, verifier, separate
         else:
             ends += _valued(task, model, budget, terminal)
         open_ = [c for c in children if not task.is_terminal(c)]
-        affordable = open_[:budget.calls_left] if budget.calls_left is not None else open_
-        if budget.exhausted or not affordable:
+        asked = budget.afford(open_)
+        if not asked:
             break
-        answers = _ask(task, model, [(budget, c) for c in affordable], k,
+        answers = _ask(task, model, [(budget, c) for c in asked], k,
                        temperature=temperature, value_only=separate_values)
-        ranked = sorted(zip(affordable, answers), key=lambda ca: -(ca[1].value or 0.0))[:width]
+        ranked = sorted(zip(asked, answers), key=lambda ca: -(ca[1].value or 0.0))[:width]
         frontier = [c for c, _ in ranked]
         proposals = None if separate_values else [a for _, a in ranked]
     best = max(ends, key=lambda vs: vs[0])[1] if ends else None
@@ -185,9 +180,8 @@ def _value_search_one(task, model, problem, budget, width, k, verifier, separate
 
 def _valued(task, model, budget, states) -> list[tuple[float, Any]]:
     """Value calls on terminal states (no verifier), as far as the budget allows."""
-    if budget.calls_left is not None:
-        states = states[:budget.calls_left]
-    if budget.exhausted or not states:
+    states = budget.afford(states)
+    if not states:
         return []
     answers = _ask(task, model, [(budget, s) for s in states], 1, value_only=True)
     return [(a.value or 0.0, s) for s, a in zip(states, answers)]

@@ -7,6 +7,7 @@ best-of-N, beam, BFS and MCTS are compared at equal compute.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -40,6 +41,32 @@ class Budget:
     @property
     def calls_left(self) -> int | None:
         return None if self.max_calls is None else max(0, self.max_calls - self.model_calls)
+
+    def calls_affordable(self) -> int | None:
+        """How many more model calls the caps allow (None: no cap).
+
+        A call's tokens are known only when it returns, so against a token cap this is an
+        estimate from the mean of the calls so far (one call while there are none): a batch of
+        calls then passes the cap by about one call's tokens, not by the whole batch's."""
+        if self.exhausted:
+            return 0
+        left = self.calls_left
+        if self.max_tokens is not None:
+            per_call = self.generated_tokens / self.model_calls if self.model_calls else 0.0
+            fit = max(1, math.floor((self.max_tokens - self.generated_tokens) / per_call)) \
+                if per_call else 1
+            left = fit if left is None else min(left, fit)
+        return left
+
+    def affords(self, asked: int = 0) -> bool:
+        """Whether one more call fits after `asked` calls already gathered for one batch."""
+        left = self.calls_affordable()
+        return left is None or left > asked
+
+    def afford(self, items: list) -> list:
+        """The first items the caps allow one call each for."""
+        left = self.calls_affordable()
+        return items if left is None else items[:left]
 
     @property
     def exhausted(self) -> bool:

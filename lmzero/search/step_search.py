@@ -6,7 +6,13 @@ due for progressive widening (ask for more steps), or at a terminal state (the v
 or without a verifier the value head's opinion). All requests of a wave go to the model in one
 batched call per kind (and temperature: a node whose widening brought nothing new is sampled
 hotter next time). One request about one state is one model call, charged to that problem's
-budget; the search stops at the cap, at a verified solution, or when the tree is exhausted.
+budget; the search stops at the cap, at a verified solution, or when the tree is exhausted:
+every path ends at a terminal state and no node can sample a step it has not seen (a node is
+closed once it cannot widen and all its children are closed), so an unsolvable puzzle ends
+without spending a huge budget. With the verifier a closed subtree's value is exact, so
+selection passes it by while its parent has an open child (as an MCTS solver does; Winands et
+al. 2008): walks go where something is left to learn, and exhaustion comes in a few hundred
+walks instead of millions.
 
     problems ─► roots ─► select (PUCT | Gumbel root, widening) ─► requests ─► StepModel (batched)
                                ▲                                                  │
@@ -26,6 +32,14 @@ from lmzero.search.budget import Budget
 from lmzero.search.seq_halving import schedule
 from lmzero.search.step_tree import ROOT, StepTree, widening_target
 from lmzero.tasks.base import StepTask
+
+
+MAX_PLAN = 100_000
+"""Longest Gumbel sequential-halving schedule, in simulations (a budget beyond it keeps
+visiting the last phase's survivors in turn)."""
+MAX_IDLE_PLAN = 2_500
+"""The idle-walk guard (`_exhausted`) allows 4 walks per planned simulation, planned counted up
+to this: ~10,000 walks in a row without a model call, whatever the budget."""
 
 
 @dataclass
@@ -113,6 +127,9 @@ class StepSearchResult:
     tree: StepTree = field(repr=False)
     budget: Budget = field(repr=False)
     simulations: int = 0
+    exhausted: bool = False
+    """Whether the search stopped because its tree was exhausted (every path ends at a terminal
+    state, no node can sample a new step) before its budget was spent."""
 
     def principal_variation(self) -> list[dict]:
         return [self.tree.describe(n) for n in self.path[1:]]
@@ -138,11 +155,14 @@ class _Lane:
         # walks that end at a known terminal cost no call, so only an explicit simulation
         # count stops the search before its budget does
         self.sims_cap = config.simulations or (math.inf if capped else 64)
-        self.planned = config.simulations or budget.max_calls or 64  # Gumbel's schedule length
+        # Gumbel's schedule length: past MAX_PLAN simulations halving is long over, and a
+        # schedule as long as a budget of 10**9 calls would not fit in memory
+        self.planned = min(config.simulations or budget.max_calls or 64, MAX_PLAN)
         self.simulations = 0
         self.solution: int | None = None
         self.done = False
-        self.idle_walks = 0  # walks that needed no model call, in a row (exhaustion guard)
+        self.closed: set[int] = set()  # nodes with nothing left to ask (module docstring)
+        self.idle_walks = 0  # walks in a row that needed no model call
         self.widening: set[int] = set()  # nodes with a widening request in flight
         self.gumbel = config.gumbel_scale * rng.gumbel(size=config.max_considered)
         self.considered: list[int] = []
@@ -191,17 +211,14 @@ def _collect(task, index: int, lane: _Lane, config: StepSearchConfig) -> list[_R
         wave_end = int(lane.phase_end[lane.simulations])  # halving needs this phase's values
     for _ in range(config.leaves_per_call):
         if (_finished(lane) or lane.simulations >= wave_end
-                or (lane.budget.max_calls is not None
-                    and lane.budget.model_calls + len(requests) >= lane.budget.max_calls)):
+                or not lane.budget.affords(len(requests))):
             break
         request = _walk(task, index, lane, config)
         if request is False:  # collided with a walk in flight: wait for the next wave
             break
         lane.simulations += 1
-        if request is None:
-            lane.idle_walks += 1
-        else:
-            lane.idle_walks = 0
+        lane.idle_walks = lane.idle_walks + 1 if request is None else 0
+        if request is not None:
             requests.append(request)
     if not requests and _finished(lane):
         lane.done = True
@@ -210,8 +227,13 @@ def _collect(task, index: int, lane: _Lane, config: StepSearchConfig) -> list[_R
 
 def _finished(lane: _Lane) -> bool:
     return (lane.solution is not None or lane.budget.exhausted
-            or lane.simulations >= lane.sims_cap
-            or lane.idle_walks > 4 * lane.planned + 64)  # every leaf terminal: nothing to ask
+            or lane.simulations >= lane.sims_cap or _exhausted(lane))
+
+
+def _exhausted(lane: _Lane) -> bool:
+    """Nothing left to ask: the root is closed, or (without the verifier, whose selection keeps
+    revisiting judged terminal states) no walk in a long run reached a node left to ask."""
+    return ROOT in lane.closed or lane.idle_walks > 4 * min(lane.planned, MAX_IDLE_PLAN) + 64
 
 
 def _walk(task, index: int, lane: _Lane, config: StepSearchConfig):
@@ -223,6 +245,7 @@ def _walk(task, index: int, lane: _Lane, config: StepSearchConfig):
             if tree.raw_value[node] is None:  # no verifier: the model must judge it
                 return _issue(tree, _Request(index, node, "value", 1, path))
             _backup(tree, path, tree.raw_value[node], pending=False)
+            _close(lane, path, config)
             return None
         if not tree.expanded[node]:
             return _issue(tree, _Request(index, node, "expand", config.k, path))
@@ -242,8 +265,21 @@ def _walk(task, index: int, lane: _Lane, config: StepSearchConfig):
         if config.method == "gumbel" and node == ROOT and lane.considered:
             node = _gumbel_root_child(lane, config)
         else:
-            node = _puct_child(tree, node, config)
+            node = _puct_child(tree, node, config, lane.closed if config.verifier else ())
         path.append(node)
+
+
+def _close(lane: _Lane, path: list[int], config: StepSearchConfig) -> None:
+    """After a walk ended at a judged terminal node: close it, then each ancestor, bottom up,
+    while the ancestor cannot widen and every child a walk may enter is closed."""
+    tree = lane.tree
+    lane.closed.add(path[-1])
+    for node in reversed(path[:-1]):
+        gumbel_root = config.method == "gumbel" and node == ROOT and lane.considered
+        kids = lane.considered if gumbel_root else tree.children[node].values()
+        if _can_widen(tree, node, config) or not all(k in lane.closed for k in kids):
+            return
+        lane.closed.add(node)
 
 
 def _can_widen(tree: StepTree, node: int, config: StepSearchConfig) -> bool:
@@ -260,12 +296,15 @@ def _issue(tree: StepTree, request: _Request) -> _Request | bool:
     return request
 
 
-def _puct_child(tree: StepTree, node: int, config: StepSearchConfig) -> int:
-    """PUCT (AlphaZero): argmax Q + c * P * sqrt(N) / (1 + n); unvisited Q = parent's mean."""
+def _puct_child(tree: StepTree, node: int, config: StepSearchConfig, closed=()) -> int:
+    """PUCT (AlphaZero): argmax Q + c * P * sqrt(N) / (1 + n); unvisited Q = parent's mean.
+    Children in `closed` are passed by unless all are."""
     fpu = tree.q(node, tree.mean_value(node))
     total = math.sqrt(tree.visits[node] + tree.pending[node])
     best, best_score = -1, -math.inf
-    for kid in tree.children[node].values():
+    kids = list(tree.children[node].values())
+    kids = [k for k in kids if k not in closed] or kids
+    for kid in kids:
         n = tree.visits[kid] + tree.pending[kid]
         score = tree.q(kid, fpu) + config.c_puct * tree.prior[kid] * total / (1 + n)
         if score > best_score:
@@ -291,8 +330,11 @@ def _gumbel_root_child(lane: _Lane, config: StepSearchConfig) -> int:
     target = int(lane.seq[min(lane.simulations, len(lane.seq) - 1)])
     scores = _gumbel_scores(lane, config)
     counts = [tree.visits[k] + tree.pending[k] for k in lane.considered]
-    allowed = [i for i, c in enumerate(counts) if c == target] or \
-              [i for i, c in enumerate(counts) if c == min(counts)]
+    every = range(len(counts))
+    open_ = [i for i in every if lane.considered[i] not in lane.closed] if config.verifier else []
+    open_ = open_ or every  # as in `_puct_child`: closed steps wait while others are open
+    allowed = [i for i in open_ if counts[i] == target] or \
+              [i for i in open_ if counts[i] == min(counts[j] for j in open_)]
     return lane.considered[max(allowed, key=lambda i: scores[i])]
 
 
@@ -424,7 +466,8 @@ def _result(task, lane: _Lane, config: StepSearchConfig) -> StepSearchResult:
     solved = task.is_terminal(state) and task.reward(state) > 0
     return StepSearchResult(solved=solved, answer=task.answer(state) if solved else None,
                             final_state=state, path=path, tree=tree, budget=lane.budget,
-                            simulations=lane.simulations)
+                            simulations=lane.simulations,
+                            exhausted=lane.solution is None and _exhausted(lane))
 
 
 def _final_path(lane: _Lane, config: StepSearchConfig) -> list[int]:

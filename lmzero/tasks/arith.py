@@ -17,6 +17,7 @@ import json
 import operator
 import os
 import re
+import reprlib
 import tempfile
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -29,6 +30,10 @@ from lmzero.tasks.arith_solver import count_trees
 from lmzero.tasks.base import ProblemError, TextTask, split_problems
 
 OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+MAX_NUMBER = 10**9
+"""Largest number or target a problem may give. A step writes each number in at most 100
+digits (`parse_number`), and six numbers below 10**9 keep every product and fraction of them
+well inside that, and prompts short enough for a small model's block."""
 
 
 @dataclass(frozen=True)
@@ -49,19 +54,38 @@ class Problem:
         >>> Problem.make([4, 0], 24)
         Traceback (most recent call last):
         ValueError: numbers must be positive integers, got [4, 0]
+        >>> Problem.make([4, 10**12], 24)
+        Traceback (most recent call last):
+        ValueError: numbers must be at most 1000000000, got [4, 1000000000000]
         """
         numbers = list(numbers)
         if len(numbers) < 2:
-            raise ValueError(f"need at least 2 numbers to combine, got {numbers}")
+            raise ValueError(f"need at least 2 numbers to combine, got {_show(numbers)}")
         if not all(_positive_int(n) for n in numbers):
-            raise ValueError(f"numbers must be positive integers, got {numbers}")
+            raise ValueError(f"numbers must be positive integers, got {_show(numbers)}")
         if not _positive_int(target):
-            raise ValueError(f"the target must be a positive integer, got {target!r}")
+            raise ValueError(f"the target must be a positive integer, got {_show(target)}")
+        if max(numbers) > MAX_NUMBER:
+            raise ValueError(f"numbers must be at most {MAX_NUMBER}, got {_show(numbers)}")
+        if target > MAX_NUMBER:
+            raise ValueError(f"the target must be at most {MAX_NUMBER}, got {_show(target)}")
         return Problem(tuple(sorted(int(n) for n in numbers)), int(target))
 
 
 def _positive_int(x) -> bool:
     return isinstance(x, Integral) and not isinstance(x, bool) and x > 0
+
+
+def _short_repr() -> reprlib.Repr:
+    short = reprlib.Repr()  # Python 3.10 takes no keyword arguments here
+    short.maxlevel, short.maxlist, short.maxlong = 3, 12, 30
+    short.maxstring = short.maxother = 40
+    return short
+
+
+_show = _short_repr().repr
+"""A value for an error message: one line, nesting, lists, digits and text clipped (a problem
+file's value may be a list nested 900 deep, or a 300-digit number)."""
 
 
 @dataclass(frozen=True)
@@ -271,6 +295,9 @@ class ArithTask(TextTask):
         return format_problem(problem)
 
     def parse_problem(self, text: str) -> Problem:
+        """`"3 7 25 50 -> 147"` (`parse_problem_text`), or a JSON line as in a problem file."""
+        if text.lstrip().startswith("{"):
+            return super().parse_problem(text)
         return parse_problem_text(text, self)
 
     def world_trajectory(self, problem: Problem, rng: np.random.Generator) -> list[str]:
@@ -411,9 +438,9 @@ def _validated(numbers, target, task: ArithTask) -> Problem:
     """Problem checked against the task's rules; ValueError says what is wrong."""
     if not isinstance(numbers, list) or not all(isinstance(n, Integral) and not isinstance(n, bool)
                                                 for n in numbers):
-        raise ValueError(f"numbers must be a list of integers, got {numbers!r}")
+        raise ValueError(f"numbers must be a list of integers, got {_show(numbers)}")
     if isinstance(target, bool) or not isinstance(target, Integral):
-        raise ValueError(f"target must be an integer, got {target!r}")
+        raise ValueError(f"target must be an integer, got {_show(target)}")
     task.validate(numbers, target)
     return Problem.make(numbers, target)
 
@@ -462,6 +489,9 @@ def parse_problem_text(text: str, task: ArithTask | str) -> Problem:
     if (not all(_digits(w) for w in words) or (arrow and not _digits(tail.strip()))
             or (default is None and not arrow)):
         raise ProblemError(f"expected numbers like {example!r}, got {_clip(text)}")
+    if any(len(w.lstrip("0")) > len(str(MAX_NUMBER)) for w in [*words, tail.strip()]):
+        raise ProblemError(f"numbers and the target must be at most {MAX_NUMBER}, got "
+                           f"{_clip(text)}")  # before int(): 5,000 digits would raise there
     try:
         return _validated([int(w) for w in words], int(tail) if arrow else default, task)
     except ValueError as e:

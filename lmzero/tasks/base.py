@@ -150,9 +150,10 @@ class TextTask:
     def parse_problem(self, text: str):
         """A problem from the command line; default: a JSON object as in a problem file."""
         try:
-            return self.problem_from_json(json.loads(text))
+            return self.problem_from_json(load_json_line(text))
         except (ValueError, TypeError, AttributeError) as e:
-            raise ProblemError(f"expected a problem like {self.problem_example}: {e}") from None
+            raise ProblemError(f"expected a problem like {self.problem_example}: "
+                               f"{one_line(e)}") from None
 
     def checkable(self, problem) -> bool:
         """Whether the verifier can judge this problem (a math question typed on the command
@@ -227,24 +228,61 @@ def split_problems(problems, which: str, is_heldout) -> list:
 def read_jsonl_problems(task, path) -> list:
     """JSONL lines through `task.problem_from_json`; any bad line raises ProblemError naming the
     file and line (a problem file is user input: one line, never a traceback)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ProblemError(f"{path}: cannot read problems "
-                           f"({getattr(e, 'strerror', None) or e})") from None
     problems = []
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in enumerate(read_text_lines(path), 1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except ValueError as e:  # JSONDecodeError, or an integer too long to convert
-            raise ProblemError(f"{path}:{lineno}: bad JSON ({getattr(e, 'msg', e)})") from None
+            row = load_json_line(line)
+        except ValueError as e:
+            raise ProblemError(f"{path}:{lineno}: {one_line(e)}") from None
         try:
             if not isinstance(row, dict):
                 raise ValueError(f"expected an object like {task.problem_example}")
             problems.append(task.problem_from_json(row))
         except (ValueError, TypeError) as e:
-            raise ProblemError(f"{path}:{lineno}: {e}") from None
+            raise ProblemError(f"{path}:{lineno}: {one_line(e)}") from None
     return problems
+
+
+MAX_FILE_BYTES = 256 << 20
+"""Largest problem or position file read (GSM8K's test set is 0.7 MiB)."""
+
+
+def read_text_lines(path, what: str = "problems") -> list[str]:
+    """The lines of a UTF-8 text file of `what`; ProblemError (one line) for an unreadable, binary
+    or oversized one.
+
+    Lines end only at "\\n" ("\\r\\n" too): `str.splitlines` would also cut at U+2028 and
+    other separators that JSON strings may hold raw."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # bounded: `--problems /dev/zero` never ends
+    except OSError as e:
+        raise ProblemError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ProblemError(f"{path}: {what} file larger than {MAX_FILE_BYTES >> 20} MiB")
+    try:
+        text = data.decode("utf-8-sig")  # a byte-order mark (Windows editors) is no text
+    except UnicodeDecodeError as e:
+        raise ProblemError(f"{path}: not a UTF-8 text file of {what} (byte {e.start} is "
+                           f"{data[e.start:e.start + 1]!r})") from None
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    return lines[:-1] if lines[-1] == "" else lines  # as splitlines: a last "\n" ends a line
+
+
+def load_json_line(text: str):
+    """`json.loads`, with every failure a ValueError saying what is wrong in one line: bad JSON,
+    an integer too long to convert, or nesting deeper than the parser's recursion allows."""
+    try:
+        return json.loads(text)
+    except RecursionError:  # `[` nested ~100,000 deep: the C decoder recurses per level
+        raise ValueError("bad JSON (nested too deeply)") from None
+    except ValueError as e:  # JSONDecodeError, or an integer past Python's digit limit
+        raise ValueError(f"bad JSON ({getattr(e, 'msg', e)})") from None
+
+
+def one_line(message, width: int = 300) -> str:
+    """`message` as one line of at most `width` characters (an error quotes user input)."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= width else text[:width - 3] + "..."

@@ -130,7 +130,7 @@ def from_moves(seq: str) -> C4State:
     """The position after 1-based column digits such as "4453"; ValueError names the problem."""
     state = C4State(0, 0, 0)
     for i, ch in enumerate(seq, start=1):
-        if not ch.isdigit():
+        if ch not in "0123456789":  # not isdigit(): it takes "٣" and "３", and int() reads them
             raise ValueError(f"{ch!r} is not a column digit 1-7 (move {i})")
         col = int(ch)
         if not 1 <= col <= WIDTH:

@@ -50,12 +50,12 @@ class CountdownConfig:
     def __post_init__(self):
         if not 3 <= self.k <= 6:
             raise ValueError(f"k={self.k}: set k between 3 and 6 (the solver counts up to 6)")
-        if not 1 <= self.min_number <= self.max_number:
+        if not 1 <= self.min_number <= self.max_number <= arith.MAX_NUMBER:
             raise ValueError(f"numbers {self.min_number}..{self.max_number}: set "
-                             "1 <= min_number <= max_number")
-        if not 1 <= self.min_target <= self.max_target:
+                             f"1 <= min_number <= max_number <= {arith.MAX_NUMBER}")
+        if not 1 <= self.min_target <= self.max_target <= arith.MAX_NUMBER:
             raise ValueError(f"targets {self.min_target}..{self.max_target}: set "
-                             "1 <= min_target <= max_target")
+                             f"1 <= min_target <= max_target <= {arith.MAX_NUMBER}")
         if self.attempts_per_problem < 1:
             raise ValueError(f"attempts_per_problem={self.attempts_per_problem}: set it to >= 1")
 
