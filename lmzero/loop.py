@@ -212,13 +212,14 @@ def _resume(run: Run, parts: _Parts, config: TrainConfig, progress) -> int:
     one: that checkpoint is evaluated again), unreadable shards of unfinished iterations
     dropped. The next iteration."""
     done = run.completed()
+    parts.replay.discard_unreadable(after=done[-1] if done else -1)
+    parts.replay.check()
     run.repair_metrics(keep=set(done).__contains__)
     for i in run.rows_missing(lambda row: True):
         meta = _restore(run.checkpoint(i), parts)
         _finish_row(run, None, parts, config, meta["row"], progress)
     if done:
         _restore(run.checkpoint(done[-1]), parts)
-    parts.replay.discard_unreadable(after=done[-1] if done else -1)
     return done[-1] + 1 if done else 0
 
 

@@ -236,6 +236,7 @@ def _prepare(config: ImproveConfig, run: Run, progress):
         trainee = TinyLMTrainee(model, tokenizer, config.learner, total_steps, task)
     trainee.curator = Curator(task, config.curation)
     done = run.completed()
+    _drop_unreadable_rounds(config, run, done[-1] if done else -1)
     run.repair_metrics(keep=lambda i: i == -1 or i in done)
     if not done or not _evaluated_start(run):
         start = config.model or _starting_weights(config, run, trainee.model, progress)
@@ -248,7 +249,6 @@ def _prepare(config: ImproveConfig, run: Run, progress):
     if done:
         meta = trainee.restore(run.checkpoint(done[-1]))
         trainee.curator = Curator.from_state_dict(meta["curator"], task)
-    _drop_unreadable_rounds(config, run, done[-1] if done else -1)
     return trainee, done[-1] + 1 if done else 0
 
 
@@ -276,6 +276,7 @@ def _drop_unreadable_rounds(config: ImproveConfig, run: Run, last_done: int) -> 
         i = int(path.stem.split("-")[1])
         if i > last_done and _read_attempts(path) is None:
             path.unlink()
+    replay.check()
 
 
 def _attempts_path(replay: ReplayBuffer, i: int) -> Path:

@@ -3,6 +3,7 @@ or duplicated."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -104,7 +105,6 @@ def test_resume_after_a_crash_loses_and_duplicates_nothing(tmp_path):
     run = Run(run_dir)
     # simulate a kill during iteration 1: its checkpoint and metrics line never made it,
     # but its replay shard did, and the metrics file ends with a torn line
-    import shutil
     shutil.rmtree(run.checkpoints / "00001")
     lines = run.metrics_path.read_text().splitlines()
     run.metrics_path.write_text(lines[0] + "\n" + lines[1][:20])
@@ -220,3 +220,23 @@ def test_optimizer_state_survives_a_checkpoint(tmp_path):
     learner.train(data, 1, np.random.default_rng(5))
     resumed.train(data, 1, np.random.default_rng(5))
     assert all(torch.allclose(p, q) for p, q in zip(model.parameters(), clone.parameters()))
+
+
+def test_a_damaged_shard_is_redone_if_unfinished_and_named_if_finished(tmp_path):
+    """A shard of an unfinished iteration that does not read back is played again; one of a
+    finished iteration (its data trained a checkpoint) stops the resume, naming the file,
+    before any work."""
+    from lmzero.replay.buffer import ReplayError
+    run_dir = tmp_path / "run"
+    reference = train(replace(TINY, iterations=2), run_dir)
+    run = Run(run_dir)
+    shutil.rmtree(run.checkpoints / "00001")  # killed after shard 1, before its checkpoint
+    shard = run_dir / "replay" / "shard-000001.npz"
+    shard.write_bytes(shard.read_bytes()[:100])
+    rows = train(TINY, run_dir, resume=True)
+    assert [r["loss_total"] for r in rows] == [r["loss_total"] for r in reference]
+    first = run_dir / "replay" / "shard-000000.npz"
+    first.write_bytes(b"garbage")
+    with pytest.raises(ReplayError, match="shard-000000.npz: unreadable replay shard"):
+        train(TINY, run_dir, resume=True, iterations=3)
+    assert run.completed() == [0, 1]

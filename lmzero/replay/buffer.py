@@ -74,6 +74,12 @@ class ReplayBuffer:
             raise ReplayError(f"{path}: arrays of different lengths {sorted(lengths)}")
         return arrays
 
+    def check(self) -> None:
+        """Read the window now (it is cached for the learner): a damaged shard of a finished
+        iteration stops a resumed run before any work, not in the middle of it."""
+        if self.shard_ids():
+            self.window_arrays()
+
     def discard_unreadable(self, after: int) -> list[int]:
         """Delete the unreadable shards numbered above `after` (iterations to be redone);
         the ids deleted."""
