@@ -16,6 +16,7 @@ from lmzero.search.budget import Budget
 from lmzero.search.step_search import StepSearchConfig, step_search
 from lmzero.tasks.arith import Problem
 from lmzero.tasks.game24 import TASK
+from tests.test_step_search import state_of
 
 UNSOLVABLE = Problem.make([1, 1, 1, 1], 24)
 
@@ -153,22 +154,13 @@ class LegalStepsModel:
     def expand(self, prompts, k, *, temperature=1.0, greedy=False, with_value=True):
         out = []
         for prompt in prompts:
-            steps = TASK.legal_steps(_state(prompt))[:1 if greedy else None]
+            steps = TASK.legal_steps(state_of(prompt))[:1 if greedy else None]
             out.append(Expansion(steps, [-1.0] * len(steps), 0.5 if with_value else None,
                                  prompt_tokens=len(prompt), generated_tokens=self.tokens))
         return out
 
     def value(self, prompts):
         return [Expansion(value=0.5, prompt_tokens=len(p)) for p in prompts]
-
-
-def _state(prompt: str):
-    head, *steps = prompt.rstrip("\n").split("\n")
-    numbers, target = head.split(" -> ")
-    state = TASK.initial_state(Problem.make(map(int, numbers.split()), int(target)))
-    for step in steps:
-        state = TASK.apply(state, step)
-    return state
 
 
 @pytest.mark.parametrize("method", ["puct", "gumbel"])

@@ -92,22 +92,20 @@ def check_problem(task, problem) -> None:
 @example(text="٣ ٧ ٢٥ ٥٠ -> ١٤٧")
 @example(text='{"question": "Q?", "answer": ' + "9" * 5000 + "}")
 def test_parse_problem_gives_a_problem_or_one_line_problem_error(name, text):
-    task = load_task(name)
-    try:
-        problem = task.parse_problem(text)
-    except ProblemError as error:
-        one_line(error)
-    else:
-        check_problem(task, problem)
+    parsed_or_refused(load_task(name), text)
 
 
 @pytest.mark.parametrize("name", STEP_TASKS)
 @FUZZ
 @given(row=problem_rows)
 def test_parse_problem_of_json_rows(name, row):
-    task = load_task(name)
+    parsed_or_refused(load_task(name), json.dumps(row))
+
+
+def parsed_or_refused(task, text: str) -> None:
+    """`task.parse_problem(text)` is a usable problem, or a one-line ProblemError."""
     try:
-        problem = task.parse_problem(json.dumps(row))
+        problem = task.parse_problem(text)
     except ProblemError as error:
         one_line(error)
     else:
