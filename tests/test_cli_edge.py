@@ -8,6 +8,8 @@ import json
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lmzero.cli.common import main
 from lmzero.eval.reasoning import METHODS, MethodConfig, solve_problems
@@ -186,3 +188,23 @@ def test_a_token_cap_is_passed_by_at_most_one_call(method, cap):
     config = MethodConfig(method=method, budget=None, token_budget=cap)
     [result] = solve_problems(TASK, model, [UNSOLVABLE], config)
     assert result.budget.generated_tokens < cap + model.tokens  # the cap, plus < one call
+
+
+OPTION_VALUES = st.one_of(st.integers(-2**70, 2**70).map(str), st.floats().map(str),
+                          st.text(max_size=12))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(budget=OPTION_VALUES, seed=OPTION_VALUES, method=st.sampled_from(
+    ["mcts", "gumbel", "beam", "", "MCTS", "mcts\n"]))
+def test_any_option_value_is_a_result_or_one_line(monkeypatch, capsys, budget, seed, method):
+    """Fuzzed `solve` options: a solution (exit 0), no solution (exit 1, said on stdout), or a
+    user error in one line (exit 2); never a traceback."""
+    code, stdout, stderr = lmzero(monkeypatch, capsys, "solve", "game24", "4 9 10 13",
+                                  "--budget", budget, "--seed", seed, "--method", method)
+    if code == 2:
+        assert_user_error((code, stdout, stderr))
+    else:
+        assert code in (0, 1) and stderr == "", stderr
+        assert ("solution:" in stdout) == (code == 0)

@@ -111,6 +111,7 @@ def aborted() -> None:
     """Ctrl-C: say so and leave at once. `os._exit`, not `sys.exit`: a worker thread blocked on
     a server that never answers would otherwise hold the interpreter's exit (every file a run
     writes is atomic, so nothing written is lost)."""
+    out.show_cursor(True)  # a progress bar hid it, and os._exit runs no cleanup
     print("aborted", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
