@@ -78,10 +78,12 @@ def main() -> None:
     """Entry point: every failure a user can cause or meet becomes one line on stderr.
 
     Exit codes: 2 a user error (UserError, click's usage errors, an untrustworthy checkpoint, a
-    path that cannot be used); 1 a fault outside the user's input (a failing server, a full
-    disk); 130 Ctrl-C. Anything else is a bug and keeps its traceback."""
+    path that cannot be used, no sandbox for a code task's programs); 1 a fault outside the
+    user's input (a failing server, a full disk); 130 Ctrl-C. Anything else is a bug and keeps
+    its traceback."""
     from lmzero.checkpoint import CheckpointError
     from lmzero.models.lm_steps import BackendError
+    from lmzero.sandbox import SandboxUnavailable
     try:
         code = app(standalone_mode=False)
         if code == 130:  # typer turns Ctrl-C inside a command into Exit(130)
@@ -90,6 +92,8 @@ def main() -> None:
         fail(exc, 2)
     except CheckpointError as exc:
         fail(exc, 2)
+    except SandboxUnavailable as exc:  # a code task's reward needs one (`lmzero.sandbox`)
+        fail(f"no sandbox to run programs in: {exc}", 2)
     except BackendError as exc:
         fail(exc, 1)
     except typer.Exit as exc:

@@ -24,8 +24,8 @@ MAX_LIMIT = 100_000
 trajectories per problem."""
 
 
-TASK_HELP = ("game24, countdown, math, an installed plugin's name, or a task of your own as "
-             "FILE.py:NAME or module:NAME")
+TASK_HELP = ("game24, countdown, math, humaneval, code (with --problems FILE.jsonl), pbe, an "
+             "installed plugin's name, or a task of your own as FILE.py:NAME or module:NAME")
 TASK_OPTION_HELP = "The task, instead of the TASK argument (e.g. --task examples/my_task.py:TASK)."
 
 

@@ -97,7 +97,9 @@ def report(task: StepTask, problems: Sequence, results: Sequence[SolveResult],
            seconds: float) -> dict:
     """Totals and means per problem, and one entry per problem (the CLI's --json): the problem
     as the task writes it (`numbers` and `target`; math: `question` and `answer`), solved, model
-    calls, and the answer found in `expression`. `over_token_budget` counts the problems whose
+    calls, and the answer found in `expression`; `stated` is the answer the final state states
+    when it is not that one (an unsolved math answer, a failing program: `task.stated_answer`).
+    `over_token_budget` counts the problems whose
     last model call took them past their token cap (a call's tokens are known only when it
     returns, so the last one may overshoot)."""
     total = len(results)
@@ -114,9 +116,16 @@ def report(task: StepTask, problems: Sequence, results: Sequence[SolveResult],
         "generated_tokens": mean("generated_tokens"), "seconds": round(seconds, 2),
         "over_token_budget": over,
         "problems": [{**task.problem_to_json(p), "solved": r.solved,
-                      "model_calls": r.budget.model_calls, "expression": r.answer}
-                     for p, r in zip(problems, results)],
+                      "model_calls": r.budget.model_calls, "expression": r.answer,
+                      **_stated(task, r)} for p, r in zip(problems, results)],
     }
+
+
+def _stated(task, result: SolveResult) -> dict:
+    """{"stated": answer} when the final state states an answer other than `result.answer`."""
+    stated = getattr(task, "stated_answer", None)
+    said = stated(result.final_state) if stated and result.final_state is not None else None
+    return {"stated": said} if said is not None and said != result.answer else {}
 
 
 def evaluate(task: StepTask, model: StepModel, problems: Sequence, config: MethodConfig) -> dict:

@@ -17,6 +17,10 @@ ones computed for it; `reused_prompt_tokens` = what its k samples read from cach
 (k x (head + task prompt) - task prompt); `generated_tokens` = every sampled token, duplicates
 included, up to and including the one that ends the line. After changing the weights call
 `weights_changed()` (the learner does), which drops the head's cache.
+
+Code lines (`task.keeps_indent`) keep their indentation, and a prompt ending in a bare newline
+token is healed: that token is taken back and the first sampled token must begin with a
+newline ("\\n   " + " return" is how BPE tokenizers write an indented line; `_heal`).
 """
 
 from __future__ import annotations
@@ -172,6 +176,7 @@ class HFStepModel:
         forward = inspect.signature(self.trunk.forward).parameters
         self._cache_arg = "cache" if "cache" in forward else "past_key_values"  # transformers 5/4
         self.is_stop = self._stop_tokens()  # [V] bool
+        self.healing = self._healing_tables() if self.format.keep_indent else None
         hidden = model.config.get_text_config().hidden_size
         self.value_head = None
         if config.value == "head":
@@ -229,6 +234,33 @@ class HFStepModel:
     def _first_tokens(self, *words: str) -> list[int]:
         return sorted({self._encode(w)[0] for w in words})
 
+    def _healing_tables(self) -> tuple[int, torch.Tensor, torch.Tensor]:
+        """Token healing for indented code lines: BPE tokenizers write a newline and the next
+        line's indentation as one token ("\\n   " + " return"), so a prompt that ends in a bare
+        newline token is text the model never saw. Such a prompt loses that token, and the first
+        sampled token must begin with a newline: (the newline's id, [V] tokens allowed first,
+        [V] first tokens that end the line at once: a second newline or a special token)."""
+        V = self.lm_head.weight.shape[0]
+        texts = self.tokenizer.batch_decode([[i] for i in range(min(V, len(self.tokenizer)))])
+        allowed, ends = torch.zeros(V, dtype=torch.bool), torch.zeros(V, dtype=torch.bool)
+        for i, text in enumerate(texts):
+            allowed[i] = text.startswith("\n")
+            ends[i] = "\n" in text[1:]
+        special = [i for i in self.tokenizer.all_special_ids if i is not None and i < V]
+        allowed[special] = ends[special] = True
+        newline = self._encode("\n")
+        return (newline[0] if len(newline) == 1 else -1, allowed.to(self.device),
+                ends.to(self.device))
+
+    def _heal(self, ids: list[list[int]]) -> tuple[list[list[int]], list[bool]]:
+        """Prompts without their last token where it is a bare newline (`_healing_tables`), and
+        which ones lost it."""
+        if self.healing is None:
+            return ids, [False] * len(ids)
+        newline = self.healing[0]
+        healed = [len(row) > len(self.head_ids) + 1 and row[-1] == newline for row in ids]
+        return [row[:-1] if h else row for row, h in zip(ids, healed)], healed
+
     def _stop_tokens(self) -> torch.Tensor:
         """Tokens that end a line: any whose text holds a newline, and every special token (end
         of text or of a turn)."""
@@ -271,20 +303,23 @@ class HFStepModel:
         return out
 
     def _expand_chunk(self, prompts, samples, greedy, temperature, with_value) -> list[Expansion]:
-        ids = [self.prompt_ids(p) for p in prompts]
+        ids, healed = self._heal([self.prompt_ids(p) for p in prompts])
         logits, hidden, cache, mask, head = self._prefill(ids)
         values, extra = (self._values(hidden, cache, mask) if with_value
                          else ([None] * len(ids), 0))
         if samples > 1:  # the prefix is computed once and served k times from the cache
             cache.batch_repeat_interleave(samples)
             logits, mask = (t.repeat_interleave(samples, dim=0) for t in (logits, mask))
-        rows = self._decode(logits, cache, mask, greedy, temperature)
+        rows = self._decode(logits, cache, mask, greedy, temperature,
+                            [h for h in healed for _ in range(samples)])
         out = []
         for i, prompt in enumerate(ids):
             mine = rows[i * samples:(i + 1) * samples]  # (token ids, log-prob sum, ended)
             self.last_samples.append([tokens for tokens, _, _ in mine])
-            texts = [cut_step(self.tokenizer.decode(t, skip_special_tokens=True), ended)
-                     for t, _, ended in mine]
+            decoded = [self.tokenizer.decode(t, skip_special_tokens=True) for t, _, _ in mine]
+            decoded = [d[1:] if healed[i] and d.startswith("\n") else d for d in decoded]
+            texts = [cut_step(text, ended, self.format.keep_indent)
+                     for text, (_, _, ended) in zip(decoded, mine)]
             out.append(merge_samples(texts, [s for _, s, _ in mine], [len(t) for t, _, _ in mine],
                                      value=values[i], prompt_tokens=len(prompt) - head + extra,
                                      reused_prompt_tokens=samples * len(prompt)
@@ -343,24 +378,32 @@ class HFStepModel:
         yes, no = p[:, self.yes_ids].sum(1).tolist(), p[:, self.no_ids].sum(1).tolist()
         return [yes_probability(y, n) for y, n in zip(yes, no)], Q
 
-    def _decode(self, logits, cache, mask, greedy: bool, temperature: float):
+    def _decode(self, logits, cache, mask, greedy: bool, temperature: float,
+                healed: list[bool] | None = None):
         """Sample one line per row from first-token logits [R, V]: (token ids, summed log-prob,
         ended) per row. Rows that have ended leave the batch (their cache rows are dropped) once
-        they are a quarter of it."""
+        they are a quarter of it. A `healed` row's first token begins with the newline its
+        prompt lost (`_heal`), and only a newline after that one ends the line."""
         R, T = logits.shape[0], self.config.max_step_tokens
         tokens: list[list[int]] = [[] for _ in range(R)]
         sums, ended = [0.0] * R, [False] * R
         alive = list(range(R))  # batch row -> sample id
         lengths = mask.sum(1)  # [R] real tokens so far = next position
+        first = torch.tensor(healed or [False] * R, device=self.device)[:, None]  # [R, 1]
         for t in range(T):
             logp = F.log_softmax(logits, -1)  # the model's distribution, temperature 1
+            if t == 0 and bool(first.any()):
+                logits = logits.masked_fill(first & ~self.healing[1], -float("inf"))
             if greedy:
-                token = logp.argmax(-1)
+                token = logits.argmax(-1)
             else:
                 probs = F.softmax(logits / temperature, -1)
                 token = torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
             picked = logp.gather(1, token[:, None]).squeeze(1).tolist()
-            stops = self.is_stop[token].tolist()
+            stops = self.is_stop[token]
+            if t == 0 and bool(first.any()):
+                stops = torch.where(first[:, 0], self.healing[2][token], stops)
+            stops = stops.tolist()
             for row, r in enumerate(alive):
                 if not ended[r]:
                     tokens[r].append(int(token[row]))

@@ -6,7 +6,8 @@ own prompt (problem line + steps so far). With a chat model the instruction is t
 and the task prompt is the start of the assistant's answer, which the model continues; a plain
 completion model reads instruction + a blank line + the task prompt. A sample is one line: it
 ends at the first token containing a newline (or at end-of-text); the step is the text before
-that newline, stripped. A sample that reaches `max_step_tokens` without ending is dropped: its
+that newline, stripped (trailing space only, for a task whose steps are indented code lines:
+`task.keeps_indent`). A sample that reaches `max_step_tokens` without ending is dropped: its
 tokens count, it proposes nothing (as in `tinylm_steps`).
 """
 
@@ -34,6 +35,8 @@ class PromptFormat:
     judge_question: str = DEFAULT_JUDGE_QUESTION
     """LM-as-judge: appended to the rendered prompt; the value is P(yes) / (P(yes) + P(no)) of
     the next token."""
+    keep_indent: bool = False
+    """Keep a step's leading whitespace (code lines, whose indentation is syntax)."""
 
     @staticmethod
     def for_task(task, chat: bool = False, instruction: str | None = None,
@@ -48,7 +51,8 @@ class PromptFormat:
             instruction=getattr(task, "instruction", "") if instruction is None else instruction,
             chat=chat,
             judge_question=(getattr(task, "judge_question", DEFAULT_JUDGE_QUESTION)
-                            if judge_question is None else judge_question))
+                            if judge_question is None else judge_question),
+            keep_indent=bool(getattr(task, "keeps_indent", False)))
 
     def plain(self, prompt: str) -> str:
         """The completion-model text.
@@ -63,16 +67,19 @@ class PromptFormat:
         return [{"role": "user", "content": self.instruction or "Continue."}]
 
 
-def cut_step(text: str, ended: bool) -> str | None:
-    """The step a sample proposes: its text up to the first newline, stripped; None when the
-    sample never ended (cut off at the length limit).
+def cut_step(text: str, ended: bool, keep_indent: bool = False) -> str | None:
+    """The step a sample proposes: its text up to the first newline, stripped (only at the end
+    with `keep_indent`); None when the sample never ended (cut off at the length limit).
 
     >>> cut_step(" 13 - 9 = 4 (left: 4 4 10)\\n\\n", True), cut_step("13 - 9 = ", False)
     ('13 - 9 = 4 (left: 4 4 10)', None)
+    >>> cut_step("    return x  \\n", True, keep_indent=True)
+    '    return x'
     """
     if not ended:
         return None
-    return text.split("\n", 1)[0].strip()
+    line = text.split("\n", 1)[0]
+    return line.rstrip() if keep_indent else line.strip()
 
 
 def merge_samples(texts: list[str | None], logprob_sums: list[float], counts: list[int], *,

@@ -50,9 +50,9 @@ class _Malformed(Exception):
 
 
 
-def parse_completion(answer: object, url: str) -> Answer:
+def parse_completion(answer: object, url: str, keep_indent: bool = False) -> Answer:
     """A decoded /completions answer -> an Answer, or one BackendError naming `url` and the
-    first field that is wrong.
+    first field that is wrong (`keep_indent`: steps keep their leading whitespace).
 
     >>> parse_completion({"choices": [{"text": "1 + 2 = 3", "finish_reason": "stop",
     ...     "logprobs": {"token_logprobs": [-0.5, "abc"]}}]}, "http://h/v1")
@@ -65,7 +65,7 @@ def parse_completion(answer: object, url: str) -> Answer:
         choices = body.get("choices", MISSING)
         if not isinstance(choices, list) or not choices:
             raise _Malformed(f"choices is {_shown(choices)}, not a non-empty list")
-        samples = [_sample(c, f"choices[{i}]") for i, c in enumerate(choices)]
+        samples = [_sample(c, f"choices[{i}]", keep_indent) for i, c in enumerate(choices)]
         usage = _usage(body.get("usage"), sum(s.tokens for s in samples))
     except _Malformed as e:
         raise BackendError(f"{url}: {e}") from None
@@ -84,7 +84,7 @@ def parse_models(answer: object, url: str) -> list[str]:
         raise BackendError(f"{url}: {e}") from None
 
 
-def _sample(choice: object, path: str) -> Sample:
+def _sample(choice: object, path: str, keep_indent: bool = False) -> Sample:
     choice = _object(choice, path)
     text = _string(choice.get("text", MISSING), f"{path}.text")
     finish = choice.get("finish_reason")
@@ -99,7 +99,7 @@ def _sample(choice: object, path: str) -> Sample:
     listed = _list(logprobs.get("token_logprobs", MISSING), path)
     values = [_logprob(x, f"{path}[{j}]") for j, x in enumerate(listed) if x is not None]
     top = _top(logprobs.get("top_logprobs"), path.replace("token_", "top_"))
-    return Sample(cut_step(text, finish != "length"), sum(values), len(values), top)
+    return Sample(cut_step(text, finish != "length", keep_indent), sum(values), len(values), top)
 
 
 def _top(tops: object, path: str) -> dict[str, float]:

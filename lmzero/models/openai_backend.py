@@ -172,7 +172,7 @@ class OpenAIStepModel:
         if self.config.seed is not None:
             body["seed"] = self.config.seed
         return parse_completion(self._request("/completions", body),
-                                f"{self.config.base_url}/completions")
+                                f"{self.config.base_url}/completions", self.format.keep_indent)
 
     # -- the StepModel protocol ---------------------------------------------------------------
 

@@ -95,7 +95,8 @@ class VLLMStepModel:
         for out, (value, judge_tokens) in zip(outputs, judged):
             length, cached = len(out.prompt_token_ids), out.num_cached_tokens or 0
             samples = out.outputs
-            texts = [cut_step(s.text, s.finish_reason != "length") for s in samples]
+            texts = [cut_step(s.text, s.finish_reason != "length", self.format.keep_indent)
+                     for s in samples]
             result.append(merge_samples(
                 texts, [s.cumulative_logprob or 0.0 for s in samples],
                 [len(s.token_ids) for s in samples], value=value,
