@@ -5,7 +5,8 @@
                                         the task checks it; `base.TextTask` owns the rest)
 
 Built-in games: tic-tac-toe and Connect Four (with exact solvers). Built-in step tasks: Game of
-24, Countdown (`arith`) and math word problems (`mathword`). A user's task loads by reference,
+24, Countdown (`arith`), math word problems (`mathword`), and code with tests (`code`: `humaneval`,
+and `code` for the user's problem files). A user's task loads by reference,
 `path/to/file.py:NAME` or `package.module:NAME`, or by name once an installed package registers
 it under the entry-point group `lmzero.tasks` (`[project.entry-points."lmzero.tasks"]`,
 `mytask = "mypkg.tasks:TASK"`). NAME may be a task object, or a class or function that makes one
@@ -31,6 +32,8 @@ BUILTIN = {
     "game24": "lmzero.tasks.game24:TASK",
     "countdown": "lmzero.tasks.countdown:TASK",
     "math": "lmzero.tasks.mathword:TASK",
+    "humaneval": "lmzero.tasks.code:HUMANEVAL",
+    "code": "lmzero.tasks.code:TASK",
 }
 """Built-in tasks by name -> `module:attribute` (imported only when asked for)."""
 
