@@ -13,7 +13,8 @@ from rich.console import Console
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="AlphaZero-style planning and self-improvement atop language models.")
-out = Console(width=120)  # wide enough for the analysis table when piped
+out = Console(width=120, markup=False)  # wide enough for the analysis table when piped;
+# no markup: steps, programs and answers are model text (`x = [x]` would lose its "[x]")
 
 
 SEED_MAX = 2**32 - 1

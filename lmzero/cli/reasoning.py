@@ -345,7 +345,7 @@ def _show_solutions(config, spec: str, count: int = 3) -> None:
                           [Budget(max_calls=config.eval_budget) for _ in problems])
     for problem, result in zip(problems, results):
         verdict = result.answer if result.solved else "not solved"
-        out.print(f"[bold]{task.describe(problem)}[/bold]: {verdict} "
+        out.print(f"{task.describe(problem)}: {verdict} "
                   f"({result.budget.model_calls} calls)")
         for depth, node in enumerate(result.principal_variation(), start=1):
             out.print(f"  {depth}. {node['step']:<32} visits {node['visits']:>3}  "

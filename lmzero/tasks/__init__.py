@@ -34,6 +34,7 @@ BUILTIN = {
     "math": "lmzero.tasks.mathword:TASK",
     "humaneval": "lmzero.tasks.code:HUMANEVAL",
     "code": "lmzero.tasks.code:TASK",
+    "pbe": "lmzero.tasks.pbe:TASK",
 }
 """Built-in tasks by name -> `module:attribute` (imported only when asked for)."""
 
