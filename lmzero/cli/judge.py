@@ -51,19 +51,13 @@ def _problems(ref: str):
 
 def _completions(path: Path, by_id: dict, where: str) -> list[tuple[str, str]]:
     """(task_id, completion) per line of a samples file; `file:line` for a bad line."""
-    from lmzero.tasks.base import ProblemError, load_json_line, one_line, read_text_lines
+    from lmzero.tasks.base import ProblemError, jsonl_rows, one_line
     try:
-        lines = read_text_lines(path, "completions")
+        rows = list(jsonl_rows(path, "completions"))
     except ProblemError as exc:
         raise UserError(str(exc)) from None
     found = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = load_json_line(line)
-        except ValueError as exc:
-            raise UserError(f"{path}:{number}: {one_line(exc)}") from None
+    for number, row in rows:
         task_id = row.get("task_id") if isinstance(row, dict) else None
         if isinstance(task_id, bool) or not isinstance(task_id, (str, int)) \
                 or not isinstance(row.get("completion"), str):

@@ -229,13 +229,7 @@ def read_jsonl_problems(task, path) -> list:
     """JSONL lines through `task.problem_from_json`; any bad line raises ProblemError naming the
     file and line (a problem file is user input: one line, never a traceback)."""
     problems = []
-    for lineno, line in enumerate(read_text_lines(path), 1):
-        if not line.strip():
-            continue
-        try:
-            row = load_json_line(line)
-        except ValueError as e:
-            raise ProblemError(f"{path}:{lineno}: {one_line(e)}") from None
+    for lineno, row in jsonl_rows(path):
         try:
             if not isinstance(row, dict):
                 raise ValueError(f"expected an object like {task.problem_example}")
@@ -243,6 +237,18 @@ def read_jsonl_problems(task, path) -> list:
         except (ValueError, TypeError) as e:
             raise ProblemError(f"{path}:{lineno}: {one_line(e)}") from None
     return problems
+
+
+def jsonl_rows(path, what: str = "problems"):
+    """(line number, parsed JSON) for each non-blank line of a JSONL file of `what`; a line that
+    is not JSON raises ProblemError naming `file:line`."""
+    for lineno, line in enumerate(read_text_lines(path, what), 1):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, load_json_line(line)
+        except ValueError as e:
+            raise ProblemError(f"{path}:{lineno}: {one_line(e)}") from None
 
 
 MAX_FILE_BYTES = 256 << 20
