@@ -186,8 +186,8 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
     run, config = open_run(run_dir, config, resume, iterations=iterations)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    trainee, start = _prepare(config, run, progress)
     replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
+    trainee, start = _prepare(config, run, replay, progress)
     scalars = run.tensorboard()
     elapsed = run.metrics()[-1].get("wall_seconds", 0.0) if run.metrics() else 0.0
     for i in range(start, config.iterations):
@@ -222,7 +222,7 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
     return run.metrics()
 
 
-def _prepare(config: ImproveConfig, run: Run, progress):
+def _prepare(config: ImproveConfig, run: Run, replay: ReplayBuffer, progress):
     """The trainee (with a `curator` attribute) at the run's newest checkpoint, or at its
     starting point (evaluated as iteration -1); and the next iteration."""
     total_steps = config.iterations * config.learner.steps_per_iteration
@@ -236,7 +236,7 @@ def _prepare(config: ImproveConfig, run: Run, progress):
         trainee = TinyLMTrainee(model, tokenizer, config.learner, total_steps, task)
     trainee.curator = Curator(task, config.curation)
     done = run.completed()
-    _drop_unreadable_rounds(config, run, done[-1] if done else -1)
+    _drop_unreadable_rounds(replay, done[-1] if done else -1)
     run.repair_metrics(keep=lambda i: i == -1 or i in done)
     if not done or not _evaluated_start(run):
         start = config.model or _starting_weights(config, run, trainee.model, progress)
@@ -266,10 +266,9 @@ def _log(run: Run, row: dict, progress) -> None:
         progress(row["iteration"], "done", row)
 
 
-def _drop_unreadable_rounds(config: ImproveConfig, run: Run, last_done: int) -> None:
+def _drop_unreadable_rounds(replay: ReplayBuffer, last_done: int) -> None:
     """An unfinished iteration's search round (shard + attempts) that cannot be read is
-    searched again rather than trusted."""
-    replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
+    searched again rather than trusted; the window is read now (and kept for the learner)."""
     for i in replay.discard_unreadable(after=last_done):
         _attempts_path(replay, i).unlink(missing_ok=True)
     for path in replay.directory.glob("attempts-*.json"):
