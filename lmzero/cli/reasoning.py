@@ -121,7 +121,7 @@ def _prompt_fit(model):
 
     def why_not(prompt: str) -> str | None:
         try:
-            tokens = 1 + len(model.tokenizer.encode(prompt))  # BOS + one token per character
+            tokens = model.prompt_tokens(prompt)
         except ValueError as exc:  # a character the model never saw
             return str(exc)
         if tokens >= block:

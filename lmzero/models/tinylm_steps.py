@@ -95,11 +95,16 @@ class TinyLMStepModel:
         _, values, _, lengths = self._prefill(prompts)
         return [Expansion(value=self._unit(v), prompt_tokens=n) for v, n in zip(values, lengths)]
 
+    def prompt_tokens(self, prompt: str) -> int:
+        """Tokens the model reads for `prompt`: BOS + one per character; ValueError for a
+        character the model never saw."""
+        return 1 + len(self.tokenizer.encode(prompt))
+
     def _fits(self, prompts: Sequence[str]) -> list[bool]:
         """Whether BOS + each prompt fits the model's block. One that does not is a state the
         model cannot read (a math calculator line grew a long fraction mid-search): a dead end
         with value 0 (`_unreadable`), not an error that ends the whole run."""
-        return [1 + len(self.tokenizer.encode(p)) <= self.model.cfg.block_size for p in prompts]
+        return [self.prompt_tokens(p) <= self.model.cfg.block_size for p in prompts]
 
     @staticmethod
     def _unreadable(with_value: bool) -> Expansion:
