@@ -68,7 +68,7 @@ def seed_option(help: str):
 def _read_positions(path: Path, game):
     """All positions of the file, or a UserError naming the first bad line (nothing printed)."""
     from lmzero.tasks import ProblemError
-    from lmzero.tasks.base import read_text_lines
+    from lmzero.tasks.base import one_line, read_text_lines
     try:
         lines = read_text_lines(path, "positions")
     except ProblemError as exc:  # unreadable, binary or oversized: one line
@@ -76,7 +76,7 @@ def _read_positions(path: Path, game):
     positions = []
     for number, line in enumerate(lines, start=1):
         text = line.strip()
-        shown = repr(text if len(text) <= 60 else text[:57] + "...")
+        shown = repr(one_line(text, 60))
         try:
             state = game.from_moves(text)
         except ValueError as exc:
@@ -150,12 +150,12 @@ def parse_move(text: str, game, state) -> int:
     >>> parse_move(" 5 ", TicTacToe(), TicTacToe().initial_state())
     4
     """
+    from lmzero.tasks.base import one_line
     n = game.num_actions
     text = text.strip()
     if not (0 < len(text) <= len(str(n)) and all(c in "0123456789" for c in text)
             and 1 <= int(text) <= n):
-        shown = text if len(text) <= 20 else text[:17] + "..."
-        raise ValueError(f"{shown!r} is not a move: type a number from 1 to {n}")
+        raise ValueError(f"{one_line(text, 20)!r} is not a move: type a number from 1 to {n}")
     if not game.legal_mask(state)[int(text) - 1]:
         raise ValueError(f"{text} is not legal here: choose another")
     return int(text) - 1

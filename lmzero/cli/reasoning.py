@@ -101,13 +101,13 @@ def _check_prompts(task, model, problems, source: Path | None) -> None:
     why_not = _prompt_fit(model)
     if why_not is None:
         return
+    from lmzero.tasks.base import one_line
     for number, problem in enumerate(problems, 1):
         reason = why_not(task.prompt(task.initial_state(problem)))
         if reason:
             where = f"{source}: problem {number}" if source else "the problem"
-            shown = task.describe(problem)
-            shown = shown if len(shown) <= 50 else shown[:47] + "..."
-            raise UserError(f"{where} ({shown}) does not fit the model: {reason}")
+            raise UserError(f"{where} ({one_line(task.describe(problem), 50)}) does not fit "
+                            f"the model: {reason}")
 
 
 def _prompt_fit(model):

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from lmzero.models.lm_steps import BackendError, cut_step
+from lmzero.tasks.base import one_line
 
 MISSING = object()
 """A field the answer lacks (told apart from one sent as null)."""
@@ -183,9 +184,3 @@ def _count(value: object, path: str, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _Malformed(f"{path} is {_shown(value)}, not a token count")
     return value
-
-
-def one_line(text: str, limit: int) -> str:
-    """`text` on one line of at most `limit` characters, as error messages quote it."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."

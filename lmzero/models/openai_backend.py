@@ -36,7 +36,8 @@ from typing import Sequence
 
 from lmzero.models.lm_steps import (BackendError, PromptFormat, check_request, merge_samples,
                                     yes_probability)
-from lmzero.models.openai_answers import Answer, one_line, parse_completion, parse_models
+from lmzero.models.openai_answers import Answer, parse_completion, parse_models
+from lmzero.tasks.base import one_line
 from lmzero.models.step_model import Expansion
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
