@@ -155,20 +155,36 @@ class _Parts:
 
 
 def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=None,
-          iterations: int | None = None) -> list[dict]:
+          iterations: int | None = None, scale=None) -> list[dict]:
     """Run (or resume) the loop; returns every metrics row. `progress(i, phase, row)` reports.
     On resume the run's config.json rules; `iterations` extends it (the learning-rate cosine
-    is then stretched over the new total)."""
+    is then stretched over the new total). `scale` (a `distributed.ScaleConfig`) plays the
+    games on Ray actors instead of in this process."""
     run, config = open_run(run_dir, config, resume, iterations=iterations)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     parts = _prepare(config, run)
     start = _resume(run, parts, config, progress)
+    workers = _start_workers(config, run, parts, scale, start, progress) if scale else None
+    try:
+        _iterations(config, run, parts, start, workers, progress)
+    finally:
+        if workers is not None:
+            workers.close()
+    _plot(run)
+    return run.metrics()
+
+
+def _iterations(config: TrainConfig, run: Run, parts: _Parts, start: int, workers,
+                progress) -> None:
     scalars = run.tensorboard()
     elapsed = run.metrics()[-1]["wall_seconds"] if run.metrics() else 0.0
     for i in range(start, config.iterations):
         t0 = time.time()
-        selfplay_seconds, positions = _self_play(config, parts, i)
+        if workers is not None:
+            selfplay_seconds, positions, scaled = _scaled_self_play(config, parts, i, workers)
+        else:
+            (selfplay_seconds, positions), scaled = _self_play(config, parts, i), {}
         if progress:
             progress(i, "train", None)
         losses = parts.learner.train(parts.replay.window_arrays(),
@@ -179,13 +195,13 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=Non
                    positions=len(parts.replay), wall_seconds=round(elapsed, 1),
                    selfplay_seconds=round(selfplay_seconds, 1),
                    positions_per_second=round(positions / max(selfplay_seconds, 1e-9)),
-                   **{f"loss_{k}": round(v, 4) for k, v in losses.items()})
+                   **{f"loss_{k}": round(v, 4) for k, v in losses.items()}, **scaled)
         row.update(_gate(config, parts, i))
         _save(run, config, parts, row)
+        if workers is not None:
+            workers.publish(parts.actor.model.state_dict(), version=i + 1)
         _finish_row(run, scalars, parts, config, row, progress)
     scalars.close()
-    _plot(run)
-    return run.metrics()
 
 
 def _prepare(config: TrainConfig, run: Run) -> _Parts:
@@ -251,6 +267,45 @@ def _self_play(config: TrainConfig, parts: _Parts, i: int) -> tuple[float, int]:
     positions = parts.actor.positions
     parts.actor.positions = parts.evaluator.positions = 0
     return time.time() - t0, positions
+
+
+def _start_workers(config: TrainConfig, run: Run, parts: _Parts, scale, start: int, progress):
+    """Search actors for the games (`distributed`), holding the weights self-play uses now
+    (version = iterations learned), and a replay owner for the run's replay directory."""
+    from lmzero.distributed.recipes import GameSelfPlay
+    from lmzero.distributed.rounds import Workers
+    from lmzero.replay.buffer import FIELDS
+    workers = Workers(GameSelfPlay(config), scale, config.seed, run.dir / "replay", FIELDS)
+    workers.prune(start - 1)
+    workers.publish(parts.actor.model.state_dict(), version=start)
+    if progress:
+        workers.progress = lambda stats: progress(workers.round, f"self-play, {stats.line()}",
+                                                  None)
+    return workers
+
+
+def _scaled_self_play(config: TrainConfig, parts: _Parts, i: int,
+                      workers) -> tuple[float, int, dict]:
+    """`_self_play` on the actors: iteration i's games in units (each game once in replay,
+    whatever dies); with `max_staleness` 1 the next iteration's units start before learning.
+    (seconds, positions evaluated, the figures of the metrics row)."""
+    t0 = time.time()
+    if parts.replay.has(i):
+        return 0.0, 0, {}
+    workers.start_round(i, _game_units(config, i, workers))
+    report = workers.finish_round(i)
+    if workers.config.max_staleness and i + 1 < config.iterations:
+        workers.start_round(i + 1, _game_units(config, i + 1, workers))
+    scaled = {k: report[k] for k in ("units", "units_requeued", "actor_failures",
+                                     "staleness_mean", "staleness_max")}
+    return time.time() - t0, int(report["positions"]), dict(workers=workers.stats.workers,
+                                                        **scaled)
+
+
+def _game_units(config: TrainConfig, i: int, workers) -> list[dict]:
+    games = config.selfplay.games
+    return [dict(first=i * games + first, games=n)
+            for first, n in workers.config.split(games, workers.stats.workers)]
 
 
 def _save(run: Run, config: TrainConfig, parts: _Parts, row: dict) -> None:

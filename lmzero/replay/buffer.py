@@ -23,6 +23,10 @@ from lmzero.checkpoint import write_atomic
 _SHARD = re.compile(r"shard-(\d{6})\.npz$")
 FIELDS = ("tokens", "policy", "value", "target", "game")
 TEXT_FIELDS = ("prompt", "step", "weight", "value", "bucket", "problem")
+OPTIONAL_FIELDS = ("attempt", "weight_version", "staleness")
+"""Written when given (runs scaled out on Ray, `lmzero.distributed`): per row, the id of the
+game or problem attempt it came from, the weight version that played it, and how many versions
+that lagged the learner's when the shard was committed. Sampling ignores them."""
 
 
 class ReplayError(ValueError):
@@ -50,7 +54,8 @@ class ReplayBuffer:
         if missing:
             raise ValueError(f"replay shard lacks {sorted(missing)}")
         buf = io.BytesIO()
-        np.savez(buf, **{k: np.asarray(arrays[k]) for k in self.fields})
+        kept = self.fields + tuple(k for k in OPTIONAL_FIELDS if k in arrays)
+        np.savez(buf, **{k: np.asarray(arrays[k]) for k in kept})
         write_atomic(self.path(shard_id), buf.getvalue())
         self._cache.pop(shard_id, None)
 
@@ -73,6 +78,11 @@ class ReplayBuffer:
         if len(lengths) != 1:
             raise ReplayError(f"{path}: arrays of different lengths {sorted(lengths)}")
         return arrays
+
+    def column(self, shard_id: int, name: str) -> np.ndarray | None:
+        """One of a shard's `OPTIONAL_FIELDS` (None if the shard lacks it)."""
+        with np.load(self.path(shard_id), allow_pickle=False) as z:
+            return z[name] if name in z.files else None
 
     def check(self) -> None:
         """Read the window now (it is cached for the learner): a damaged shard of a finished

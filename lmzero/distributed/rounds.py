@@ -1,0 +1,96 @@
+"""The driver's side of a scaled-out loop: rounds of units on the actor pool, staged by the
+replay owner, committed as one shard each.
+
+`Workers.start_round(i, payloads)` stores the round's plan (or takes the plan a killed run
+stored) and queues the units not yet staged; `finish_round(i)` waits for them, stages each
+result once, and commits shard i. With `max_staleness` 1 a loop starts round i + 1 before its
+learner trains on round i, so the actors play while it learns. `map` runs units whose results
+come back to the driver instead (evaluation).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from lmzero.distributed.actor import Recipe, Unit
+from lmzero.distributed.cluster import connect, disconnect, require_ray
+from lmzero.distributed.config import ScaleConfig
+from lmzero.distributed.owner import ReplayOwner
+from lmzero.distributed.pool import ActorPool, PoolStats
+
+
+class Workers:
+    def __init__(self, recipe: Recipe, config: ScaleConfig, seed: int,
+                 replay_dir: Path | None = None, fields: tuple[str, ...] = ()):
+        self.ray = require_ray()
+        self.config = config
+        self.started = time.time()
+        self.pool = ActorPool(recipe, connect(config), config, seed)
+        self.owner = None
+        if replay_dir is not None:
+            self.owner = self.ray.remote(ReplayOwner).options(
+                num_cpus=0, max_restarts=-1, max_task_retries=-1).remote(str(replay_dir), fields)
+        self.progress: Callable[[PoolStats], None] | None = None
+        self._plans: dict[int, list] = {}
+        self._totals: dict[int, dict] = {}
+        self.round = 0
+        """The round being drained (progress reports name it)."""
+
+    @property
+    def stats(self) -> PoolStats:
+        return self.pool.stats
+
+    def publish(self, state_dict: dict, version: int) -> None:
+        self.pool.publish(state_dict, version)
+
+    def start_round(self, round_: int, payloads: list) -> None:
+        """Queue round `round_`'s units (once; units a killed run staged are not redone)."""
+        if round_ in self._plans:
+            return
+        plan = self.ray.get(self.owner.begin.remote(round_, payloads))
+        staged = set(self.ray.get(self.owner.staged.remote(round_)))
+        self._plans[round_] = plan
+        self._totals[round_] = dict(count=0, positions=0)
+        self.pool.submit(Unit(round_, k, p) for k, p in enumerate(plan) if k not in staged)
+
+    def finish_round(self, round_: int, attempts_path: Path | None = None) -> dict:
+        """Wait for round `round_`, commit its shard; what the round did (units, re-queued
+        units so far, rows, staleness, and the results' `count` and `positions` summed over
+        the units run in this session)."""
+        self.round = round_
+        self.pool.drain(round_, self._stage)
+        report = self.ray.get(self.owner.commit.remote(
+            round_, len(self._plans[round_]), self.pool.version,
+            None if attempts_path is None else str(attempts_path)))
+        return dict(report, units=len(self._plans.pop(round_)),
+                    **self._totals.pop(round_), units_requeued=self.stats.requeued,
+                    actor_failures=self.stats.actor_failures)
+
+    def prune(self, committed: int) -> None:
+        """Drop what a kill between a commit and its cleanup left."""
+        self.ray.get(self.owner.prune.remote(committed))
+
+    def map(self, payloads: list) -> list[dict]:
+        """Run one unit per payload; the results in payload order (nothing staged)."""
+        results: dict[int, dict] = {}
+
+        def keep(unit: Unit, result: dict, actor: int) -> None:
+            results[unit.index] = result
+            if self.progress:
+                self.progress(self.stats)
+        self.pool.submit(Unit(0, k, p) for k, p in enumerate(payloads))
+        self.pool.drain(0, keep)
+        return [results[k] for k in range(len(payloads))]
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        disconnect()
+
+    def _stage(self, unit: Unit, result: dict, actor: int) -> None:
+        self.ray.get(self.owner.stage.remote(unit.round, unit.index, result))
+        for key, total in self._totals.get(unit.round, {}).items():
+            self._totals[unit.round][key] = total + result.get(key, 0)
+        if self.progress:
+            self.progress(self.stats)
