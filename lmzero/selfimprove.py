@@ -180,21 +180,34 @@ def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
 
 
 def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
-            progress=None, iterations: int | None = None) -> list[dict]:
+            progress=None, iterations: int | None = None, scale=None) -> list[dict]:
     """Run (or resume) self-improvement; every metrics row. `progress(i, phase, row)`.
-    On resume the run's own config.json rules; `iterations` extends (or shortens) it."""
+    On resume the run's own config.json rules; `iterations` extends (or shortens) it. `scale`
+    (a `distributed.ScaleConfig`) searches the training problems on Ray actors."""
     run, config = open_run(run_dir, config, resume, iterations=iterations)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
     trainee, start = _prepare(config, run, replay, progress)
+    workers = _start_workers(config, run, trainee, scale, start, progress) if scale else None
+    try:
+        _iterations(config, run, replay, trainee, start, workers, progress)
+    finally:
+        if workers is not None:
+            workers.close()
+    _plots(run, trainee.curator)
+    return run.metrics()
+
+
+def _iterations(config: ImproveConfig, run: Run, replay: ReplayBuffer, trainee, start: int,
+                workers, progress) -> None:
     scalars = run.tensorboard()
     elapsed = run.metrics()[-1].get("wall_seconds", 0.0) if run.metrics() else 0.0
     for i in range(start, config.iterations):
         t0 = time.time()
         if progress:
             progress(i, "search", None)
-        attempts = _search_round(config, replay, trainee.curator, trainee, i)
+        attempts, scaled = _search_round(config, replay, trainee.curator, trainee, i, workers)
         if progress:
             progress(i, "train", None)
         data = replay.window_arrays()
@@ -207,9 +220,11 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
                    train_solve_rate=round(float(np.mean([a["solved"] for a in attempts])), 4),
                    examples=len(data["prompt"]), wall_seconds=round(elapsed, 1),
                    **{f"loss_{k}": round(v, 4) for k, v in losses.items()},
-                   **trainee.curator.summary())
+                   **trainee.curator.summary(), **scaled)
         trainee.save(run.checkpoint(i), iteration=i, row=row,
                      curator=trainee.curator.state_dict())
+        if workers is not None:
+            workers.publish(trainee.model.state_dict(), version=i + 1)
         if progress:
             progress(i, "eval", None)
         row = evaluate_heldout(config, trainee, row)
@@ -218,8 +233,24 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
         if progress:
             progress(i, "done", row)
     scalars.close()
-    _plots(run, trainee.curator)
-    return run.metrics()
+
+
+def _start_workers(config: ImproveConfig, run: Run, trainee, scale, start: int, progress):
+    """Search actors for the training problems (`distributed`), holding the trainee's weights
+    (version = iterations learned), and a replay owner for the run's replay directory."""
+    from lmzero.distributed import ScaleError
+    from lmzero.distributed.recipes import StepAttempts
+    from lmzero.distributed.rounds import Workers
+    if config.model is not None:
+        raise ScaleError("--workers scales tinylm self-improvement; an hf model trains in one "
+                         "process (its actors would each load the base model: not wired yet)")
+    workers = Workers(StepAttempts(config), scale, config.seed, run.dir / "replay", TEXT_FIELDS)
+    workers.prune(start - 1)
+    workers.publish(trainee.model.state_dict(), version=start)
+    if progress:
+        workers.progress = lambda stats: progress(workers.round, f"search, {stats.line()}",
+                                                  None)
+    return workers
 
 
 def _prepare(config: ImproveConfig, run: Run, replay: ReplayBuffer, progress):
@@ -293,16 +324,24 @@ def _read_attempts(path: Path) -> list[dict] | None:
     return attempts if ok else None
 
 
-def _search_round(config, replay, curator, trainee, i) -> list[dict]:
-    """Search this iteration's problems unless a crash already stored them; record attempts."""
+def _choose_problems(config: ImproveConfig, curator: Curator, i: int) -> list:
+    rng = np.random.default_rng([config.seed, i, 0])
+    pool = training_pool(config, i, curator)
+    n = min(config.problems_per_iteration, len(pool))
+    return (curator.choose_problems(pool, n, rng) if config.curate
+            else [pool[j] for j in rng.choice(len(pool), n, replace=False)])
+
+
+def _search_round(config, replay, curator, trainee, i, workers=None) -> tuple[list, dict]:
+    """Search this iteration's problems unless a crash already stored them; record attempts.
+    The attempts, and the scaled-out round's figures for the metrics row ({} in-process)."""
     attempts_path = _attempts_path(replay, i)
     task = task_of(config)
-    if not (replay.has(i) and attempts_path.is_file()):
-        rng = np.random.default_rng([config.seed, i, 0])
-        pool = training_pool(config, i, curator)
-        n = min(config.problems_per_iteration, len(pool))
-        problems = (curator.choose_problems(pool, n, rng) if config.curate
-                    else [pool[j] for j in rng.choice(len(pool), n, replace=False)])
+    scaled = {}
+    if not (replay.has(i) and attempts_path.is_file()) and workers is not None:
+        scaled = _scaled_round(config, curator, i, workers, attempts_path)
+    elif not (replay.has(i) and attempts_path.is_file()):
+        problems = _choose_problems(config, curator, i)
         results = attempt_problems(task, trainee.step_model(config.seed * 1000 + i),
                                    problems, config.actor, task.bucket, task.is_heldout,
                                    seed=config.seed * 1000 + i)
@@ -317,7 +356,32 @@ def _search_round(config, replay, curator, trainee, i) -> list[dict]:
     for a in attempts:  # runs before problems were task JSON stored numbers and target
         row = a.get("problem") or dict(numbers=a["numbers"], target=a["target"])
         curator.record(task.problem_from_json(row), a["solved"], a["examples"])
-    return attempts
+    if workers is not None and workers.config.max_staleness and i + 1 < config.iterations:
+        workers.start_round(i + 1, _problem_units(config, curator, i + 1, workers))
+    return attempts, scaled
+
+
+def _scaled_round(config, curator, i, workers, attempts_path: Path) -> dict:
+    """Round i on the actors: units of problems, each attempt once in replay and in the
+    attempts file whatever dies; the figures of the metrics row."""
+    t0 = time.time()
+    if not workers.planned(i):
+        workers.start_round(i, _problem_units(config, curator, i, workers))
+    report = workers.finish_round(i, attempts_path)
+    seconds = time.time() - t0
+    return dict(workers=workers.stats.workers,
+                **{k: report[k] for k in ("units", "units_requeued", "actor_failures",
+                                          "staleness_mean", "staleness_max")},
+                problems_per_second=round(report["count"] / max(seconds, 1e-9), 2))
+
+
+def _problem_units(config, curator, i, workers) -> list[dict]:
+    """Round i's problems in units, each problem with its attempt id (i * per round + j)."""
+    task = task_of(config)
+    problems = [task.problem_to_json(p) for p in _choose_problems(config, curator, i)]
+    first_id = i * config.problems_per_iteration
+    return [dict(first=first_id + first, problems=problems[first:first + n])
+            for first, n in workers.config.split(len(problems), workers.stats.workers)]
 
 
 def _spread(problems: list, n: int | None) -> list:

@@ -75,6 +75,25 @@ class LazyProgress:
             self.bar.stop()
 
 
+MAX_WORKERS = 1024
+"""Largest --workers."""
+
+
+def scale_config(workers: int | None, address: str | None):
+    """The `distributed.ScaleConfig` of --workers / --ray-address, or None (in-process); a
+    UserError when Ray is missing or an option is wrong."""
+    if workers is None and address is None:
+        return None
+    from lmzero.distributed import ScaleConfig
+    from lmzero.distributed.cluster import require_ray
+    from lmzero.distributed.config import ScaleError
+    try:
+        require_ray()
+        return ScaleConfig(workers=workers, address=address)
+    except (ScaleError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+
+
 def main() -> None:
     """Entry point: every failure a user can cause or meet becomes one line on stderr.
 
@@ -83,6 +102,7 @@ def main() -> None:
     user's input (a failing server, a full disk); 130 Ctrl-C. Anything else is a bug and keeps
     its traceback."""
     from lmzero.checkpoint import CheckpointError
+    from lmzero.distributed import ScaleError
     from lmzero.models.lm_steps import BackendError
     from lmzero.sandbox import SandboxUnavailable
     try:
@@ -95,7 +115,7 @@ def main() -> None:
         fail(exc, 2)
     except SandboxUnavailable as exc:  # a code task's reward needs one (`lmzero.sandbox`)
         fail(f"no sandbox to run programs in: {exc}", 2)
-    except BackendError as exc:
+    except (BackendError, ScaleError) as exc:
         fail(exc, 1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -212,7 +212,7 @@ def play(
 
 
 def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
-                iterations: int | None) -> None:
+                iterations: int | None, scale=None) -> None:
     """AlphaZero self-play training: self-play with search, replay, learner, checkpoints."""
     from dataclasses import replace
 
@@ -240,7 +240,7 @@ def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
                       f"{row['positions_per_second']} pos/s  {text}")
         try:
             run_training(config, run, resume=resume, progress=report,
-                         iterations=iterations if resume else None)
+                         iterations=iterations if resume else None, scale=scale)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     out.print(f"run directory: {run}")

@@ -10,7 +10,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lmzero.cli.common import SEED_MAX, LazyProgress, Preset, UserError, app, out
+from lmzero.cli.common import (MAX_WORKERS, SEED_MAX, LazyProgress, Preset, UserError, app, out,
+                               scale_config)
 
 MAX_CALLS = 10**9
 """Largest --budget in model calls: far past any real run (a search whose tree is exhausted
@@ -27,6 +28,12 @@ trajectories per problem."""
 TASK_HELP = ("game24, countdown, math, humaneval, code (with --problems FILE.jsonl), pbe, an "
              "installed plugin's name, or a task of your own as FILE.py:NAME or module:NAME")
 TASK_OPTION_HELP = "The task, instead of the TASK argument (e.g. --task examples/my_task.py:TASK)."
+
+
+WORKERS_HELP = ("Spread the work over N Ray search actors (pip install 'lmzero[ray]'): a local "
+                "cluster, or the one --ray-address names.")
+RAY_ADDRESS_HELP = ("Join this Ray cluster (HOST:PORT, as `ray start --head` prints) instead of "
+                    "starting one; with no --workers, one actor per CPU of the cluster.")
 
 
 def pick_task(argument: str | None, option: str | None) -> str:
@@ -165,6 +172,8 @@ def evaluate(
                                "to the budget)."),
     seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    workers: int = typer.Option(None, "--workers", min=1, max=MAX_WORKERS, help=WORKERS_HELP),
+    ray_address: str = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ):
     """Accuracy of one method on held-out problems, with model calls, tokens and time."""
     from lmzero.eval.reasoning import MethodConfig, evaluate as run_eval
@@ -177,7 +186,12 @@ def evaluate(
     found = _problems(task, problems, split, limit, seed)
     model = _step_model(task, checkpoint, seed, model_spec)
     _check_prompts(task, model, found, problems)
-    result = run_eval(task, model, found, config)
+    scale = scale_config(workers, ray_address)
+    if scale is None:
+        result = run_eval(task, model, found, config)
+    else:
+        result = _evaluate_scaled(task, found, config, scale, model_spec or _checkpoint_spec(
+            task, checkpoint), show_progress=not as_json)
     if as_json:
         print(json.dumps(result))
         return
@@ -194,6 +208,21 @@ def evaluate(
         out.print(f"note: {result['over_token_budget']} of {result['total']} problems passed "
                   f"--token-budget {token_budget} in their last model call (a call's tokens are "
                   "counted when it returns)")
+
+
+def _checkpoint_spec(task, checkpoint: Path | None) -> str:
+    """The spec of --checkpoint (or of the shipped model) that actors load: an absolute path."""
+    from lmzero.models.load import SHIPPED
+    return f"tinylm:{Path(checkpoint or SHIPPED / task.name).resolve()}"
+
+
+def _evaluate_scaled(task, problems, config, scale, spec: str, show_progress: bool) -> dict:
+    from lmzero.eval.reasoning import evaluate_scaled
+    with LazyProgress(f"{task.name} units", None) as bar:
+        def report(stats):
+            if show_progress:
+                bar.update(completed=stats.done, last=stats.line())
+        return evaluate_scaled(task, spec, problems, config, scale, progress=report)
 
 
 @app.command()
@@ -270,7 +299,8 @@ def _print_outcome(task, result, checkable: bool, budget: int) -> bool:
 
 
 def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
-             iterations: int | None, from_scratch: bool, model: str | None) -> None:
+                  iterations: int | None, from_scratch: bool, model: str | None,
+                  scale=None) -> None:
     """Self-improvement: search -> replay -> learner with curation, then three held-out
     puzzles solved with their principal variation."""
     from dataclasses import replace
@@ -315,7 +345,7 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                       f"{row['wall_seconds']:.0f}s")
         try:
             rows = improve(config, run, resume=resume, progress=report,
-                           iterations=iterations if resume else None)
+                           iterations=iterations if resume else None, scale=scale)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     for row in rows:

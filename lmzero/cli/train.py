@@ -8,10 +8,10 @@ from pathlib import Path
 
 import typer
 
-from lmzero.cli.common import Preset, UserError, app
+from lmzero.cli.common import MAX_WORKERS, Preset, UserError, app, scale_config
 from lmzero.cli.games import train_game
-from lmzero.cli.reasoning import (TASK_HELP, TASK_OPTION_HELP, pick_task, train_improve,
-                                  train_pretrain)
+from lmzero.cli.reasoning import (RAY_ADDRESS_HELP, TASK_HELP, TASK_OPTION_HELP, WORKERS_HELP,
+                                  pick_task, train_improve, train_pretrain)
 
 
 class Stage(str, Enum):
@@ -45,6 +45,10 @@ def train(
     model: str = typer.Option(None, "--model", help="Step tasks: the model to improve, "
                               "tinylm:PATH or hf:PATH_OR_GGUF (LoRA through the hf backend); "
                               "default: tinylm from the shipped world model."),
+    workers: int = typer.Option(None, "--workers", min=1, max=MAX_WORKERS, help=WORKERS_HELP
+                                + " Self-play games or training problems run on the actors; "
+                                "the learner and the run directory stay here."),
+    ray_address: str = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
 ):
     """Train: AlphaZero self-play for games; for step tasks (game24, countdown, math, yours),
     self-improvement by search (after world-model pretraining, or only the pretraining with
@@ -62,14 +66,18 @@ def train(
                             "--stage selfplay")
         if iterations:
             raise UserError("--iterations applies to --stage selfplay (use --steps)")
+        if workers or ray_address:
+            raise UserError("--workers applies to --stage selfplay (pretraining is one learner)")
         return train_pretrain(task_ref, run, resume, steps)
     if steps:
         raise UserError("--steps applies to --stage pretrain (use --iterations)")
+    scale = scale_config(workers, ray_address)
     if reasoning:
-        return train_improve(task_ref, preset, run, resume, iterations, from_scratch, model)
+        return train_improve(task_ref, preset, run, resume, iterations, from_scratch, model,
+                             scale)
     if model:
         raise UserError("--model applies to step tasks (games train their own network)")
     if from_scratch:
         raise UserError("--from-scratch applies to step tasks (games always start from "
                         "scratch)")
-    train_game(task_ref, preset, run, resume, iterations)
+    train_game(task_ref, preset, run, resume, iterations, scale)

@@ -52,10 +52,7 @@ def _probe(address: str) -> None:
     """ScaleError unless something listens at HOST:PORT (`auto` and ray:// are left to Ray)."""
     if address == "auto" or "://" in address:
         return
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise ScaleError(f"--ray-address {address!r}: expected HOST:PORT (what `ray start "
-                         "--head` prints), 'auto', or ray://HOST:PORT")
+    host, _, port = address.rpartition(":")  # checked by ScaleConfig
     try:
         socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
     except OSError as exc:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-class ScaleError(ValueError):
+class ScaleError(Exception):
     """Ray missing, a cluster that cannot be reached, a unit that failed on every retry:
-    one line naming what was wrong."""
+    one line naming what was wrong (the CLI exits 1; a bad setting is a ValueError)."""
 
 
 @dataclass
@@ -34,15 +34,21 @@ class ScaleConfig:
 
     def __post_init__(self):
         if self.workers is not None and not 1 <= self.workers <= 1024:
-            raise ScaleError(f"workers must be from 1 to 1024, got {self.workers}")
+            raise ValueError(f"workers must be from 1 to 1024, got {self.workers}")
         if self.workers is None and self.address is None:
-            raise ScaleError("give workers, an address, or both")
+            raise ValueError("give workers, an address, or both")
         if self.max_restarts < 0 or self.unit_retries < 0:
-            raise ScaleError("max_restarts and unit_retries must be >= 0")
+            raise ValueError("max_restarts and unit_retries must be >= 0")
         if self.unit_size is not None and self.unit_size < 1:
-            raise ScaleError(f"unit_size must be >= 1, got {self.unit_size}")
+            raise ValueError(f"unit_size must be >= 1, got {self.unit_size}")
+        if self.address is not None:
+            host, _, port = self.address.rpartition(":")
+            if not (self.address == "auto" or "://" in self.address
+                    or (host and port.isdigit() and 0 < int(port) < 65536)):
+                raise ValueError(f"Ray address {self.address!r}: expected HOST:PORT (what "
+                                 "`ray start --head` prints), 'auto', or ray://HOST:PORT")
         if self.max_staleness not in (0, 1):
-            raise ScaleError(f"max_staleness must be 0 or 1, got {self.max_staleness}")
+            raise ValueError(f"max_staleness must be 0 or 1, got {self.max_staleness}")
 
     def split(self, count: int, workers: int) -> list[tuple[int, int]]:
         """(first, size) of each unit of a round of `count` games or problems.

@@ -45,6 +45,10 @@ class Workers:
     def publish(self, state_dict: dict, version: int) -> None:
         self.pool.publish(state_dict, version)
 
+    def planned(self, round_: int) -> bool:
+        """Round `round_` was started (and not finished) in this session."""
+        return round_ in self._plans
+
     def start_round(self, round_: int, payloads: list) -> None:
         """Queue round `round_`'s units (once; units a killed run staged are not redone)."""
         if round_ in self._plans:
