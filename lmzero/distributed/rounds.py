@@ -36,6 +36,7 @@ class Workers:
         self._plans: dict[int, list] = {}
         self._totals: dict[int, dict] = {}
         self.round = 0
+        self._faults_before = (0, 0)  # stats.requeued, stats.actor_failures at the last report
         """The round being drained (progress reports name it)."""
 
     @property
@@ -60,17 +61,19 @@ class Workers:
         self.pool.submit(Unit(round_, k, p) for k, p in enumerate(plan) if k not in staged)
 
     def finish_round(self, round_: int, attempts_path: Path | None = None) -> dict:
-        """Wait for round `round_`, commit its shard; what the round did (units, re-queued
-        units so far, rows, staleness, and the results' `count` and `positions` summed over
-        the units run in this session)."""
+        """Wait for round `round_`, commit its shard; what the round did: units, rows,
+        staleness, the units re-queued and actor failures since the last round finished, and
+        the results' `count` and `positions` summed over the units run in this session."""
         self.round = round_
         self.pool.drain(round_, self._stage)
         report = self.ray.get(self.owner.commit.remote(
             round_, len(self._plans[round_]), self.pool.version,
             None if attempts_path is None else str(attempts_path)))
-        return dict(report, units=len(self._plans.pop(round_)),
-                    **self._totals.pop(round_), units_requeued=self.stats.requeued,
-                    actor_failures=self.stats.actor_failures)
+        requeued, failures = self._faults_before
+        self._faults_before = (self.stats.requeued, self.stats.actor_failures)
+        return dict(report, units=len(self._plans.pop(round_)), **self._totals.pop(round_),
+                    units_requeued=self.stats.requeued - requeued,
+                    actor_failures=self.stats.actor_failures - failures)
 
     def prune(self, committed: int) -> None:
         """Drop what a kill between a commit and its cleanup left."""
