@@ -36,8 +36,8 @@ class Workers:
         self._plans: dict[int, list] = {}
         self._totals: dict[int, dict] = {}
         self.round = 0
-        self._faults_before = (0, 0)  # stats.requeued, stats.actor_failures at the last report
         """The round being drained (progress reports name it)."""
+        self._faults_before = (0, 0)  # stats.requeued, stats.actor_failures at the last report
 
     @property
     def stats(self) -> PoolStats:
