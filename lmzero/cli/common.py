@@ -94,6 +94,14 @@ def scale_config(workers: int | None, address: str | None):
         raise UserError(str(exc)) from None
 
 
+def scaled_summary(row: dict) -> str:
+    """What a scaled-out iteration adds to its printed line: units, re-queued, staleness."""
+    if "units" not in row:
+        return ""
+    return (f"  [{row['workers']} workers: {row['units']} units, {row['units_requeued']} "
+            f"re-queued, staleness max {row['staleness_max']}]")
+
+
 def main() -> None:
     """Entry point: every failure a user can cause or meet becomes one line on stderr.
 

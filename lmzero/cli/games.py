@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lmzero.cli.common import SEED_MAX, LazyProgress, Preset, UserError, app, out
+from lmzero.cli.common import SEED_MAX, LazyProgress, Preset, UserError, app, out, scaled_summary
 
 MAX_SIMULATIONS = 100_000
 """Most simulations per move: the search tree holds one node (~100 bytes for Connect Four) per
@@ -237,7 +237,7 @@ def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
             text = " ".join(f"{k}={v:.3g}" for k, v in figures.items())
             bar.update(completed=i + 1, last=text)
             out.print(f"iteration {i}: games={row['games']} loss={row['loss_total']:.3f} "
-                      f"{row['positions_per_second']} pos/s  {text}")
+                      f"{row['positions_per_second']} pos/s  {text}{scaled_summary(row)}")
         try:
             run_training(config, run, resume=resume, progress=report,
                          iterations=iterations if resume else None, scale=scale)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from lmzero.cli.common import (MAX_WORKERS, SEED_MAX, LazyProgress, Preset, UserError, app, out,
-                               scale_config)
+                               scale_config, scaled_summary)
 
 MAX_CALLS = 10**9
 """Largest --budget in model calls: far past any real run (a search whose tree is exhausted
@@ -342,7 +342,7 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                       f"{row['heldout_greedy_pass1']:.1%}  MCTS {row['heldout_mcts_solved']:.1%}"
                       f"  calls/solved {'-' if calls is None else calls}  train solved "
                       f"{'-' if trained is None else f'{trained:.1%}'}  "
-                      f"{row['wall_seconds']:.0f}s")
+                      f"{row['wall_seconds']:.0f}s{scaled_summary(row)}")
         try:
             rows = improve(config, run, resume=resume, progress=report,
                            iterations=iterations if resume else None, scale=scale)
