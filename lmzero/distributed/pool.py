@@ -58,9 +58,8 @@ class ActorPool:
         self.version, self._weights = 0, []
         self._queue: deque[Unit] = deque()
         self._tries: dict[tuple, int] = {}
-        self._running: dict = {}  # object ref -> (actor index, unit, version)
+        self._running: dict = {}  # object ref -> (actor index, actor handle, unit, version)
         self._probes: dict = {}  # object ref -> actor index: not given work until it answers
-        self._busy: dict[int, int] = {}  # actor index -> units it holds
 
     # -- weights --------------------------------------------------------------------------
 
@@ -80,7 +79,7 @@ class ActorPool:
 
     def outstanding(self, round_: int) -> bool:
         return any(u.round == round_ for u in self._queue) or any(
-            unit.round == round_ for _, unit, _ in self._running.values())
+            unit.round == round_ for _, _, unit, _ in self._running.values())
 
     def drain(self, round_: int, on_result: Callable[[Unit, dict, int], None]) -> None:
         """Wait until every unit of `round_` has a result, handing each to
@@ -109,31 +108,36 @@ class ActorPool:
         """Give each ready actor up to `IN_FLIGHT` units: the next one waits in the actor's
         own queue, so it starts the moment the last ends (and while the driver is busy)."""
         probing = set(self._probes.values())
+        held = [0] * len(self.actors)
+        for i, handle, _, _ in self._running.values():
+            held[i] += handle is self.actors[i]
         for _ in range(IN_FLIGHT):
             for i, actor in enumerate(self.actors):
                 if not self._queue:
                     return
-                if self._busy.get(i, 0) >= IN_FLIGHT or i in probing:
+                if held[i] >= IN_FLIGHT or i in probing:
                     continue
                 unit = self._queue.popleft()
                 ref = actor.run.remote(unit, self.version, self._weights)
-                self._running[ref] = (i, unit, self.version)
-                self._busy[i] = self._busy.get(i, 0) + 1
+                self._running[ref] = (i, actor, unit, self.version)
+                held[i] += 1
 
     def _finished(self, ref, on_result) -> None:
-        i, unit, version = self._running.pop(ref)
-        self._busy[i] -= 1
+        i, actor, unit, version = self._running.pop(ref)
         try:
             result = self.ray.get(ref)
         except self.ray.exceptions.RayError as exc:
-            self._failed(i, unit, exc)
+            self._failed(i, actor, unit, exc)
             return
         self.stats.done += 1
         self.stats.per_actor[i] += 1
         self.stats.versions[i] = version
         on_result(unit, result, i)
 
-    def _failed(self, i: int, unit: Unit, exc: Exception) -> None:
+    def _failed(self, i: int, actor, unit: Unit, exc: Exception) -> None:
+        """Queue the unit again (first in line); probe its actor before it gets more work,
+        unless that actor was already replaced or is being probed (both of its units fail
+        when it dies)."""
         tries = self._tries.get(unit.id, 0) + 1
         self._tries[unit.id] = tries
         if tries > self.config.unit_retries:
@@ -141,8 +145,10 @@ class ActorPool:
                              f"last: {_last_line(exc)}")
         self.stats.requeued += 1
         self.stats.actor_failures += isinstance(exc, self.ray.exceptions.RayActorError)
-        self._check_dead(i, exc)
         self._queue.appendleft(unit)
+        if actor is not self.actors[i] or i in self._probes.values():
+            return
+        self._check_dead(i, exc)
         self._probes[self.actors[i].where.remote()] = i
 
     def _probe_answered(self, ref) -> None:
