@@ -165,8 +165,10 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=Non
     torch.set_num_threads(config.threads)
     parts = _prepare(config, run)
     start = _resume(run, parts, config, progress)
-    workers = _start_workers(config, run, parts, scale, start, progress) if scale else None
+    workers = None
     try:
+        if scale is not None:
+            workers = _start_workers(config, run, parts, scale, start, progress)
         _iterations(config, run, parts, start, workers, progress)
     finally:
         if workers is not None:

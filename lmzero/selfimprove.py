@@ -189,8 +189,10 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
     torch.manual_seed(config.seed)
     replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
     trainee, start = _prepare(config, run, replay, progress)
-    workers = _start_workers(config, run, trainee, scale, start, progress) if scale else None
+    workers = None
     try:
+        if scale is not None:
+            workers = _start_workers(config, run, trainee, scale, start, progress)
         _iterations(config, run, replay, trainee, start, workers, progress)
     finally:
         if workers is not None:

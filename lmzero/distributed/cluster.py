@@ -33,14 +33,15 @@ def connect(config: ScaleConfig) -> int:
     if not ray.is_initialized():
         options = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
         if config.address:
-            _probe(config.address)
+            probe(config.address)
             try:
                 ray.init(address=config.address, **options)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ScaleError(f"cannot join the Ray cluster at {config.address}: "
                                  f"{str(exc).splitlines()[0]}") from None
-        else:
-            ray.init(num_cpus=config.workers,
+        else:  # "local": a cluster of our own, not the one RAY_ADDRESS or the last `ray start`
+            # on this machine names (Ray's default, which then refuses num_cpus: a traceback)
+            ray.init(address="local", num_cpus=config.workers,
                      object_store_memory=config.object_store_mb * 2**20, **options)
     cpus = int(ray.cluster_resources().get("CPU", 0))
     if cpus < 1:
@@ -48,7 +49,7 @@ def connect(config: ScaleConfig) -> int:
     return config.workers or cpus
 
 
-def _probe(address: str) -> None:
+def probe(address: str) -> None:
     """ScaleError unless something listens at HOST:PORT (`auto` and ray:// are left to Ray)."""
     if address == "auto" or "://" in address:
         return

@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+UNITS_PER_WORKER = 2
+"""The default split of a round: this many units per worker. A unit is one batched search, so
+smaller units mean smaller model batches (connect4 self-play ran 0.72x as fast at 4 units per
+worker as in one batch: `bench/scale.py`); two keep each actor's next unit queued behind the
+one it runs, and a killed actor costs half its share."""
+
+
 class ScaleError(Exception):
     """Ray missing, a cluster that cannot be reached, a unit that failed on every retry:
     one line naming what was wrong (the CLI exits 1; a bad setting is a ValueError)."""
@@ -23,8 +30,8 @@ class ScaleConfig:
     """Times one unit is tried again after its actor died or it raised; then the run stops,
     naming the unit and the error (a unit that always fails is a bug, not bad luck)."""
     unit_size: int | None = None
-    """Games or problems per unit; None: the round split into 4 units per worker (balance
-    against batch size: a unit is one batched search)."""
+    """Games or problems per unit; None: the round split into `UNITS_PER_WORKER` units per
+    worker (balance against batch size: a unit is one batched search)."""
     max_staleness: int = 0
     """Weight versions a unit's data may lag the learner. 0: actors wait while the learner
     trains (synchronous); 1: they play the next iteration meanwhile, with the weights from
@@ -54,9 +61,9 @@ class ScaleConfig:
         """(first, size) of each unit of a round of `count` games or problems.
 
         >>> ScaleConfig(workers=2).split(10, 2)
-        [(0, 2), (2, 2), (4, 2), (6, 2), (8, 2)]
+        [(0, 3), (3, 3), (6, 3), (9, 1)]
         >>> ScaleConfig(workers=2, unit_size=4).split(10, 2)
         [(0, 4), (4, 4), (8, 2)]
         """
-        size = self.unit_size or max(1, -(-count // (4 * workers)))
+        size = self.unit_size or max(1, -(-count // (UNITS_PER_WORKER * workers)))
         return [(first, min(size, count - first)) for first in range(0, count, size)]

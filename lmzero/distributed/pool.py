@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+import numpy as np
+
 from lmzero.distributed.actor import Recipe, SearchActor, Unit
 from lmzero.distributed.cluster import require_ray
 from lmzero.distributed.config import ScaleConfig, ScaleError
@@ -67,7 +69,7 @@ class ActorPool:
         """Put weight `version` in the object store, once; actors pull it with their next unit.
         Versions count the learner's iterations (the run's starting weights are 0, those after
         iteration i are i + 1), so they stay comparable across a resume."""
-        arrays = {k: v.detach().cpu().numpy() for k, v in state_dict.items()}
+        arrays = {k: _array(v) for k, v in state_dict.items()}
         self.version = version
         self._weights = [self.ray.put(arrays)]
 
@@ -172,6 +174,14 @@ class ActorPool:
                              f"last: {_last_line(exc)}")
         self.ray.kill(self.actors[i], no_restart=True)
         self.actors[i] = self._make()
+
+
+def _array(tensor) -> np.ndarray:
+    """A CPU array of a weight; bf16 (which numpy lacks) travels as float32 and is cast back
+    when the actor loads it into its model."""
+    import torch
+    tensor = tensor.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
 
 
 def _last_line(exc: Exception) -> str:

@@ -27,17 +27,28 @@ class Workers:
         self.ray = require_ray()
         self.config = config
         self.started = time.time()
+        self._own_cluster = not self.ray.is_initialized()
+        """This process had joined no cluster: `close` then leaves the one `connect` started or
+        joined (a cluster the caller joined with its own `ray.init` stays up)."""
         self.pool = ActorPool(recipe, connect(config), config, seed)
         self.owner = None
         if replay_dir is not None:
             self.owner = self.ray.remote(ReplayOwner).options(
-                num_cpus=0, max_restarts=-1, max_task_retries=-1).remote(str(replay_dir), fields)
+                num_cpus=0, max_restarts=-1, max_task_retries=-1,
+                scheduling_strategy=self._here()).remote(str(replay_dir), fields)
         self.progress: Callable[[PoolStats], None] | None = None
         self._plans: dict[int, list] = {}
         self._totals: dict[int, dict] = {}
         self.round = 0
         """The round being drained (progress reports name it)."""
         self._faults_before = (0, 0)  # stats.requeued, stats.actor_failures at the last report
+
+    def _here(self):
+        """Placement on the driver's node: the replay owner writes the run directory, which
+        lives on this machine's disk."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+        node = self.ray.get_runtime_context().get_node_id()
+        return NodeAffinitySchedulingStrategy(node_id=node, soft=False)
 
     @property
     def stats(self) -> PoolStats:
@@ -92,8 +103,12 @@ class Workers:
         return [results[k] for k in range(len(payloads))]
 
     def close(self) -> None:
+        """Kill the actors and the replay owner; leave the cluster if this made us join it."""
         self.pool.shutdown()
-        disconnect()
+        if self.owner is not None:
+            self.ray.kill(self.owner)
+        if self._own_cluster:
+            disconnect()
 
     def _stage(self, unit: Unit, result: dict, actor: int) -> None:
         self.ray.get(self.owner.stage.remote(unit.round, unit.index, result))

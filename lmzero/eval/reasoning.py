@@ -139,6 +139,7 @@ def evaluate_scaled(task: StepTask, spec: str, problems: Sequence, config: Metho
     """`evaluate` with the problems spread over Ray actors (`distributed`), each loading the
     model `spec` names (a served model's requests fan out the same way); the same report.
     Units hold at most `config.batch` problems, each searched as one batch."""
+    from lmzero.distributed.config import UNITS_PER_WORKER
     from lmzero.distributed.recipes import Evaluation
     from lmzero.distributed.rounds import Workers
     started = time.perf_counter()
@@ -146,7 +147,7 @@ def evaluate_scaled(task: StepTask, spec: str, problems: Sequence, config: Metho
     workers.progress = progress
     try:
         size = min(config.batch, scale.unit_size
-                   or -(-len(problems) // (4 * workers.stats.workers)))
+                   or -(-len(problems) // (UNITS_PER_WORKER * workers.stats.workers)))
         chunks = [problems[i:i + size] for i in range(0, len(problems), size)]
         found = workers.map([dict(problems=[task.problem_to_json(p) for p in chunk])
                              for chunk in chunks])
