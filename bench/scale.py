@@ -22,20 +22,23 @@ actor answering `where()`, cold (a fresh local cluster, as `lmzero train --worke
 once per run) and in a running cluster (actors only).
 
 A unit is one batched search, so its size sets the batch (games or problems per model call),
-and batch size alone moves throughput a lot here. Two parts:
+and batch size alone moves throughput a lot here. The default split of a round is
+U = `UNITS_PER_WORKER` units per worker (lmzero/distributed/config.py; 2 at the time of
+writing); the sizes, labels and headers follow it. Two parts:
 
   (a) at the quick preset's round size (tictactoe 1,024 games, connect4 512, game24 96
-      problems), one round each of single, ray 1 and ray 2 with the default split (4 units
-      per worker: what `lmzero train --workers N` runs), against one in-process batch of the
-      whole round: the issue's comparison;
-  (b) a quarter of that round, timed rounds interleaved (single, ray 1 ..., ray 2 ..., then
-      again, so the load of other processes on this shared machine falls on all of them
-      alike): `single` (one batch); `ray 1, 1 unit` (the same batch on one actor: Ray's own
-      cost, nothing else differs); `ray 1, 4 units` (the default split of this round: 4x
-      smaller batches, what more workers or a smaller round do to a unit); `ray 2, 1
-      unit/worker` (half the batch each: the speedup of a second actor). The quarter round
-      is the unit `--workers 1` gets at the preset, so `ray 1, 1 unit` x (single quarter /
-      single preset) predicts (a)'s ray 1.
+      problems), one round each of single, ray 1 and ray 2 with the default split (what
+      `lmzero train --workers N` runs), against one in-process batch of the whole round: the
+      issue's comparison;
+  (b) 1/U of that round (U = 2: tictactoe 512 games, connect4 256, game24 48), timed
+      rounds interleaved (single, ray 1 ..., ray 2 ..., then again, so the load of other
+      processes on this shared machine falls on all of them alike): `single` (one batch);
+      `ray 1, 1 unit` (the same batch on one actor: Ray's own cost, nothing else differs);
+      `ray 1, U units` (the default split of this round: U x smaller batches, what more
+      workers or a smaller round do to a unit; one row with `ray 1, 1 unit` when U is 1);
+      `ray 2, 1 unit/worker` (half the batch each: the speedup of a second actor). This round
+      is the unit `--workers 1` gets at the preset, so `ray 1, 1 unit` x (single here /
+      single at the preset) predicts (a)'s ray 1.
 
 Every search process runs torch with 1 thread (actors always do; the baseline is set to match;
 the game24 quick preset's driver uses 2). Ratios are against `single` on the same round; the
@@ -53,8 +56,9 @@ each other down badly).
 
 Writes bench/out/scale.json and bench/out/scale.png.
 
-    .venv/bin/python bench/scale.py --quick       # ~2-3 minutes, a smoke run
-    .venv/bin/python bench/scale.py               # ~8-10 minutes
+    .venv/bin/python bench/scale.py --quick       # ~2-3 minutes, a smoke run (rounds of 1/16
+                                                  # of the preset's, "preset" rounds U x that)
+    .venv/bin/python bench/scale.py               # ~13 minutes
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_DIR))
 
 from bench.common import machine_info, print_table, write_report  # noqa: E402
+from lmzero.distributed.config import UNITS_PER_WORKER  # noqa: E402
 
 OUT_DIR = ROOT_DIR / "bench" / "out"
 SEED = 0
@@ -215,9 +220,22 @@ def _split(count: int, workers: int, one_unit_per_worker: bool) -> list:
 def _name(n: int, one_unit: bool) -> str:
     """'ray 1, 1 unit', 'ray 1, 2 units', 'ray 2, 1 unit/worker', 'ray 2, 2 units/worker'
     (the default split: `UNITS_PER_WORKER`)."""
-    from lmzero.distributed.config import UNITS_PER_WORKER
-    units = "1 unit" if one_unit else f"{UNITS_PER_WORKER} units"
-    return f"ray {n}, {units}" + ("/worker" if n > 1 else "")
+    units = 1 if one_unit else UNITS_PER_WORKER
+    return f"ray {n}, {units} unit" + ("s" if units > 1 else "") + ("/worker" if n > 1 else "")
+
+
+def _fraction() -> str:
+    """1/UNITS_PER_WORKER in words: 'half', 'a quarter', ..."""
+    return {1: "all", 2: "half", 3: "a third", 4: "a quarter"}.get(UNITS_PER_WORKER,
+                                                                  f"1/{UNITS_PER_WORKER}")
+
+
+def _configs() -> list:
+    """Part (b)'s configurations: (name, workers or None for in process, one unit/worker)."""
+    configs = [("single", None, False), (_name(1, True), 1, True)]
+    if UNITS_PER_WORKER > 1:  # else the default split of one worker is that one unit
+        configs.append((_name(1, False), 1, False))
+    return configs + [(_name(2, True), 2, True)]
 
 
 def _ray_round(task, workers, round_: int, count: int, one_unit: bool, tmp: Path) -> dict:
@@ -286,9 +304,10 @@ def _summary(configs: list, samples: dict, key: str) -> list[dict]:
 
 
 def measure_task(task, rounds: int, warmup: int, preset_count: int, tmp: Path, log) -> dict:
-    """(a) Interleaved timed rounds of a quarter round: single, ray 1 (1 unit, 4 units),
-    ray 2 (1 unit/worker); (b) one round of the preset's size each: single, ray 1, ray 2, with
-    the default split (what `lmzero train --workers N` does)."""
+    """(b) interleaved timed rounds of `task.count` (1/UNITS_PER_WORKER of the preset's
+    round): single, ray 1 (1 unit, the default split), ray 2 (1 unit/worker); then (a) one
+    round of the preset's size each: single, ray 1, ray 2, with the default split (what
+    `lmzero train --workers N` does)."""
     from lmzero.replay import ReplayBuffer
     single_replay = ReplayBuffer(tmp / f"{task.name}-single", window=10**9,
                                  fields=task.fields())
@@ -302,8 +321,7 @@ def measure_task(task, rounds: int, warmup: int, preset_count: int, tmp: Path, l
     for n, workers in pools.items():
         _ray_round(task, workers, 0, warmup * n, one_unit=True, tmp=tmp)
     key = "positions_per_s" if task.name != "game24" else "count_per_s"
-    configs = [("single", None, False), (_name(1, True), 1, True), (_name(1, False), 1, False),
-               (_name(2, True), 2, True)]
+    configs = _configs()
     samples = {name: [] for name, _, _ in configs}
     for r in range(rounds):
         for k, (name, n, one_unit) in enumerate(configs):
@@ -516,27 +534,28 @@ def plot(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a smoke run (~2-3 minutes)")
-    p.add_argument("--rounds", type=int, default=None,
-                   help="timed rounds per configuration (default tictactoe 4, connect4 3, "
-                   "game24 2; quick 1)")
-    p.add_argument("--out", type=Path, default=OUT_DIR)
-    args = p.parse_args(argv)
-    import torch
-    torch.set_num_threads(1)
-    from lmzero.distributed import ScaleConfig
-    from lmzero.distributed.cluster import connect, disconnect, require_ray
-    ray = require_ray()
-    q = args.quick
+def round_sizes(quick: bool, rounds_arg: int | None) -> tuple[dict, dict, dict]:
+    """Per task: part (b)'s round, part (a)'s "preset" round, and (b)'s timed rounds."""
     presets = dict(tictactoe=1024, connect4=512, game24=96)  # the quick presets' rounds
-    sizes = {k: v // (16 if q else 4) for k, v in presets.items()}
-    if q:  # a smoke run: the "preset" rounds shrink to 4x the quarter rounds
-        presets = {k: 4 * v for k, v in sizes.items()}
-    rounds = dict(tictactoe=1 if q else 4, connect4=1 if q else 3, game24=1 if q else 2)
-    if args.rounds:
-        rounds = dict.fromkeys(rounds, args.rounds)
+    if quick:  # a smoke run: rounds of 1/16 of the preset's, "preset" rounds U x that
+        sizes = {k: v // 16 for k, v in presets.items()}
+        presets = {k: UNITS_PER_WORKER * v for k, v in sizes.items()}
+    else:  # 1/U of the preset's round: the unit `--workers 1` gets from the default split
+        sizes = {k: -(-v // UNITS_PER_WORKER) for k, v in presets.items()}
+    rounds = dict(tictactoe=4, connect4=3, game24=2)
+    if quick or rounds_arg:
+        rounds = dict.fromkeys(rounds, rounds_arg or 1)
+    return sizes, presets, rounds
+
+
+def run(quick: bool, rounds_arg: int | None) -> dict:
+    """Every measurement, in one local cluster (start-up: fresh ones); the report's dict."""
+    import ray
+    import torch
+    from lmzero.distributed import ScaleConfig
+    from lmzero.distributed.cluster import connect, disconnect
+    q = quick
+    sizes, presets, rounds = round_sizes(q, rounds_arg)
     budget = 32
     started = time.perf_counter()
 
@@ -545,7 +564,7 @@ def main(argv=None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="lmzero-scale-") as d:
         tmp = Path(d)
-        log("building tasks")
+        log(f"building tasks (UNITS_PER_WORKER = {UNITS_PER_WORKER})")
         tasks = [GameTask("tictactoe", sizes["tictactoe"]),
                  GameTask("connect4", sizes["connect4"]),
                  Game24Task(sizes["game24"], budget)]
@@ -576,56 +595,69 @@ def main(argv=None) -> None:
         for it in iteration:
             log(f"  {it['task']}: " + ", ".join(f"{k} {v:.1f}s" for k, v in it["phases"].items()))
 
-    report = {"benchmark": "scale-out on Ray",
-              "config": {"quick": q, "per_round": sizes, "rounds": rounds,
-                         "preset_round": presets,
-                         "game24_budget": budget,
-                         "torch_threads_per_search_process": 1},
-              "cold_start": cold, "throughput": throughput, "weight_sync": sync,
-              "iteration": iteration, "seconds": time.perf_counter() - started,
-              "machine": machine_info(ray=ray.__version__, torch=torch.__version__)}
+    return {"benchmark": "scale-out on Ray",
+            "config": {"quick": q, "units_per_worker": UNITS_PER_WORKER, "per_round": sizes,
+                       "rounds": rounds, "preset_round": presets, "game24_budget": budget,
+                       "torch_threads_per_search_process": 1},
+            "cold_start": cold, "throughput": throughput, "weight_sync": sync,
+            "iteration": iteration, "seconds": time.perf_counter() - started,
+            "machine": machine_info(ray=ray.__version__, torch=torch.__version__)}
 
-    def table_rows(section: str, count_key: str) -> list:
-        rows = []
-        for t in throughput:
-            for r in t[section]:
-                rate = (f"{r['positions_per_s']:,.0f} pos/s" if t["metric"] == "positions_per_s"
-                        else f"{r['count_per_s']:.2f} problems/s")
-                extra = (f"{r['rows_per_s']:,.0f} rows/s, {r['replay_mb_per_s']:.2f} MiB/s"
-                         + ("" if t["metric"] == "positions_per_s"
-                            else f"; {r['calls_per_s']:,.0f} calls/s"))
-                rows.append([f"{t['task']} ({t[count_key]} {t['unit_word']}/round)"
-                             if r["config"] == "single" else "", r["config"], str(r["units"]),
-                             f"{r['seconds'] / r['rounds']:.2f}", rate, extra,
-                             f"{r['ratio']:.2f}x"])
-        return rows
-    header = ["task", "config", "units/round", "s/round", "throughput",
-              "replay written (model calls)", "vs single"]
-    print_table("At the quick preset's round size" + (" (--quick: 4x the quarter round)" if q
-                                                      else "")
-                + ", default split (what `train --workers N` does); one round each", header,
-                table_rows("preset", "preset_count"))
-    print_table(f"A quarter of that round, interleaved x {rounds['connect4']} (game24 "
-                f"x {rounds['game24']}): Ray's own cost, and the cost of smaller units",
-                header, table_rows("configs", "count_per_round"))
-    print("replay bytes per row (npz shard): " + ", ".join(
-        f"{t['task']} {t['replay_bytes_per_row']:.0f}" for t in throughput)
-          + "; torch 1 thread in every search process")
-    summary = []
+
+def _throughput_rows(throughput: list, section: str, count_key: str) -> list:
+    rows = []
+    for t in throughput:
+        for r in t[section]:
+            rate = (f"{r['positions_per_s']:,.0f} pos/s" if t["metric"] == "positions_per_s"
+                    else f"{r['count_per_s']:.2f} problems/s")
+            extra = (f"{r['rows_per_s']:,.0f} rows/s, {r['replay_mb_per_s']:.2f} MiB/s"
+                     + ("" if t["metric"] == "positions_per_s"
+                        else f"; {r['calls_per_s']:,.0f} calls/s"))
+            rows.append([f"{t['task']} ({t[count_key]} {t['unit_word']}/round)"
+                         if r["config"] == "single" else "", r["config"], str(r["units"]),
+                         f"{r['seconds'] / r['rounds']:.2f}", rate, extra,
+                         f"{r['ratio']:.2f}x"])
+    return rows
+
+
+def _summary_rows(throughput: list) -> list:
+    """Per task: ray 1 and ray 2 at the preset; from part (b), Ray's own cost, the cost of
+    the default split's smaller units, and a second actor."""
+    rows = []
     for t in throughput:
         by = {r["config"]: r for r in t["configs"]}
         at = {r["config"]: r for r in t["preset"]}
         one, two = by[_name(1, True)], by[_name(2, True)]
         smaller = by[_name(1, False)]["ratio"] / one["ratio"]
-        summary.append([t["task"], f"{at['ray 1']['ratio']:.2f}x", f"{at['ray 2']['ratio']:.2f}x",
-                        f"{one['ratio']:.2f}x", f"{smaller:.2f}x",
-                        f"{two['ratio'] / one['ratio']:.2f}x"])
+        rows.append([t["task"], f"{at['ray 1']['ratio']:.2f}x", f"{at['ray 2']['ratio']:.2f}x",
+                     f"{one['ratio']:.2f}x", f"{smaller:.2f}x",
+                     f"{two['ratio'] / one['ratio']:.2f}x"])
+    return rows
+
+
+def print_report(report: dict) -> None:
+    throughput, config = report["throughput"], report["config"]
+    q, u = config["quick"], config["units_per_worker"]
+    header = ["task", "config", "units/round", "s/round", "throughput",
+              "replay written (model calls)", "vs single"]
+    print_table("At the quick preset's round size" + (f" (--quick: {u}x the timed round)" if q
+                                                      else "")
+                + f", default split ({u} units/worker: what `train --workers N` does); "
+                "one round each", header, _throughput_rows(throughput, "preset", "preset_count"))
+    print_table(f"{_fraction().capitalize()} of that round (the unit `--workers 1` gets), "
+                "interleaved (" + ", ".join(f"{k} x {v}" for k, v in config["rounds"].items())
+                + "): Ray's own cost, and the cost of smaller units",
+                header, _throughput_rows(throughput, "configs", "count_per_round"))
+    print("replay bytes per row (npz shard): " + ", ".join(
+        f"{t['task']} {t['replay_bytes_per_row']:.0f}" for t in throughput)
+          + "; torch 1 thread in every search process")
     print_table("Ray vs single process (aim: ray 1 >= 0.90x; 2 actors on 2 busy cores cannot "
                 "reach 2x)", ["task", "--workers 1 at preset", "--workers 2 at preset",
-                              "Ray's own cost (1 unit, equal batch)", "4x smaller units",
-                              "2 vs 1 actor (1 unit/worker)"], summary)
+                              "Ray's own cost (1 unit, equal batch)",
+                              f"{u}x smaller units (ray 1, {u} units vs 1)",
+                              "2 vs 1 actor (1 unit/worker)"], _summary_rows(throughput))
     start_rows = [[c["task"], f"cold: cluster + {c['workers']} actor(s)", f"{c['seconds']:.1f}"]
-                  for c in cold]
+                  for c in report["cold_start"]]
     start_rows += [[t["task"], f"running cluster: {n} actor(s)", f"{s:.1f}"]
                    for t in throughput for n, s in t["startup_running_cluster"].items()]
     print_table("Start-up: Workers(...) until every actor answered where() (seconds)",
@@ -633,9 +665,10 @@ def main(argv=None) -> None:
     print_table("Weight sync per version (one node: shared memory; median of 5)",
                 ["model", "params", "MiB", "ray.put ms", "actor ray.get ms", "actor load ms"],
                 [[s["model"], f"{s['params']:,}", f"{s['mb']:.1f}", f"{s['put_s'] * 1e3:.1f}",
-                  f"{s['get_s'] * 1e3:.1f}", f"{s['load_s'] * 1e3:.1f}"] for s in sync])
+                  f"{s['get_s'] * 1e3:.1f}", f"{s['load_s'] * 1e3:.1f}"]
+                 for s in report["weight_sync"]])
     it_rows = []
-    for it in iteration:
+    for it in report["iteration"]:
         total = sum(it["phases"].values())
         for k, v in it["phases"].items():
             it_rows.append([it["task"], k, f"{v:.1f}", f"{v / total:.0%}"])
@@ -644,6 +677,22 @@ def main(argv=None) -> None:
                 "evaluation)",
                 ["task", "phase", "seconds", "share"], it_rows)
     print(f"total {report['seconds']:.0f}s")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="a smoke run (~2-3 minutes)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="timed rounds per configuration (default tictactoe 4, connect4 3, "
+                   "game24 2; quick 1)")
+    p.add_argument("--out", type=Path, default=OUT_DIR)
+    args = p.parse_args(argv)
+    import torch
+    torch.set_num_threads(1)
+    from lmzero.distributed.cluster import require_ray
+    require_ray()
+    report = run(args.quick, args.rounds)
+    print_report(report)
     write_report(args.out, "scale", report, plot)
 
 
