@@ -5,6 +5,7 @@ import math
 import pytest
 
 from lmzero.eval.reasoning import MethodConfig, evaluate
+from lmzero.models.lm_steps import by_temperature
 from lmzero.models.step_model import Expansion
 from lmzero.search.budget import Budget
 from lmzero.search.step_search import StepSearchConfig, step_search
@@ -118,6 +119,9 @@ class RepeatingModel(ToyModel):
         self.cold, self.temperatures = cold, []
 
     def expand(self, prompts, k, *, temperature=1.0, greedy=False, with_value=True):
+        if not isinstance(temperature, (int, float)):  # one per prompt: one call per heat
+            return by_temperature(prompts, temperature, lambda some, t: self.expand(
+                some, k, temperature=t, greedy=greedy, with_value=with_value))
         self.temperatures += [round(temperature, 6)] * len(prompts)
         if temperature <= 1.0:  # cold: start again from the first step
             for p in prompts:

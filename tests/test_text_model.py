@@ -105,6 +105,27 @@ def test_expand_distinct_steps_priors_and_exact_token_counts():
     assert values[0].generated_tokens == 0 and not values[0].steps
 
 
+def test_one_temperature_per_prompt_in_one_batch():
+    """Search sends nodes of different heat in one call: each row samples at its own
+    temperature, and a list of equal temperatures is the same as the number."""
+    model = random_model(std=0.15, rope=True)
+    one = TinyLMStepModel(model, TOK, seed=5, max_step_chars=12).expand(PROMPTS, 8,
+                                                                      temperature=1.3)
+    listed = TinyLMStepModel(model, TOK, seed=5, max_step_chars=12).expand(
+        PROMPTS, 8, temperature=[1.3] * len(PROMPTS))
+    assert [e.steps for e in listed] == [e.steps for e in one]
+    # a near-zero temperature on one prompt makes its samples (almost) all the greedy step
+    cold = TinyLMStepModel(model, TOK, seed=5, max_step_chars=12).expand(
+        PROMPTS, 8, temperature=[1e-4] + [2.0] * (len(PROMPTS) - 1))
+    greedy = TinyLMStepModel(model, TOK, max_step_chars=12).expand(PROMPTS[:1], 1, greedy=True)
+    assert cold[0].steps == greedy[0].steps
+    assert max(len(e.steps) for e in cold[1:]) > 1
+    with pytest.raises(ValueError, match="2 temperatures for"):
+        TinyLMStepModel(model, TOK).expand(PROMPTS, 2, temperature=[1.0, 1.0])
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        TinyLMStepModel(model, TOK).expand(PROMPTS[:2], 2, temperature=[1.0, 0.0])
+
+
 def test_a_step_longer_than_the_limit_is_dropped_but_counted():
     model = random_model()
     model.policy_head.bias.data[TOK.newline_id] = -1e4  # never ends a line

@@ -35,8 +35,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from lmzero.models.lm_steps import (BackendError, PromptFormat, check_request, cut_step,
-                                    merge_samples, yes_probability)
+from lmzero.models.lm_steps import (BackendError, PromptFormat, by_temperature, check_request,
+                                    cut_step, merge_samples, yes_probability)
 from lmzero.models.step_model import Expansion
 
 VALUE_MODES = ("head", "judge", "none")
@@ -275,11 +275,15 @@ class HFStepModel:
     # -- the StepModel protocol ---------------------------------------------------------------
 
     @torch.inference_mode()
-    def expand(self, prompts: Sequence[str], k: int, *, temperature: float = 1.0,
+    def expand(self, prompts: Sequence[str], k: int, *, temperature=1.0,
                greedy: bool = False, with_value: bool = True) -> list[Expansion]:
         """k sampled steps per prompt (one greedy step if `greedy`), deduplicated, most probable
-        first; log-probs are under the model's own distribution (temperature 1)."""
+        first; log-probs are under the model's own distribution (temperature 1). One batch
+        per distinct temperature."""
         check_request(k, temperature, greedy)
+        if not isinstance(temperature, (int, float)):
+            return by_temperature(prompts, temperature, lambda some, t: self.expand(
+                some, k, temperature=t, greedy=greedy, with_value=with_value))
         samples = 1 if greedy else k
         self.last_samples = []
         out: list[Expansion] = []

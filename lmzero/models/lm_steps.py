@@ -14,6 +14,7 @@ tokens count, it proposes nothing (as in `tinylm_steps`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from lmzero.models.step_model import Expansion
 from lmzero.tasks.base import DEFAULT_JUDGE_QUESTION
@@ -114,9 +115,38 @@ def yes_probability(p_yes: float, p_no: float) -> float:
     return p_yes / total if total > 0 else 0.5
 
 
-def check_request(k: int, temperature: float, greedy: bool) -> None:
+def check_request(k: int, temperature, greedy: bool) -> None:
+    """ValueError for k < 1 or a temperature (one, or one per prompt) that is not > 0."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    if not greedy and temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature} (greedy=True decodes the "
-                         "most likely step)")
+    for t in ([temperature] if isinstance(temperature, (int, float)) else temperature):
+        if not greedy and not t > 0:
+            raise ValueError(f"temperature must be > 0, got {t} (greedy=True decodes the "
+                             "most likely step)")
+
+
+def per_prompt(temperature, n: int) -> list[float]:
+    """`expand`'s temperature as one value per prompt: a number for all of them, or a sequence
+    with one each (so search can send nodes of different heat in one batched call).
+
+    >>> per_prompt(0.7, 2), per_prompt([1.0, 1.4], 2)
+    ([0.7, 0.7], [1.0, 1.4])
+    """
+    if isinstance(temperature, (int, float)):
+        return [float(temperature)] * n
+    temps = [float(t) for t in temperature]
+    if len(temps) != n:
+        raise ValueError(f"{len(temps)} temperatures for {n} prompts")
+    return temps
+
+
+def by_temperature(prompts: Sequence[str], temperature, expand_some) -> list:
+    """`expand_some(prompts, temperature)` once per distinct temperature, the answers back in
+    prompt order: for backends whose sampler takes one temperature per batch."""
+    temps = per_prompt(temperature, len(prompts))
+    out: list = [None] * len(prompts)
+    for t in dict.fromkeys(temps):
+        idx = [i for i, x in enumerate(temps) if x == t]
+        for i, answer in zip(idx, expand_some([prompts[i] for i in idx], t)):
+            out[i] = answer
+    return out

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from lmzero.models.lm_steps import (BackendError, PromptFormat, check_request, merge_samples,
-                                    yes_probability)
+                                    per_prompt, yes_probability)
 from lmzero.models.openai_answers import Answer, parse_completion, parse_models
 from lmzero.tasks.base import one_line
 from lmzero.models.step_model import Expansion
@@ -177,25 +177,28 @@ class OpenAIStepModel:
 
     # -- the StepModel protocol ---------------------------------------------------------------
 
-    def expand(self, prompts: Sequence[str], k: int, *, temperature: float = 1.0,
+    def expand(self, prompts: Sequence[str], k: int, *, temperature=1.0,
                greedy: bool = False, with_value: bool = True) -> list[Expansion]:
         check_request(k, temperature, greedy)
-        samples, temp = (1, 0.0) if greedy else (k, temperature)
+        samples = 1 if greedy else k
+        temps = [0.0] * len(prompts) if greedy else per_prompt(temperature, len(prompts))
         texts = [self.format.plain(p) for p in prompts]
         answers: list[list[Answer]] = [[] for _ in texts]  # per prompt: its HTTP answers
         if samples > 1 and self.use_n is None and texts:
-            [answers[0]] = self._map(lambda text: self._probe_n(text, samples, temp), texts[:1])
+            [answers[0]] = self._map(lambda text: self._probe_n(text, samples, temps[0]),
+                                     texts[:1])
         n = samples if self.use_n else 1
         jobs = [i for i in range(len(texts)) if not answers[i]
                 for _ in range(samples // n)]  # one n=k request, or k single ones
         judge = with_value and self.config.value == "judge"
-        done = self._map(lambda job: self._call(texts[job], n, temp), jobs)
+        done = self._map(lambda job: self._call(texts[job], n, temps[job]), jobs)
         values = self._map(self._judge, texts) if judge else [(None, 0)] * len(texts)
         for i, answer in zip(jobs, done):
             answers[i].append(answer)
         short = [i for i, a in enumerate(answers)
                  for _ in range(samples - sum(len(x.samples) for x in a))]
-        for i, answer in zip(short, self._map(lambda i: self._call(texts[i], 1, temp), short)):
+        for i, answer in zip(short, self._map(lambda i: self._call(texts[i], 1, temps[i]),
+                                              short)):
             answers[i].append(answer)  # a server that gave fewer choices than asked
         return [_expansion(a, samples, v, judge_tokens) for a, (v, judge_tokens)
                 in zip(answers, values)]

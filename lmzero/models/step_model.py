@@ -50,11 +50,13 @@ def softmax(logits: Sequence[float]) -> list[float]:
 class StepModel(Protocol):
     """What search needs from a language model over an open action space."""
 
-    def expand(self, prompts: Sequence[str], k: int, *, temperature: float = 1.0,
-               greedy: bool = False, with_value: bool = True) -> list[Expansion]:
+    def expand(self, prompts: Sequence[str], k: int, *,
+               temperature: float | Sequence[float] = 1.0, greedy: bool = False,
+               with_value: bool = True) -> list[Expansion]:
         """For each prompt, sample `k` continuations up to the end of one line (a step) and
         return them deduplicated. `greedy` decodes the single most likely step instead. One
-        model call per prompt; all prompts are batched together."""
+        model call per prompt; all prompts are batched together. `temperature` is one for all
+        prompts or one per prompt (search reheats some nodes, and still sends one batch)."""
 
     def value(self, prompts: Sequence[str]) -> list[Expansion]:
         """Score each state (one model call per prompt): `Expansion.value` set, no steps."""

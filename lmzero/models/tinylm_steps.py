@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from lmzero import checkpoint
 from lmzero.checkpoint import CheckpointError
+from lmzero.models.lm_steps import check_request, per_prompt
 from lmzero.models.step_model import Expansion
 from lmzero.models.text_tokenizer import CharTokenizer
 from lmzero.models.tinylm import KVCache, TinyLM, TinyLMConfig
@@ -52,27 +53,27 @@ class TinyLMStepModel:
     # -- the StepModel protocol ---------------------------------------------------------------
 
     @torch.inference_mode()
-    def expand(self, prompts: Sequence[str], k: int, *, temperature: float = 1.0,
+    def expand(self, prompts: Sequence[str], k: int, *, temperature=1.0,
                greedy: bool = False, with_value: bool = True) -> list[Expansion]:
         """k sampled steps per prompt (one greedy step if `greedy`), deduplicated, most probable
-        first; `logprobs` are mean log-probs per token under the model (temperature 1)."""
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
-        if not greedy and temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature} (greedy=True decodes "
-                             "the most likely step)")
+        first; `logprobs` are mean log-probs per token under the model (temperature 1). The
+        temperature is one for all prompts or one per prompt: rows of any heat share a batch."""
+        check_request(k, temperature, greedy)
         if not prompts:
             return []
+        temps = per_prompt(temperature, len(prompts))
         if not all(fits := self._fits(prompts)):
-            inner = iter(self.expand([p for p, f in zip(prompts, fits) if f], k,
-                                     temperature=temperature, greedy=greedy,
+            keep = [i for i, f in enumerate(fits) if f]
+            inner = iter(self.expand([prompts[i] for i in keep], k,
+                                     temperature=[temps[i] for i in keep], greedy=greedy,
                                      with_value=with_value))
             return [next(inner) if f else self._unreadable(with_value) for f in fits]
         samples = 1 if greedy else k
         logits, values, cache, lengths = self._prefill(prompts)
         room = min(self.max_step_chars, self.model.cfg.block_size - cache.length)
+        heat = torch.tensor(temps).repeat_interleave(samples)[:, None]  # [R, 1]
         texts, logprobs, generated = self._decode(logits.repeat_interleave(samples, dim=0),
-                                                  cache.branch(samples, room), greedy, temperature)
+                                                  cache.branch(samples, room), greedy, heat)
         out = []
         for i, length in enumerate(lengths):
             span = range(i * samples, (i + 1) * samples)
@@ -129,10 +130,11 @@ class TinyLMStepModel:
         logits, values = self.model.forward_cached(tokens, cache)
         return logits[:, -1], values, cache, lengths
 
-    def _decode(self, logits: torch.Tensor, cache: KVCache, greedy: bool, temperature: float):
-        """Decode one line for each of R rows from their first-token logits [R, V] and their
-        (empty, branched) cache: (text without newline or None if dropped, mean log-prob, tokens
-        generated) per row. Rows that have ended stay in the batch, ignored, until all have
+    def _decode(self, logits: torch.Tensor, cache: KVCache, greedy: bool,
+                temperature: torch.Tensor):
+        """Decode one line for each of R rows from their first-token logits [R, V], their
+        (empty, branched) cache and their sampling temperatures [R, 1]: (text without newline
+        or None if dropped, mean log-prob, tokens generated) per row. Rows that have ended stay in the batch, ignored, until all have
         (removing them would copy the cache; most lines of a batch end within a few tokens)."""
         R = logits.shape[0]
         out = torch.full((R, self.max_step_chars), -1, dtype=torch.long)  # sampled ids

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from lmzero.models.lm_steps import (BackendError, PromptFormat, check_request, cut_step,
-                                    merge_samples, yes_probability)
+                                    merge_samples, per_prompt, yes_probability)
 from lmzero.models.step_model import Expansion
 
 
@@ -81,13 +81,18 @@ class VLLMStepModel:
         return self.tokenizer.apply_chat_template(self.format.messages(), tokenize=False,
                                                   add_generation_prompt=True) + prompt
 
-    def expand(self, prompts: Sequence[str], k: int, *, temperature: float = 1.0,
+    def expand(self, prompts: Sequence[str], k: int, *, temperature=1.0,
                greedy: bool = False, with_value: bool = True) -> list[Expansion]:
         check_request(k, temperature, greedy)
         n = 1 if greedy else k
-        params = self.vllm.SamplingParams(n=n, temperature=0.0 if greedy else temperature,
-                                          max_tokens=self.config.max_step_tokens, logprobs=0,
-                                          stop=["\n"])
+        temps = dict.fromkeys(per_prompt(temperature, len(prompts)))
+        params = {t: self.vllm.SamplingParams(n=n, temperature=0.0 if greedy else t,
+                                              max_tokens=self.config.max_step_tokens,
+                                              logprobs=0, stop=["\n"]) for t in temps}
+        if len(params) == 1:
+            params = next(iter(params.values()))
+        else:  # vLLM takes one SamplingParams per prompt
+            params = [params[t] for t in per_prompt(temperature, len(prompts))]
         outputs = self.llm.generate([self.render(p) for p in prompts], params, use_tqdm=False)
         judged = (self._judge(prompts) if with_value and self.config.value == "judge"
                   else [(None, 0)] * len(prompts))

@@ -348,19 +348,19 @@ def _backup(tree: StepTree, path: list[int], value: float, pending: bool) -> Non
 
 def _run(task, model: StepModel, lanes: list[_Lane], requests: list[_Request],
          config: StepSearchConfig) -> None:
-    """Send the wave's requests to the model (one batched call per kind, sample count and
-    temperature) and fold the answers into the trees."""
-    groups: dict[tuple[str, int, float], list[_Request]] = {}
+    """Send the wave's requests to the model (one batched call per kind and sample count:
+    nodes of every heat share it, each with its own temperature) and fold the answers into the
+    trees. Splitting by heat too had cut a wave's batch into three or four small ones."""
+    groups: dict[tuple[str, int], list[_Request]] = {}
     for r in requests:
-        heat = lanes[r.tree].tree.heat[r.node]
-        groups.setdefault(("value", 1, 1.0) if r.kind == "value" else ("expand", r.k, heat),
-                          []).append(r)
-    for (kind, k, heat), group in groups.items():
+        groups.setdefault(("value", 1) if r.kind == "value" else ("expand", r.k), []).append(r)
+    for (kind, k), group in groups.items():
         prompts = [task.prompt(lanes[r.tree].tree.states[r.node]) for r in group]
         if kind == "value":
             answers = model.value(prompts)
         else:
-            answers = model.expand(prompts, k, temperature=config.temperature * heat,
+            heats = [config.temperature * lanes[r.tree].tree.heat[r.node] for r in group]
+            answers = model.expand(prompts, k, temperature=heats,
                                    with_value=config.values == "model")
         for r, answer in zip(group, answers):  # charged before any rollout spends more
             lanes[r.tree].budget.charge(answer)
