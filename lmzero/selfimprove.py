@@ -404,7 +404,7 @@ def evaluate_heldout(config: ImproveConfig, trainee, row: dict) -> dict:
                             MethodConfig(method="greedy", budget=None, batch=512))
     subset = _spread(problems, config.eval_problems)
     mcts = solve_problems(task, step_model, subset,
-                          MethodConfig(method="mcts", budget=config.eval_budget, batch=128,
+                          MethodConfig(method="mcts", budget=config.eval_budget, batch=512,
                                        seed=config.seed, values=config.eval_values))
     solved = [r for r in mcts if r.solved]
     return dict(row, heldout_greedy_pass1=round(float(np.mean([r.solved for r in greedy])), 4),
