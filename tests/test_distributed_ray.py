@@ -26,15 +26,17 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from lmzero.distributed import ScaleConfig  # noqa: E402
-from lmzero.distributed import rounds  # noqa: E402
+from lmzero.distributed import ScaleConfig, rounds  # noqa: E402
+from lmzero.distributed.config import UNITS_PER_WORKER  # noqa: E402
 from lmzero.loop import PRESETS, train  # noqa: E402
 from lmzero.replay.buffer import FIELDS, TEXT_FIELDS, ReplayBuffer  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 GAMES = 256
-"""Games per iteration of the tiny tic-tac-toe runs (8 units on 2 workers)."""
+"""Games per iteration of the tiny tic-tac-toe runs (UNITS units on 2 workers)."""
+UNITS = 2 * UNITS_PER_WORKER
+"""Units of every round here: 2 workers, the default split."""
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -188,7 +190,7 @@ def test_game_selfplay_survives_a_killed_actor(tmp_path, workers_made, how):
                  progress=kill_after_first_unit(workers_made, 0, how, log))
     assert log, "no actor was killed"
     assert [r["iteration"] for r in rows] == [0, 1]
-    assert rows[0]["units"] == 8 and rows[0]["workers"] == 2
+    assert rows[0]["units"] == UNITS and rows[0]["workers"] == 2
     assert rows[0]["units_requeued"] >= 1 and rows[0]["actor_failures"] >= 1, rows[0]
     assert rows[1]["units_requeued"] == 0
     assert_games_once(tmp_path / "run", 2)
@@ -277,8 +279,8 @@ from lmzero.loop import train
 from tests.test_distributed_ray import descendants, game_config
 run = Path(sys.argv[1])
 
-def progress(i, phase, row):  # kill -9 itself once 3 units of iteration 1 are staged
-    if i == 1 and len(list((run / "replay" / "staging-000001").glob("unit-*.npz"))) == 3:
+def progress(i, phase, row):  # kill -9 itself once 2 units of iteration 1 are staged
+    if i == 1 and len(list((run / "replay" / "staging-000001").glob("unit-*.npz"))) == 2:
         (run.parent / "ray-tree.json").write_text(json.dumps(descendants(os.getpid())))
         os.kill(os.getpid(), signal.SIGKILL)
 train(game_config(2), run, scale=ScaleConfig(workers=2), progress=progress)
@@ -286,7 +288,7 @@ train(game_config(2), run, scale=ScaleConfig(workers=2), progress=progress)
 
 
 def test_a_killed_driver_resumes_with_each_game_once(tmp_path):
-    """The driver dies (kill -9) with 3 of iteration 1's 8 units staged; `lmzero train
+    """The driver dies (kill -9) with 2 of iteration 1's units staged; `lmzero train
     --resume` keeps them and the plan, and finishes with each game and each row once."""
     run, run_log = tmp_path / "run", tmp_path / "stderr"
     proc = subprocess.Popen([sys.executable, "-c", KILLED_DRIVER, str(run)],
@@ -296,7 +298,7 @@ def test_a_killed_driver_resumes_with_each_game_once(tmp_path):
     assert proc.returncode == -signal.SIGKILL, stderr
     assert [r["iteration"] for r in metrics(run)] == [0]
     staging = run / "replay" / "staging-000001"
-    assert (staging / "plan.json").is_file() and len(list(staging.glob("unit-*.npz"))) == 3
+    assert (staging / "plan.json").is_file() and len(list(staging.glob("unit-*.npz"))) == 2
     # The killed driver's cluster goes with it (gcs, raylet and actors watch their parents,
     # ~2 s), but Ray 2.60's dashboard and runtime-env agents hang on their way out for about
     # a minute, orphaned (holding nothing of the run): ended here, not left to the machine.
@@ -319,7 +321,7 @@ def test_a_killed_driver_resumes_with_each_game_once(tmp_path):
     assert proc.returncode == 0, stderr
     rows = metrics(run)
     assert [r["iteration"] for r in rows] == [0, 1]
-    assert rows[1]["units"] == 8 and rows[1]["units_requeued"] == 0
+    assert rows[1]["units"] == UNITS and rows[1]["units_requeued"] == 0
     assert_games_once(run, 2)
 
 
@@ -360,9 +362,9 @@ def test_units_run_on_two_nodes_and_finish_when_one_leaves(workers_made):
     workers = workers_made[-1]
     nodes = [w["node"] for w in workers.placed]
     assert len(set(nodes)) == 2 and second.node_id in nodes  # one actor per node
-    assert left and left[0] < 8, "the node left after the round ended"
+    assert left and left[0] < UNITS, "the node left after the round ended"
     assert all(n >= 1 for n in workers.stats.per_actor), workers.stats  # both did units
-    assert sum(workers.stats.per_actor) == 8  # each unit once, the rest on the head node
+    assert sum(workers.stats.per_actor) == UNITS  # each unit once, the rest on the head node
     alone = evaluate(TASK, load_model(spec, TASK, seed=0), problems, config)
     found.pop("seconds"), alone.pop("seconds")
     assert found == alone  # losing a node mid-round changes no result
