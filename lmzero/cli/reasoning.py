@@ -221,7 +221,7 @@ def _evaluate_scaled(task, problems, config, scale, spec: str, show_progress: bo
     with LazyProgress(f"{task.name} units", None) as bar:
         def report(stats):
             if show_progress:
-                bar.update(completed=stats.done, last=stats.line())
+                bar.update(completed=stats.done, total=stats.submitted, last=stats.line())
         return evaluate_scaled(task, spec, problems, config, scale, progress=report)
 
 

@@ -28,6 +28,8 @@ IN_FLIGHT = 2
 class PoolStats:
     """What the pool did: the figures of a run's metrics row and its progress line."""
     workers: int
+    submitted: int = 0
+    """Units handed to the pool so far (a progress bar's total)."""
     done: int = 0
     requeued: int = 0
     """Units queued again after their actor died or they raised."""
@@ -76,7 +78,9 @@ class ActorPool:
     # -- units ----------------------------------------------------------------------------
 
     def submit(self, units: Iterable[Unit]) -> None:
+        before = len(self._queue)
         self._queue.extend(units)
+        self.stats.submitted += len(self._queue) - before
         self._dispatch()
 
     def outstanding(self, round_: int) -> bool:
