@@ -81,21 +81,25 @@ MAX_WORKERS = 1024
 
 def scale_config(workers: int | None, address: str | None):
     """The `distributed.ScaleConfig` of --workers / --ray-address, or None (in-process); a
-    UserError when Ray is missing or an option is wrong. A --ray-address where nothing listens
-    is a ScaleError here, before a run directory is made (else a retry of the same command
-    would meet a run that never ran, and need --resume)."""
+    UserError when an option is wrong or Ray is missing. A --ray-address where nothing listens
+    is a ScaleError now, before a run directory is made (a retry of the same command would
+    otherwise meet a run that never ran, and need --resume). Ray is imported last: the
+    mistakes are named without paying for it."""
     if workers is None and address is None:
         return None
     from lmzero.distributed import ScaleConfig
     from lmzero.distributed.cluster import probe, require_ray
     from lmzero.distributed.config import ScaleError
     try:
-        require_ray()
         config = ScaleConfig(workers=workers, address=address)
-    except (ScaleError, ValueError) as exc:
+    except ValueError as exc:
         raise UserError(str(exc)) from None
     if address is not None:
         probe(address)
+    try:
+        require_ray()
+    except ScaleError as exc:
+        raise UserError(str(exc)) from None
     return config
 
 

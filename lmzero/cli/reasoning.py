@@ -183,10 +183,10 @@ def evaluate(
                               verifier=verifier, k=k, width=width, values=values, seed=seed)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    scale = scale_config(workers, ray_address)
     found = _problems(task, problems, split, limit, seed)
     model = _step_model(task, checkpoint, seed, model_spec)
     _check_prompts(task, model, found, problems)
-    scale = scale_config(workers, ray_address)
     if scale is None:
         result = run_eval(task, model, found, config)
     else:
