@@ -280,9 +280,7 @@ def _start_workers(config: TrainConfig, run: Run, parts: _Parts, scale, start: i
     workers = Workers(GameSelfPlay(config), scale, config.seed, run.dir / "replay", FIELDS)
     workers.prune(start - 1)
     workers.publish(parts.actor.model.state_dict(), version=start)
-    if progress:
-        workers.progress = lambda stats: progress(workers.round, f"self-play, {stats.line()}",
-                                                  None)
+    workers.report_to(progress, "self-play")
     return workers
 
 
@@ -298,16 +296,13 @@ def _scaled_self_play(config: TrainConfig, parts: _Parts, i: int,
     report = workers.finish_round(i)
     if workers.config.max_staleness and i + 1 < config.iterations:
         workers.start_round(i + 1, _game_units(config, i + 1, workers))
-    scaled = {k: report[k] for k in ("units", "units_requeued", "actor_failures",
-                                     "staleness_mean", "staleness_max")}
-    return time.time() - t0, int(report["positions"]), dict(workers=workers.stats.workers,
-                                                        **scaled)
+    return time.time() - t0, int(report["positions"]), workers.row_figures(report)
 
 
 def _game_units(config: TrainConfig, i: int, workers) -> list[dict]:
     games = config.selfplay.games
     return [dict(first=i * games + first, games=n)
-            for first, n in workers.config.split(games, workers.stats.workers)]
+            for first, n in workers.split(games)]
 
 
 def _save(run: Run, config: TrainConfig, parts: _Parts, row: dict) -> None:

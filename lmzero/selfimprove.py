@@ -249,9 +249,7 @@ def _start_workers(config: ImproveConfig, run: Run, trainee, scale, start: int, 
     workers = Workers(StepAttempts(config), scale, config.seed, run.dir / "replay", TEXT_FIELDS)
     workers.prune(start - 1)
     workers.publish(trainee.model.state_dict(), version=start)
-    if progress:
-        workers.progress = lambda stats: progress(workers.round, f"search, {stats.line()}",
-                                                  None)
+    workers.report_to(progress, "search")
     return workers
 
 
@@ -371,9 +369,7 @@ def _scaled_round(config, curator, i, workers, attempts_path: Path) -> dict:
         workers.start_round(i, _problem_units(config, curator, i, workers))
     report = workers.finish_round(i, attempts_path)
     seconds = time.time() - t0
-    return dict(workers=workers.stats.workers,
-                **{k: report[k] for k in ("units", "units_requeued", "actor_failures",
-                                          "staleness_mean", "staleness_max")},
+    return dict(workers.row_figures(report),
                 problems_per_second=round(report["count"] / max(seconds, 1e-9), 2))
 
 
@@ -383,7 +379,7 @@ def _problem_units(config, curator, i, workers) -> list[dict]:
     problems = [task.problem_to_json(p) for p in _choose_problems(config, curator, i)]
     first_id = i * config.problems_per_iteration
     return [dict(first=first_id + first, problems=problems[first:first + n])
-            for first, n in workers.config.split(len(problems), workers.stats.workers)]
+            for first, n in workers.split(len(problems))]
 
 
 def _spread(problems: list, n: int | None) -> list:

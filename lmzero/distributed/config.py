@@ -57,13 +57,18 @@ class ScaleConfig:
         if self.max_staleness not in (0, 1):
             raise ValueError(f"max_staleness must be 0 or 1, got {self.max_staleness}")
 
-    def split(self, count: int, workers: int) -> list[tuple[int, int]]:
-        """(first, size) of each unit of a round of `count` games or problems.
+    def split(self, count: int, workers: int,
+              most: int | None = None) -> list[tuple[int, int]]:
+        """(first, size) of each unit of a round of `count` games or problems; no unit holds
+        more than `most` (an evaluation's batch).
 
         >>> ScaleConfig(workers=2).split(10, 2)
         [(0, 3), (3, 3), (6, 3), (9, 1)]
         >>> ScaleConfig(workers=2, unit_size=4).split(10, 2)
         [(0, 4), (4, 4), (8, 2)]
+        >>> ScaleConfig(workers=2).split(10, 2, most=2)
+        [(0, 2), (2, 2), (4, 2), (6, 2), (8, 2)]
         """
         size = self.unit_size or max(1, -(-count // (UNITS_PER_WORKER * workers)))
+        size = min(size, most or size)
         return [(first, min(size, count - first)) for first in range(0, count, size)]

@@ -96,8 +96,8 @@ class ReplayOwner:
     def prune(self, committed: int) -> None:
         """Drop staging of rounds up to `committed` that a kill left after their commit."""
         for path in self.directory.glob("staging-*"):
-            if int(path.name.split("-")[1]) <= committed or self.buffer.has(
-                    int(path.name.split("-")[1])):
+            round_ = int(path.name.split("-")[1])
+            if round_ <= committed or self.buffer.has(round_):
                 shutil.rmtree(path, ignore_errors=True)
 
 

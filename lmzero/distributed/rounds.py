@@ -10,7 +10,6 @@ come back to the driver instead (evaluation).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -21,12 +20,15 @@ from lmzero.distributed.owner import ReplayOwner
 from lmzero.distributed.pool import ActorPool, PoolStats
 
 
+ROW_FIGURES = ("units", "units_requeued", "actor_failures", "staleness_mean", "staleness_max")
+"""The figures of `finish_round`'s report that a scaled iteration's metrics row keeps."""
+
+
 class Workers:
     def __init__(self, recipe: Recipe, config: ScaleConfig, seed: int,
                  replay_dir: Path | None = None, fields: tuple[str, ...] = ()):
         self.ray = require_ray()
         self.config = config
-        self.started = time.time()
         self._own_cluster = not self.ray.is_initialized()
         """This process had joined no cluster: `close` then leaves the one `connect` started or
         joined (a cluster the caller joined with its own `ray.init` stays up)."""
@@ -56,6 +58,19 @@ class Workers:
 
     def publish(self, state_dict: dict, version: int) -> None:
         self.pool.publish(state_dict, version)
+
+    def split(self, count: int, most: int | None = None) -> list[tuple[int, int]]:
+        """(first, size) of the units of `count` games or problems over these workers."""
+        return self.config.split(count, self.stats.workers, most)
+
+    def report_to(self, progress, phase: str) -> None:
+        """Report each unit done as a loop's `progress(round, "PHASE, units ...", None)`."""
+        if progress:
+            self.progress = lambda stats: progress(self.round, f"{phase}, {stats.line()}", None)
+
+    def row_figures(self, report: dict) -> dict:
+        """What a finished round adds to its iteration's metrics row."""
+        return dict(workers=self.stats.workers, **{k: report[k] for k in ROW_FIGURES})
 
     def planned(self, round_: int) -> bool:
         """Round `round_` was started (and not finished) in this session."""

@@ -143,18 +143,15 @@ def evaluate_scaled(task: StepTask, spec: str, problems: Sequence, config: Metho
     """`evaluate` with the problems spread over Ray actors (`distributed`), each loading the
     model `spec` names (a served model's requests fan out the same way); the same report.
     Units hold at most `config.batch` problems, each searched as one batch."""
-    from lmzero.distributed.config import UNITS_PER_WORKER
     from lmzero.distributed.recipes import Evaluation
     from lmzero.distributed.rounds import Workers
     started = time.perf_counter()
     workers = Workers(Evaluation(task, spec, config, config.seed), scale, config.seed)
     workers.progress = progress
     try:
-        size = min(config.batch, scale.unit_size
-                   or -(-len(problems) // (UNITS_PER_WORKER * workers.stats.workers)))
-        chunks = [problems[i:i + size] for i in range(0, len(problems), size)]
-        found = workers.map([dict(problems=[task.problem_to_json(p) for p in chunk])
-                             for chunk in chunks])
+        found = workers.map([dict(problems=[task.problem_to_json(p)
+                                            for p in problems[first:first + n]])
+                             for first, n in workers.split(len(problems), most=config.batch)])
     finally:
         workers.close()
     results = [r for unit in found for r in unit["results"]]
