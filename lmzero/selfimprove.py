@@ -25,6 +25,8 @@ import torch
 
 from lmzero import checkpoint
 from lmzero.checkpoint import write_atomic
+from lmzero.learn.algorithms import ALGORITHMS, algorithm_for
+from lmzero.learn.grpo import GRPOConfig
 from lmzero.learn.pretrain import (PretrainConfig, build_model, make_task,
                                    pretrain, tokenizer_for)
 from lmzero.learn.step_learner import StepLearnerConfig
@@ -35,7 +37,8 @@ from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
 from lmzero.replay.curation import CurationConfig, Curator
 from lmzero.run import Run, config_from_dict, open_run
 from lmzero.search.step_search import StepSearchConfig
-from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems
+from lmzero.selfplay.sampling_actor import SamplingConfig
+from lmzero.selfplay.step_actor import StepActorConfig
 
 
 @dataclass
@@ -44,12 +47,20 @@ class ImproveConfig:
     """The step task: a registered name (game24, countdown, math) or FILE.py:NAME / module:NAME."""
     iterations: int = 6
     """Rounds of search -> replay -> learner."""
+    algo: str = "expert-iteration"
+    """What a round spends its compute on (`learn.algorithms`): `expert-iteration` (search,
+    distil the trees), `rft` (best-of-N with the verifier, fine-tune on what passed) or `grpo`
+    (group-relative policy gradient, no search, no critic)."""
     problems_per_iteration: int = 128
     """Training problems searched per round."""
     actor: StepActorConfig = field(default_factory=StepActorConfig)
     """Search per training problem and how trees become examples."""
     learner: StepLearnerConfig = field(default_factory=StepLearnerConfig)
     """The learner."""
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    """rft and grpo: trajectories sampled per training problem, and their temperature."""
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    """grpo: clip range, KL to the starting model, advantage scaling."""
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     """World-model stage, run first (into run/pretrain) unless `from_scratch`."""
     from_scratch: bool = False
@@ -92,7 +103,8 @@ class ImproveConfig:
 
     def __post_init__(self):
         for name, kind in (("actor", StepActorConfig), ("learner", StepLearnerConfig),
-                           ("pretrain", PretrainConfig), ("curation", CurationConfig)):
+                           ("pretrain", PretrainConfig), ("curation", CurationConfig),
+                           ("sampling", SamplingConfig), ("grpo", GRPOConfig)):
             value = getattr(self, name)
             if isinstance(value, dict):  # from config.json
                 if name == "pretrain":
@@ -106,6 +118,15 @@ class ImproveConfig:
             self.pretrain = replace(self.pretrain, task=self.task)
         if self.iterations < 1 or self.problems_per_iteration < 1:
             raise ValueError("iterations and problems_per_iteration must be >= 1")
+        if self.algo not in ALGORITHMS:
+            raise ValueError(f"unknown algo {self.algo!r}; choose one of {', '.join(ALGORITHMS)}")
+        if self.algo == "grpo" and self.grpo.kl_coef:
+            if self.from_scratch:
+                raise ValueError("grpo's KL to the starting model needs a starting model: from "
+                                 "scratch it would pull towards random weights (kl_coef = 0)")
+            if self.model is not None:
+                raise ValueError("grpo's KL to the starting model is wired for tinylm only: "
+                                 "set grpo.kl_coef = 0 for an hf model")
         if self.model is not None:
             from lmzero.models.spec import parse_spec
             kind, where, _ = parse_spec(self.model)
@@ -189,11 +210,12 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
     torch.manual_seed(config.seed)
     replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
     trainee, start = _prepare(config, run, replay, progress)
+    algorithm = algorithm_for(config, _kl_reference(config, run, trainee))
     workers = None
     try:
         if scale is not None:
             workers = _start_workers(config, run, trainee, scale, start, progress)
-        _iterations(config, run, replay, trainee, start, workers, progress)
+        _iterations(config, run, replay, trainee, algorithm, start, workers, progress)
     finally:
         if workers is not None:
             workers.close()
@@ -201,27 +223,31 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
     return run.metrics()
 
 
-def _iterations(config: ImproveConfig, run: Run, replay: ReplayBuffer, trainee, start: int,
-                workers, progress) -> None:
+def _iterations(config: ImproveConfig, run: Run, replay: ReplayBuffer, trainee, algorithm,
+                start: int, workers, progress) -> None:
     scalars = run.tensorboard()
-    elapsed = run.metrics()[-1].get("wall_seconds", 0.0) if run.metrics() else 0.0
+    last = run.metrics()[-1] if run.metrics() else {}
+    elapsed = last.get("wall_seconds", 0.0)
+    spent = last.get("tokens_spent", 0)
     for i in range(start, config.iterations):
         t0 = time.time()
         if progress:
             progress(i, "search", None)
-        attempts, scaled = _search_round(config, replay, trainee.curator, trainee, i, workers)
+        attempts, scaled = _search_round(config, replay, trainee, algorithm, i, workers)
         if progress:
             progress(i, "train", None)
-        data = replay.window_arrays()
-        probabilities = trainee.curator.example_weights(data["bucket"].tolist()) \
-            if config.curate else None
-        losses = trainee.train(data, config.learner.steps_per_iteration,
-                               np.random.default_rng([config.seed, i, 1]), probabilities)
+        weights = ((lambda data: trainee.curator.example_weights(data["bucket"].tolist()))
+                   if config.curate else None)
+        losses = algorithm.train(trainee, replay, i, weights,
+                                 np.random.default_rng([config.seed, i, 1]))
         elapsed += time.time() - t0
-        row = dict(iteration=i, problems=len(attempts),
+        compute = _compute(attempts)
+        spent += compute["round_prompt_tokens"] + compute["round_generated_tokens"]
+        row = dict(iteration=i, algo=config.algo, problems=len(attempts),
                    train_solve_rate=round(float(np.mean([a["solved"] for a in attempts])), 4),
-                   examples=len(data["prompt"]), wall_seconds=round(elapsed, 1),
-                   **{f"loss_{k}": round(v, 4) for k, v in losses.items()},
+                   examples=len(replay.window_arrays()["prompt"]), wall_seconds=round(elapsed, 1),
+                   **compute, tokens_spent=spent, learner_steps=trainee.learner.step_count,
+                   **{f"loss_{k}": v if v != v else round(v, 4) for k, v in losses.items()},
                    **trainee.curator.summary(), **scaled)
         trainee.save(run.checkpoint(i), iteration=i, row=row,
                      curator=trainee.curator.state_dict())
@@ -235,6 +261,22 @@ def _iterations(config: ImproveConfig, run: Run, replay: ReplayBuffer, trainee, 
         if progress:
             progress(i, "done", row)
     scalars.close()
+
+
+def _compute(attempts: list[dict]) -> dict:
+    """A round's model calls and tokens (rounds recorded before tokens were: 0)."""
+    return {f"round_{k}": int(sum(a.get(k, 0) for a in attempts))
+            for k in ("model_calls", "prompt_tokens", "generated_tokens")}
+
+
+def _kl_reference(config: ImproveConfig, run: Run, trainee):
+    """GRPO's KL reference: the run's starting weights, frozen (None when kl_coef is 0)."""
+    if config.algo != "grpo" or not config.grpo.kl_coef:
+        return None
+    reference = build_model(config.pretrain, trainee.tokenizer)
+    _starting_weights(config, run, reference, None)
+    from lmzero.learn.grpo import GRPOUpdate
+    return GRPOUpdate.frozen_copy(reference)
 
 
 def _start_workers(config: ImproveConfig, run: Run, trainee, scale, start: int, progress):
@@ -332,24 +374,21 @@ def _choose_problems(config: ImproveConfig, curator: Curator, i: int) -> list:
             else [pool[j] for j in rng.choice(len(pool), n, replace=False)])
 
 
-def _search_round(config, replay, curator, trainee, i, workers=None) -> tuple[list, dict]:
-    """Search this iteration's problems unless a crash already stored them; record attempts.
-    The attempts, and the scaled-out round's figures for the metrics row ({} in-process)."""
+def _search_round(config, replay, trainee, algorithm, i, workers=None) -> tuple[list, dict]:
+    """Collect this iteration's data (search, or samples: `algorithm`) unless a crash already
+    stored it; record attempts. The attempts, and the scaled-out round's figures for the
+    metrics row ({} in-process)."""
     attempts_path = _attempts_path(replay, i)
-    task = task_of(config)
+    task, curator = task_of(config), trainee.curator
     scaled = {}
     if not (replay.has(i) and attempts_path.is_file()) and workers is not None:
         scaled = _scaled_round(config, curator, i, workers, attempts_path)
     elif not (replay.has(i) and attempts_path.is_file()):
-        problems = _choose_problems(config, curator, i)
-        results = attempt_problems(task, trainee.step_model(config.seed * 1000 + i),
-                                   problems, config.actor, task.bucket, task.is_heldout,
-                                   seed=config.seed * 1000 + i)
-        attempts = [dict(problem=task.problem_to_json(a.problem), solved=a.solved,
-                         examples=a.size, model_calls=a.model_calls) for a in results]
+        seed = config.seed * 1000 + i
+        attempts, arrays = algorithm.collect(task, trainee.step_model(seed),
+                                             _choose_problems(config, curator, i), seed)
         write_atomic(attempts_path, json.dumps(attempts).encode())
-        replay.write(i, {k: np.concatenate([a.examples[k] for a in results])
-                         for k in TEXT_FIELDS})
+        replay.write(i, arrays)
     attempts = _read_attempts(attempts_path)
     if attempts is None:
         raise ValueError(f"{attempts_path}: unreadable (not the attempts lmzero wrote)")
@@ -445,6 +484,22 @@ def preset(task_ref: str, name: str) -> ImproveConfig:
         actor=StepActorConfig(budget=p["budget"], search=search), learner=learner,
         pretrain=pretrain_config, eval_problems=p.get("eval_problems", 60), eval_budget=32,
         eval_values=search.values, threads=2)
+
+
+ALGO_LEARNING_RATES = {"grpo": 3e-4}
+"""tinylm's peak learning rate for an algorithm whose updates are not imitation (a policy
+gradient takes smaller steps than distillation at expert iteration's 1e-3). An hf trainee keeps
+`hf_learner["lr"]`."""
+
+
+def with_algo(config: ImproveConfig, algo: str) -> ImproveConfig:
+    """`config` set to run `algo` (`learn.algorithms.ALGORITHMS`), with its learning rate."""
+    if algo not in ALGORITHMS:
+        raise ValueError(f"unknown algo {algo!r}; choose one of {', '.join(ALGORITHMS)}")
+    learner = config.learner
+    if algo in ALGO_LEARNING_RATES:
+        learner = replace(learner, lr=ALGO_LEARNING_RATES[algo])
+    return replace(config, algo=algo, learner=learner)
 
 
 def for_model(config: ImproveConfig, spec: str) -> ImproveConfig:

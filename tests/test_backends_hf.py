@@ -235,3 +235,37 @@ def test_self_improvement_trains_smollm2_through_the_hf_backend(tmp_path):
     # resume with one more iteration continues from the checkpoint, not from scratch
     rows = improve(config, run, resume=True, iterations=2)
     assert [r["iteration"] for r in rows] == [-1, 0, 1]
+
+
+@pytest.mark.slow  # training (LoRA steps on a 135M model)
+def test_grpo_update_moves_a_lora_policy_towards_the_better_step(smol):
+    """GRPO through the hf learner: `score` gives the step tokens' log-probs (equal to the
+    model's own at temperature 1 before any update), and clipped-ratio updates raise the
+    positive-advantage step's log-prob and lower the negative one's."""
+    import copy
+
+    from lmzero.learn.grpo import GRPOConfig, GRPOUpdate
+    from lmzero.models.hf_learner import HFLearner, HFLearnerConfig
+    model = HFStepModel(copy.deepcopy(smol.model), smol.tokenizer,
+                        HFConfig(value="head", chat=False), task="countdown")
+    learner = HFLearner(model, HFLearnerConfig(batch_size=2, lr=1e-3, lora_rank=4))
+    prompt = TASK.prompt(TASK.initial_state(PROBLEMS[0]))
+    good, bad = "7 + 2 = 9 (left: 5 9)", "7 - 5 = 2 (left: 2 2)"
+    data = dict(prompt=np.array([prompt, prompt]), step=np.array([good, bad]),
+                weight=np.array([1.0, -1.0], np.float32),
+                value=np.array([1.0, 0.0], np.float32))
+
+    def total(step):
+        with torch.no_grad():
+            logp, mask, _ = learner.score([prompt], [step], 1.0, [np.nan])
+        assert mask.sum() == len(smol.tokenizer(step + "\n", add_special_tokens=False).input_ids)
+        return float(logp[mask].sum())
+
+    before = total(good), total(bad)
+    figures = GRPOUpdate(learner, GRPOConfig(), temperature=1.0).run(
+        data, 3, 2, np.random.default_rng(0))
+    after = total(good), total(bad)
+    assert after[0] > before[0] and after[1] < before[1]
+    assert learner.step_count == 3 and figures["kl"] == 0.0
+    with pytest.raises(ValueError, match="kl_coef=0"):
+        learner.score([prompt], [good], 1.0, [np.nan], model=smol.model)

@@ -300,16 +300,16 @@ def _print_outcome(task, result, checkable: bool, budget: int) -> bool:
 
 def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                   iterations: int | None, from_scratch: bool, model: str | None,
-                  scale=None) -> None:
-    """Self-improvement: search -> replay -> learner with curation, then three held-out
-    puzzles solved with their principal variation."""
+                  scale=None, algo: str | None = None) -> None:
+    """Self-improvement: search -> replay -> learner with curation (or another `algo`), then
+    three held-out puzzles solved with their principal variation."""
     from dataclasses import replace
 
-    from lmzero.selfimprove import for_model, improve, preset as make_preset
+    from lmzero.selfimprove import for_model, improve, preset as make_preset, with_algo
 
     task_name = load_user_task(task_ref).name
     try:
-        config = make_preset(task_ref, preset.value)
+        config = with_algo(make_preset(task_ref, preset.value), algo or "expert-iteration")
     except ValueError as exc:
         raise UserError(str(exc)) from None
     if iterations:
@@ -324,7 +324,9 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
         except ValueError as exc:
             raise UserError(str(exc)) from None
     run = run or Path("runs") / f"{task_name}-{preset.value}"
-    table = Table(title=f"{task_name} self-improvement (held-out)")
+    if resume and algo:
+        _check_resumed_algo(run, algo)
+    table = Table(title=f"{task_name} self-improvement, {config.algo} (held-out)")
     for name in ("iteration", "greedy pass@1", f"MCTS solved @{config.eval_budget} calls",
                  "calls per solved", "train solved", "wall s"):
         table.add_column(name, justify="right")
@@ -360,6 +362,18 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
     kind = "hf:" if is_hf_checkpoint(str(run)) else "tinylm:"
     _show_solutions(config, kind + str(run))
     out.print(f"run directory: {run}")
+
+
+def _check_resumed_algo(run: Path, algo: str) -> None:
+    """--resume with --algo: the run must have been started with that algorithm."""
+    import json
+    try:
+        saved = json.loads((run / "config.json").read_text()).get("algo", "expert-iteration")
+    except (OSError, ValueError, AttributeError):
+        return  # no readable config: open_run says what is wrong
+    if saved != algo:
+        raise UserError(f"{run} was trained with --algo {saved}; resume it with that algo or "
+                        "start a new --run")
 
 
 def _show_solutions(config, spec: str, count: int = 3) -> None:

@@ -19,6 +19,13 @@ class Stage(str, Enum):
     pretrain = "pretrain"
 
 
+class Algo(str, Enum):
+    """`learn.algorithms.ALGORITHMS`, as the CLI offers them."""
+    expert_iteration = "expert-iteration"
+    rft = "rft"
+    grpo = "grpo"
+
+
 @app.command()
 def train(
     task_ref: str = typer.Argument(None, metavar="[TASK]", help="connect4 or tictactoe "
@@ -49,6 +56,10 @@ def train(
                                 + " Self-play games or training problems run on the actors; "
                                 "the learner and the run directory stay here."),
     ray_address: str = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    algo: Algo = typer.Option(None, "--algo", help="Step tasks: expert-iteration (default: "
+                              "search every training problem, distil the trees), rft (best-of-N "
+                              "with the verifier, fine-tune on the passing trajectories) or grpo "
+                              "(group-relative policy gradient: no search, no critic)."),
 ):
     """Train: AlphaZero self-play for games; for step tasks (game24, countdown, math, yours),
     self-improvement by search (after world-model pretraining, or only the pretraining with
@@ -68,13 +79,17 @@ def train(
             raise UserError("--iterations applies to --stage selfplay (use --steps)")
         if workers or ray_address:
             raise UserError("--workers applies to --stage selfplay (pretraining is one learner)")
+        if algo:
+            raise UserError("--algo applies to --stage selfplay (pretraining has one objective)")
         return train_pretrain(task_ref, run, resume, steps)
     if steps:
         raise UserError("--steps applies to --stage pretrain (use --iterations)")
     scale = scale_config(workers, ray_address)
     if reasoning:
         return train_improve(task_ref, preset, run, resume, iterations, from_scratch, model,
-                             scale)
+                             scale, algo.value if algo else None)
+    if algo:
+        raise UserError("--algo applies to step tasks (games train by AlphaZero self-play)")
     if model:
         raise UserError("--model applies to step tasks (games train their own network)")
     if from_scratch:

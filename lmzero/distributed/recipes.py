@@ -53,7 +53,8 @@ class GameSelfPlay:
 @dataclass
 class StepAttempts:
     """A unit: {"first": the attempt id of its first problem, "problems": task JSON}; each
-    problem is searched with the verifier on and its tree becomes replay examples."""
+    problem is attempted as the run's algorithm says (`learn.algorithms`: searched, or sampled
+    N times) and becomes replay examples."""
     config: Any  # selfimprove.ImproveConfig
 
     def build(self):
@@ -67,24 +68,19 @@ class StepAttempts:
         _load_arrays(state[1], arrays)
 
     def run(self, state, payload: dict, seed: list[int]) -> dict:
+        from lmzero.learn.algorithms import algorithm_for
         from lmzero.models.tinylm_steps import TinyLMStepModel
-        from lmzero.replay.buffer import TEXT_FIELDS
-        from lmzero.selfplay.step_actor import attempt_problems
         task, model, tokenizer = state
         problems = [task.problem_from_json(p) for p in payload["problems"]]
         seed = _int_seed(seed)
         step_model = TinyLMStepModel(model, tokenizer, seed=seed,
                                      max_step_chars=task.max_step_chars,
                                      meta=dict(task=task.name))
-        found = attempt_problems(task, step_model, problems, self.config.actor, task.bucket,
-                                 task.is_heldout, seed=seed)
-        arrays = {k: np.concatenate([a.examples[k] for a in found]) for k in TEXT_FIELDS}
-        arrays["attempt"] = np.concatenate([np.full(a.size, payload["first"] + j)
-                                            for j, a in enumerate(found)])
-        attempts = [dict(problem=task.problem_to_json(a.problem), solved=a.solved,
-                         examples=a.size, model_calls=a.model_calls,
-                         attempt=payload["first"] + j) for j, a in enumerate(found)]
-        return dict(arrays=arrays, attempts=attempts, count=len(found))
+        attempts, arrays = algorithm_for(self.config).collect(task, step_model, problems, seed)
+        arrays["attempt"] = np.concatenate([np.full(a["examples"], payload["first"] + j)
+                                            for j, a in enumerate(attempts)])
+        attempts = [dict(a, attempt=payload["first"] + j) for j, a in enumerate(attempts)]
+        return dict(arrays=arrays, attempts=attempts, count=len(attempts))
 
 
 @dataclass

@@ -95,12 +95,42 @@ class StepLearner:
         per_example = ce.sum(1) / n_tokens  # length-normalised, like the priors
         w = torch.as_tensor(weights, dtype=torch.float32)
         policy = (w * per_example).sum() / w.sum().clamp(min=1e-8)
-        v_target = torch.as_tensor(values, dtype=torch.float32)
+        return dict(policy=policy, value=self._value_loss(h, ends, values))
+
+    def _value_loss(self, h: torch.Tensor, ends: torch.Tensor, values) -> torch.Tensor:
+        """MSE of the tanh value head at each prompt's last token against 2v - 1 (rows whose
+        target is NaN have none)."""
+        v_target = torch.as_tensor(np.asarray(values, np.float32))
         has_value = ~torch.isnan(v_target)
         v = torch.tanh(self.model.value_head(h[torch.arange(len(ends)), ends])).squeeze(-1)
-        value = (F.mse_loss(v[has_value], 2 * v_target[has_value] - 1) if has_value.any()
-                 else v.sum() * 0)
-        return dict(policy=policy, value=value)
+        return (F.mse_loss(v[has_value], 2 * v_target[has_value] - 1) if has_value.any()
+                else v.sum() * 0)
+
+    def score(self, prompts, steps, temperature: float, values, model: TinyLM | None = None):
+        """Per-token log-probs [B, T] of each step's tokens (newline included) under the policy
+        at `temperature`, their mask [B, T], and the value loss against `values` (the policy
+        gradient's own forward: `learn.grpo`). `model`: another model of the same tokenizer
+        (the KL reference)."""
+        model = model or self.model
+        tokens, targets, ends = encode(prompts, steps, self.tokenizer, model.cfg.block_size)
+        h = model.hidden(tokens)
+        logp = F.log_softmax(model.policy_head(h).float() / temperature, dim=-1)
+        mask = targets != -100
+        picked = logp.gather(-1, targets.clamp(min=0)[..., None]).squeeze(-1)
+        return picked * mask, mask, self._value_loss(h, ends, values)
+
+    def apply_gradients(self, loss: torch.Tensor) -> None:
+        """One optimizer step on `loss` at the schedule's learning rate (gradients clipped)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.step_count += 1
+
+    def train_mode(self, on: bool) -> None:
+        self.model.train(on)
 
     def train(self, data: dict, steps: int, rng: np.random.Generator,
               probabilities: np.ndarray | None = None) -> dict:
@@ -119,13 +149,7 @@ class StepLearner:
                 weights = (weights > 0).astype(np.float32)
             loss = self.losses(data["prompt"][idx].tolist(), data["step"][idx].tolist(),
                                weights, data["value"][idx])
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.lr()
-            self.optimizer.zero_grad(set_to_none=True)
-            (loss["policy"] + self.config.value_weight * loss["value"]).backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-            self.optimizer.step()
-            self.step_count += 1
+            self.apply_gradients(loss["policy"] + self.config.value_weight * loss["value"])
             for k in sums:
                 sums[k] += float(loss[k].detach())
         self.model.eval()

@@ -97,17 +97,23 @@ class HFLearner:
             ids[b, :len(r)], mask[b, :len(r)] = torch.tensor(r), 1
         return ids, mask, torch.tensor(ends), targets
 
-    def losses(self, prompts, steps, weights, values) -> dict:
+    def _forward(self, prompts, steps, values):
+        """Hidden states [B, T, H], the step-token targets (`_batch`) and the value loss."""
         dev = self.sm.device
         ids, mask, ends, targets = self._batch(prompts, steps)
         h = self.sm.trunk(input_ids=ids.to(dev), attention_mask=mask.to(dev),
                           use_cache=False).last_hidden_state  # [B, T, H]
-        B = len(prompts)
         v_target = torch.as_tensor(np.asarray(values, np.float32), device=dev)
         has_value = ~torch.isnan(v_target)
-        logit = self.sm.value_head.logit(h[torch.arange(B), ends.to(dev)])  # [B]
+        logit = self.sm.value_head.logit(h[torch.arange(len(prompts)), ends.to(dev)])  # [B]
         value = (F.binary_cross_entropy_with_logits(logit[has_value], v_target[has_value])
                  if has_value.any() else logit.sum() * 0)
+        return h, targets, value
+
+    def losses(self, prompts, steps, weights, values) -> dict:
+        dev = self.sm.device
+        h, targets, value = self._forward(prompts, steps, values)
+        B = len(prompts)
         w = torch.as_tensor(np.asarray(weights, np.float32), device=dev)
         if not targets or not self.config.train_policy or float(w.sum()) <= 0:
             return dict(policy=value * 0, value=value)
@@ -120,26 +126,52 @@ class HFLearner:
         policy = (w * per_example).sum() / w[count > 0].sum().clamp(min=1e-8)
         return dict(policy=policy, value=value)
 
+    def score(self, prompts, steps, temperature: float, values, model=None):
+        """Per-token log-probs [B, T] of each step's tokens under the policy at `temperature`,
+        their mask [B, T] and the value loss (`learn.grpo`'s forward). A separate reference
+        `model` is not supported: LoRA's reference would be the base with adapters off."""
+        if model is not None:
+            raise ValueError("a KL reference model is not wired for hf trainees: set kl_coef=0")
+        dev = self.sm.device
+        h, targets, value = self._forward(prompts, steps, values)
+        B, T = len(prompts), max(1, max((p + 1 for _, p, _ in targets), default=1))
+        picked = torch.zeros(B, T, device=dev)
+        mask = torch.zeros(B, T, dtype=torch.bool, device=dev)
+        if targets:
+            row, pos, tok = (torch.tensor(x, device=dev) for x in zip(*targets))
+            logp = F.log_softmax(self.sm.lm_head(h[row, pos]).float() / temperature, dim=-1)
+            picked = picked.index_put((row, pos), logp.gather(-1, tok[:, None]).squeeze(-1))
+            mask[row, pos] = True
+        return picked, mask, value
+
+    def apply_gradients(self, loss: torch.Tensor) -> None:
+        """One optimizer step on `loss` (gradients clipped)."""
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        self.optimizer.step()
+        self.step_count += 1
+
+    def train_mode(self, on: bool) -> None:
+        self.sm.model.train(on)
+        if not on:
+            self.sm.weights_changed()
+
     def train(self, data: dict, steps: int, rng: np.random.Generator) -> dict:
         """`steps` gradient steps on batches drawn from replay arrays; the mean losses."""
         n = len(data["prompt"])
         if n == 0 or steps == 0:
             return dict(policy=float("nan"), value=float("nan"))
-        self.sm.model.train()
+        self.train_mode(True)
         sums = dict(policy=0.0, value=0.0)
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
         for _ in range(steps):
             idx = rng.choice(n, size=min(self.config.batch_size, n), replace=False)
             loss = self.losses([str(x) for x in data["prompt"][idx]],
                                [str(x) for x in data["step"][idx]], data["weight"][idx],
                                data["value"][idx])
-            self.optimizer.zero_grad(set_to_none=True)
-            (loss["policy"] + self.config.value_weight * loss["value"]).backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            self.optimizer.step()
-            self.step_count += 1
+            self.apply_gradients(loss["policy"] + self.config.value_weight * loss["value"])
             for k in sums:
                 sums[k] += float(loss[k].detach())
-        self.sm.model.eval()
-        self.sm.weights_changed()
+        self.train_mode(False)
         return {k: v / steps for k, v in sums.items()}

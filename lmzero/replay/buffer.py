@@ -79,6 +79,10 @@ class ReplayBuffer:
             raise ReplayError(f"{path}: arrays of different lengths {sorted(lengths)}")
         return arrays
 
+    def shard_arrays(self, shard_id: int) -> dict:
+        """One shard's rows (an on-policy learner trains on its newest round only)."""
+        return self._read(shard_id)
+
     def column(self, shard_id: int, name: str) -> np.ndarray | None:
         """One of a shard's `OPTIONAL_FIELDS` (None if the shard lacks it)."""
         with np.load(self.path(shard_id), allow_pickle=False) as z:

@@ -44,6 +44,8 @@ class Attempt:
     solved: bool
     model_calls: int
     examples: dict = field(repr=False)  # replay arrays (TEXT_FIELDS), one row per example
+    budget: Budget | None = field(default=None, repr=False)
+    """The search's calls and tokens."""
 
     @property
     def size(self) -> int:
@@ -60,7 +62,7 @@ def attempt_problems(task, model: StepModel, problems: Sequence, config: StepAct
     budgets = [Budget(max_calls=config.budget) for _ in problems]
     results = step_search(task, model, problems, config.search, budgets, seed=seed)
     return [Attempt(p, r.solved, r.budget.model_calls,
-                    examples_of(task, r, config, bucket_of(p), _name(task, p)))
+                    examples_of(task, r, config, bucket_of(p), _name(task, p)), r.budget)
             for p, r in zip(problems, results)]
 
 
