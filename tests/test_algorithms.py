@@ -230,7 +230,7 @@ def improve_config(**sampling) -> ImproveConfig:
 def test_rejection_sampling_keeps_the_distinct_passing_trajectories():
     # A1 twice (once as sampled unsorted: the same written trajectory), B once, two failures
     model = ScriptedModel(puzzle_script([A1_UNSORTED, WRONG, A1, B1, ""]))
-    algo = RejectionSampling(improve_config(group_size=5))
+    algo = RejectionSampling(improve_config(group_size=5, value_rows=True))
     attempts, data = algo.collect(TASK, model, [PUZZLE], seed=3)
     assert set(data) == set(TEXT_FIELDS)
     step = data["step"] != ""
@@ -258,10 +258,46 @@ def test_rejection_sampling_keeps_the_distinct_passing_trajectories():
 
 def test_rejection_sampling_of_an_unsolved_problem_keeps_only_values():
     model = ScriptedModel(puzzle_script([WRONG, ""]))
-    attempts, data = RejectionSampling(improve_config(group_size=4)).collect(
+    attempts, data = RejectionSampling(improve_config(group_size=4, value_rows=True)).collect(
         TASK, model, [PUZZLE], seed=0)
     assert data["step"].tolist() == [""] and data["value"].tolist() == [0.0]
     assert attempts[0]["solved"] is False and attempts[0]["examples"] == 1
+    # without value rows (the default: no critic) an unsolved problem leaves nothing
+    attempts, data = RejectionSampling(improve_config(group_size=4)).collect(
+        TASK, ScriptedModel(puzzle_script([WRONG, ""])), [PUZZLE], seed=0)
+    assert len(data["prompt"]) == 0 and attempts[0]["examples"] == 0
+
+
+def test_rft_sees_its_passing_rows_at_most_epochs_times():
+    """A round's learner steps are capped so each passing step row is drawn ~`epochs` times
+    (policy rows per step: batch_size x policy_fraction)."""
+    from dataclasses import replace
+
+    class Trainee:
+        calls = []
+
+        def train(self, data, steps, rng, probabilities):
+            self.calls.append(steps)
+            return dict(policy=0.0, value=0.0)
+
+    class Replay:
+        def __init__(self, n_pass):
+            self.data = dict(prompt=np.array(["p"] * (n_pass + 5)), weight=np.array(
+                [1.0] * n_pass + [0.0] * 5, np.float32))
+
+        def window_arrays(self):
+            return self.data
+
+    config = improve_config(epochs=2.0)
+    config = replace(config, learner=replace(config.learner, batch_size=64,
+                                             policy_fraction=0.5, steps_per_iteration=150))
+    trainee = Trainee()
+    algo = RejectionSampling(config)
+    for n_pass in (15, 1000, 10_000):
+        algo.train(trainee, Replay(n_pass), 0, None, np.random.default_rng(0))
+    assert trainee.calls == [1, 63, 150]  # ceil(2 * 15 / 32), ceil(2 * 1000 / 32), the cap
+    assert np.isnan(algo.train(trainee, Replay(0), 0, None, None)["policy"])
+    assert trainee.calls == [1, 63, 150]  # nothing passed: no step at all
 
 
 def test_rejection_sampling_refuses_heldout_problems():

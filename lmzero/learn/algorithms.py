@@ -14,6 +14,7 @@ returns the round's attempts and replay rows; `train` runs in the learner.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -73,11 +74,25 @@ class ExpertIteration(_WindowLearner):
 
 
 class RejectionSampling(_WindowLearner):
-    """Best-of-N with the verifier; the distinct passing trajectories are the targets."""
+    """Best-of-N with the verifier; the distinct passing trajectories are the targets, seen at
+    most `sampling.epochs` times each per round (a fixed step count on the few passes of a weak
+    model, 15 rows in Game of 24's first round, replayed them ~200 times and the policy
+    collapsed onto them)."""
     name = "rft"
 
     def __init__(self, config):
         self.config = config
+
+    def train(self, trainee, replay, round_index: int, probabilities, rng) -> dict:
+        data = replay.window_arrays()
+        learner = self.config.learner
+        per_step = max(1, round(learner.batch_size * (learner.policy_fraction or 1.0)))
+        passing = int((data["weight"] > 0).sum())
+        steps = min(learner.steps_per_iteration,
+                    math.ceil(self.config.sampling.epochs * passing / per_step))
+        if not steps or not len(data["prompt"]):
+            return dict(policy=float("nan"), value=float("nan"))
+        return trainee.train(data, steps, rng, probabilities(data) if probabilities else None)
 
     def collect(self, task, step_model, problems, seed):
         from lmzero.selfplay.sampling_actor import (outcome_value_rows, rows_to_arrays,
@@ -89,7 +104,7 @@ class RejectionSampling(_WindowLearner):
         for g in groups:
             passing = {tuple(zip(w.prompts, w.written)) for w in g.trajectories if w.reward > 0}
             rows = [(p, s, 1.0, np.nan) for walk in sorted(passing) for p, s in walk]
-            rows += outcome_value_rows(g)
+            rows += outcome_value_rows(g) if self.config.sampling.value_rows else []
             parts.append(rows_to_arrays(rows, task.bucket(g.problem), _name(task, g.problem)))
             attempts.append(_attempt(task, g.problem, g.solved, len(rows), g.budget))
         return attempts, _concat(parts)
@@ -110,7 +125,7 @@ class GRPO:
                                task.is_heldout)
         attempts, parts = [], []
         for g in groups:
-            rows = grpo_rows(g, self.config.grpo)
+            rows = grpo_rows(g, self.config.grpo, self.config.sampling.value_rows)
             parts.append(rows_to_arrays(rows, task.bucket(g.problem), _name(task, g.problem)))
             attempts.append(_attempt(task, g.problem, g.solved, len(rows), g.budget))
         return attempts, _concat(parts)

@@ -9,8 +9,9 @@ exp(ref - logp) - (ref - logp) - 1). Groups whose trajectories all scored the sa
 signal and are dropped. pi_old is the policy that sampled: its log-probs are computed once per
 round, before the first update, at the sampling temperature.
 
-The value head is trained alongside on Monte Carlo outcomes (`sampling_actor.outcome_value_rows`)
-only so that search can still be run on the trained model; no advantage uses it.
+With `SamplingConfig.value_rows` the value head is trained alongside on Monte Carlo outcomes
+(`sampling_actor.outcome_value_rows`), only for search on the trained model; no advantage
+uses it.
 
 Works with any learner that offers `score`, `apply_gradients` and `train_mode`
 (`learn.step_learner.StepLearner`, `models.hf_learner.HFLearner`).
@@ -37,8 +38,8 @@ class GRPOConfig:
     """Divide advantages by the group's reward std (GRPO); False: mean-centred only (Dr. GRPO,
     Liu et al. 2025, which removes the bias towards easy and hard problems)."""
     value_weight: float = 0.5
-    """Weight of the value-head loss on Monte Carlo outcomes (auxiliary: search at evaluation
-    time needs a value; the advantages never use it)."""
+    """Weight of the value-head loss on Monte Carlo outcomes when value rows are written
+    (`SamplingConfig.value_rows`; auxiliary: the advantages never use it)."""
 
     def __post_init__(self):
         if not 0 < self.clip < 1 or self.kl_coef < 0 or self.value_weight < 0:
@@ -53,12 +54,12 @@ def group_advantages(rewards: np.ndarray, scale_by_std: bool = True,
     return centred / (rewards.std() + eps) if scale_by_std else centred
 
 
-def grpo_rows(group: Group, config: GRPOConfig) -> list[tuple]:
+def grpo_rows(group: Group, config: GRPOConfig, with_values: bool = True) -> list[tuple]:
     """(prompt, step, advantage, value) rows of a group: one per step of every trajectory of a
     group whose rewards differ (the step as sampled: the ratio is of the text the policy wrote),
-    and the group's Monte Carlo value rows."""
+    and (`with_values`) the group's Monte Carlo value rows."""
     rewards = group.rewards
-    rows = outcome_value_rows(group)
+    rows = outcome_value_rows(group) if with_values else []
     if rewards.std() == 0:
         return rows
     for walk, a in zip(group.trajectories, group_advantages(rewards, config.scale_by_std)):
