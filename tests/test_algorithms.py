@@ -401,7 +401,7 @@ def test_grpo_update_raises_the_positive_step_and_lowers_the_negative_one():
     lrn = learner()
     data = grpo_data()
     before = summed(lrn, [ROOT, ROOT], [A1, B1])
-    losses = GRPOUpdate(lrn, GRPOConfig(), temperature=1.0).run(
+    losses = GRPOUpdate(lrn, GRPOConfig(epochs=30), temperature=1.0).run(
         data, steps=15, batch_size=4, rng=np.random.default_rng(0))
     after = summed(lrn, [ROOT, ROOT], [A1, B1])
     assert after[0] > before[0] + 1 and after[1] < before[1] - 1, (before, after)
@@ -427,13 +427,24 @@ def test_grpo_kl_to_a_frozen_reference_is_nonnegative_and_grows():
     assert reference is not lrn.model and not reference.training
     assert not any(p.requires_grad for p in reference.parameters())
     start = {k: v.clone() for k, v in reference.state_dict().items()}
-    update = GRPOUpdate(lrn, GRPOConfig(kl_coef=0.1), temperature=1.0, reference=reference)
+    update = GRPOUpdate(lrn, GRPOConfig(kl_coef=0.1, epochs=100), temperature=1.0,
+                        reference=reference)
     first = update.run(grpo_data(), steps=1, batch_size=4, rng=np.random.default_rng(0))
     assert first["kl"] == pytest.approx(0.0, abs=1e-5)  # the policy is the reference
     later = update.run(grpo_data(), steps=8, batch_size=4, rng=np.random.default_rng(1))
     assert later["kl"] > 1e-4
     assert all(torch.equal(v, reference.state_dict()[k]) for k, v in start.items())
     assert any(not torch.equal(v, lrn.model.state_dict()[k]) for k, v in start.items())
+
+
+def test_grpo_update_makes_at_most_epochs_passes():
+    """A round's steps are capped at ceil(epochs * rows / batch_size): 2 step rows and a value
+    row, batch 4 -> one step per 2 epochs (PPO's mu), whatever `steps` asks."""
+    for epochs, expected in ((2.0, 1), (4.0, 2), (100.0, 15)):
+        lrn = learner()
+        GRPOUpdate(lrn, GRPOConfig(epochs=epochs), temperature=1.0).run(
+            grpo_data(), steps=15, batch_size=4, rng=np.random.default_rng(0))
+        assert lrn.step_count == expected
 
 
 def test_grpo_update_without_steps_or_rows_does_nothing():
