@@ -30,11 +30,12 @@ class SearchPlayer:
         self._history: list[int] = []
         self.reuse = self.reuse and self.config.method != "gumbel"
 
-    def think(self, state: State) -> SearchResult:
-        """Search `state`; reuses the tree when `state` follows from the last searched one."""
+    def think(self, state: State, progress=None) -> SearchResult:
+        """Search `state`; reuses the tree when `state` follows from the last searched one.
+        `progress(simulations)` as in `search`."""
         tree = self._tree if self._tree is not None and self._tree.states[0][0] == state else None
         result = search(self.game, self.evaluator, None if tree else [state], self.config,
-                        self.rng, tree=tree)
+                        self.rng, tree=tree, progress=progress)
         self._tree = result.tree if self.reuse else None
         return result
 

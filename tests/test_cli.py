@@ -41,7 +41,7 @@ def test_analyse_json_finds_the_winning_and_blocking_moves(positions):
     assert [r["position"] for r in rows] == lines
     solver = Solver()
     for row in rows:
-        assert set(row) == {"position", "move", "visits", "value"}
+        assert set(row) == {"position", "move", "visits", "value", "moves"}
         assert len(row["visits"]) == 7 and sum(row["visits"]) == 3000
         best = [c + 1 for c in solver.best_moves(from_moves(row["position"]))]
         assert row["move"] in best

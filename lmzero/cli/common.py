@@ -15,6 +15,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="AlphaZero-style planning and self-improvement atop language models.")
 out = Console(width=120, markup=False)  # wide enough for the analysis table when piped;
 # no markup: steps, programs and answers are model text (`x = [x]` would lose its "[x]")
+err = Console(stderr=True, markup=False)  # progress bars: stdout holds only what a command
+# prints (a --json line stays pure JSON)
 
 
 SEED_MAX = 2**32 - 1
@@ -30,12 +32,33 @@ class Preset(str, Enum):
     full = "full"
 
 
-def progress_bar():
-    """A progress bar whose tasks carry a `last` field: the latest figures."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-               "{task.total}"), TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
-    return Progress(*columns, console=out)
+PROGRESS_HELP = "Show a progress bar on stderr (default: only when stderr is a terminal)."
+
+
+def progress_option():
+    """--progress/--no-progress: None (the default) leaves it to `progress_wanted`."""
+    return typer.Option(None, "--progress/--no-progress", help=PROGRESS_HELP,
+                        show_default=False)
+
+
+def progress_wanted(flag: bool | None) -> bool:
+    """The bar of --progress/--no-progress, else only on a terminal: a pipe or a log file gets
+    nothing (a bar redrawn ten times a second is noise there)."""
+    return sys.stderr.isatty() if flag is None else flag
+
+
+def progress_bar(transient: bool = False):
+    """A progress bar on stderr whose tasks carry a `last` field: the latest figures. Asked for
+    where stderr is no terminal (--progress), it draws as on one. Lines printed on stdout while
+    it runs go above it only when stdout is a terminal too: on a pipe they stay on the pipe."""
+    from rich.progress import BarColumn, Progress, TextColumn
+    console = err if sys.stderr.isatty() else Console(stderr=True, markup=False, width=120,
+                                                      force_terminal=True)
+    columns = (TextColumn("{task.description}"), BarColumn(16),
+               TextColumn("{task.completed}/{task.total}"), _time_column(),
+               TextColumn("{task.fields[last]}"))
+    return Progress(*columns, console=console, transient=transient,
+                    redirect_stdout=sys.stdout.isatty())
 
 
 USER_OS_ERRORS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES,
@@ -51,18 +74,43 @@ def fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _time_column():
+    """A bar's time: `left 1:05` while it runs (rich's estimate from its recent speed), `took
+    2:10` once it is complete."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    def clock(seconds: float) -> str:
+        minutes, secs = divmod(int(seconds), 60)
+        return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else \
+            f"{minutes}:{secs:02d}"
+
+    class TimeColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            if task.finished:
+                return Text(f"took {clock(task.finished_time or task.elapsed or 0)}")
+            left = task.time_remaining
+            return Text(f"left {'-:--' if left is None else clock(left)}")
+    return TimeColumn()
+
+
 class LazyProgress:
     """A progress bar that appears with the first report: a run refused before its first step
-    (a --run that is a file, --resume without a run) prints its one error line and nothing on
-    stdout. `update(**fields)` as `Progress.update` of the bar's one task."""
+    (a --run that is a file, --resume without a run) prints its one error line and nothing
+    else. `update(**fields)` as `Progress.update` of the bar's one task; nothing at all when
+    not `enabled` (`progress_wanted`). `transient`: the bar is erased when it stops."""
 
-    def __init__(self, description: str, total: int):
+    def __init__(self, description: str, total: int | None, enabled: bool = True,
+                 transient: bool = False):
         self.description, self.total = description, total
+        self.enabled, self.transient = enabled, transient
         self.bar = self.task = None
 
     def update(self, **fields) -> None:
+        if not self.enabled:
+            return
         if self.bar is None:
-            self.bar = progress_bar()
+            self.bar = progress_bar(self.transient)
             self.bar.start()
             self.task = self.bar.add_task(self.description, total=self.total, last="")
         self.bar.update(self.task, **fields)
@@ -153,7 +201,7 @@ def aborted() -> None:
     """Ctrl-C: say so and leave at once. `os._exit`, not `sys.exit`: a worker thread blocked on
     a server that never answers would otherwise hold the interpreter's exit (every file a run
     writes is atomic, so nothing written is lost)."""
-    out.show_cursor(True)  # a progress bar hid it, and os._exit runs no cleanup
+    err.show_cursor(True)  # a progress bar hid it, and os._exit runs no cleanup
     print("aborted", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()

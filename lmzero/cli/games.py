@@ -11,7 +11,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lmzero.cli.common import SEED_MAX, LazyProgress, Preset, UserError, app, out, scaled_summary
+from lmzero.cli.common import (SEED_MAX, LazyProgress, Preset, UserError, app, out,
+                               progress_option, progress_wanted, scaled_summary)
 
 MAX_SIMULATIONS = 100_000
 """Most simulations per move: the search tree holds one node (~100 bytes for Connect Four) per
@@ -102,20 +103,29 @@ def analyse(
     seed: int = seed_option("Random seed of the search."),
     solver: bool = typer.Option(False, "--solver", help="Also show the exact solver's best moves"
                                 " (win/draw/loss); slow before ply ~8."),
+    progress: bool = progress_option(),
+    html: Path = typer.Option(None, "--html", help="Also write the first position's search "
+                              "tree as one offline HTML page (docs/trees.md)."),
+    tree_json: Path = typer.Option(None, "--tree-json", help="Also write the first position's "
+                                   "search tree as JSON (schema lmzero-tree/1)."),
 ):
-    """The move the agent chooses in each position, with root visits and value."""
+    """The move the agent chooses in each position, with root visits and value, and per move
+    its prior, mean value q, lower confidence bound and principal variation."""
     if game_name != GameName.connect4:
         raise UserError("analyse supports connect4 only")
     game = _game(game_name)
     items = _read_positions(positions, game)
-    from lmzero.search import search
+    from lmzero.cli.view import check_output
+    check_output(html, "--html")
+    check_output(tree_json, "--tree-json")
     player = _player(game, simulations, seed, checkpoint, rollouts)
     total = len(items) * player.config.num_simulations
     if total > MAX_TOTAL_SIMULATIONS:
         raise UserError(f"{len(items)} positions x {player.config.num_simulations} simulations "
                         f"is more than the {MAX_TOTAL_SIMULATIONS:,} analyse runs at once: "
                         "split the file or lower --simulations")
-    result = search(game, player.evaluator, [s for _, s in items], player.config, rng=seed)
+    result = _search_positions(game, player, [s for _, s in items], seed,
+                               progress_wanted(progress))
     rows = [dict(position=text, move=int(result.action[b]) + 1,
                  visits=result.visits[b].tolist(), value=round(float(result.root_value[b]), 4))
             for b, (text, _) in enumerate(items)]
@@ -128,17 +138,68 @@ def analyse(
         exact = Solver()
         for row, (_, state) in zip(rows, items):
             row["solver_best"] = [c + 1 for c in exact.best_moves(state)]
+    for b, row in enumerate(rows):
+        row["moves"] = _moves(result.tree, b)
+    if html or tree_json:
+        _write_tree(game, result, items, player.config, html, tree_json)
     if as_json:
         for row in rows:
             print(json.dumps(row))
         return
+    _print_analysis(rows, solver)
+
+
+def _write_tree(game, result, items, config, html, tree_json) -> None:
+    """The first position's tree as a page and/or JSON; a note on stderr when the file held
+    more positions (their trees are not written)."""
+    from lmzero.cli.view import note, write_tree_files
+    from lmzero.explain import game_tree_json
+    text = items[0][0]
+    tree = game_tree_json(game, result, 0, config,
+                          title=f"{game.name}: {text or '(empty board)'}")
+    write_tree_files(tree, html, tree_json)
+    if len(items) > 1:
+        note(f"the tree written is the first position's, {text or 'the empty board'}; "
+             f"the trees of the other {len(items) - 1} are not written")
+
+
+def _search_positions(game, player, states: list, seed: int, show: bool):
+    """One batched search of every position, with a bar of the simulations done."""
+    from lmzero.search import search
+    total = len(states) * player.config.num_simulations
+    with LazyProgress("simulations", total, show) as bar:
+        def report(done: int) -> None:
+            bar.update(completed=done, last=f"{len(states)} positions")
+        return search(game, player.evaluator, states, player.config, rng=seed,
+                      progress=report if show else None)
+
+
+def _moves(tree, b: int) -> list[dict]:
+    """`analysis.root_moves` for --json: 1-based moves, figures rounded to 4 places."""
+    from lmzero.search.analysis import root_moves
+
+    def rounded(x):
+        return None if x is None else round(x, 4)
+    return [dict(move=m["action"] + 1, visits=m["visits"], prior=rounded(m["prior"]),
+                 q=rounded(m["q"]), lcb=rounded(m["lcb"]), pv=[a + 1 for a in m["pv"]])
+            for m in root_moves(tree, b)]
+
+
+def _print_analysis(rows: list[dict], solver: bool) -> None:
+    """The table: visits per column, the root's value, then the chosen move's prior, q, lcb
+    and principal variation (its first 8 moves)."""
     extra = ["solver best", "keeps"] if solver else []
-    table = Table("position", "move", *[f"c{c}" for c in range(1, 8)], "value", *extra)
+    table = Table("position", "move", *[f"c{c}" for c in range(1, 8)], "value", "prior",
+                  "q", "lcb", "pv", *extra)
     for row in rows:
         best = ([" ".join(map(str, row["solver_best"])),
                  "yes" if row["move"] in row["solver_best"] else "NO"] if solver else [])
+        chosen = next(m for m in row["moves"] if m["move"] == row["move"])
+        figures = [f"{chosen['prior']:.2f}"] + ["-" if chosen[k] is None else f"{chosen[k]:+.2f}"
+                                               for k in ("q", "lcb")]
         table.add_row(row["position"] or "(empty)", str(row["move"]),
-                      *map(str, row["visits"]), f"{row['value']:+.3f}", *best)
+                      *map(str, row["visits"]), f"{row['value']:+.3f}", *figures,
+                      " ".join(map(str, chosen["pv"][:8])), *best)
     out.print(table)
 
 
@@ -186,6 +247,7 @@ def play(
     seed: int = seed_option("Random seed of the agent."),
     checkpoint: Path = CHECKPOINT,
     rollouts: bool = ROLLOUTS,
+    progress: bool = progress_option(),
 ):
     """Play against the agent in the terminal."""
     game = _game(game_name)
@@ -200,7 +262,7 @@ def play(
                 print("bye")
                 return
         else:
-            result = player.think(state)
+            result = _think(player, state, progress_wanted(progress))
             action = int(result.action[0])
             print(f"agent plays {action + 1} (value {result.root_value[0]:+.2f} for it)")
         player.observe(action)
@@ -211,8 +273,16 @@ def play(
     print("draw" if value == 0 else ("you win" if loser != human else "the agent wins"))
 
 
+def _think(player, state, show: bool):
+    """The agent's search of `state`, with a bar of its simulations (erased after)."""
+    with LazyProgress("agent thinking", player.config.num_simulations, show,
+                      transient=True) as bar:
+        report = (lambda done: bar.update(completed=done, last="")) if show else None
+        return player.think(state, report)
+
+
 def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
-                iterations: int | None, scale=None) -> None:
+                iterations: int | None, scale=None, show_progress: bool = True) -> None:
     """AlphaZero self-play training: self-play with search, replay, learner, checkpoints."""
     from dataclasses import replace
 
@@ -226,7 +296,7 @@ def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
     if iterations:
         config = replace(config, iterations=iterations)
     run = run or Path("runs") / f"{game_name}-{preset.value}"
-    with LazyProgress(f"{game_name} iterations", config.iterations) as bar:
+    with LazyProgress(f"{game_name} iterations", config.iterations, show_progress) as bar:
 
         def report(i, phase, row):
             if row is None:

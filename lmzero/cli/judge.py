@@ -15,12 +15,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lmzero.cli.common import UserError, app, out
+from lmzero.cli.common import LazyProgress, UserError, app, out, progress_option, progress_wanted
 
 KS = (1, 10, 100)
 """pass@k reported, for each k that every judged task has at least k samples for."""
-BATCH = 512
-"""Completions sent to the sandbox in one batch."""
+BATCH = 64
+"""Completions sent to the sandbox in one batch: enough to keep its workers (one per core, at
+most 8) busy, few enough that the progress bar moves."""
 
 
 def _problems(ref: str):
@@ -98,6 +99,7 @@ def judge_command(
                                 "WITHOUT bubblewrap (rlimits only: the host's files and "
                                 "network are in their reach), for machines where no sandbox "
                                 "can be made: only for code you trust."),
+    progress: bool = progress_option(),
 ):
     """Judge completions against the tests in the sandbox: pass or why not, and pass@k."""
     from lmzero.sandbox import SandboxUnavailable
@@ -105,12 +107,8 @@ def judge_command(
     task, by_id = _problems(problems)
     found = _completions(completions, by_id, problems)
     task = replace(task, judge=Judge(unsafe=unsafe))
-    verdicts = []
     try:
-        for start in range(0, len(found), BATCH):
-            chunk = found[start:start + BATCH]
-            verdicts += task.judge_programs([(by_id[t], by_id[t].program(c))
-                                             for t, c in chunk])
+        verdicts = _judge_all(task, by_id, found, progress_wanted(progress))
     except SandboxUnavailable as exc:
         raise UserError(f"no sandbox: {exc}") from None
     finally:
@@ -129,6 +127,19 @@ def judge_command(
         print(json.dumps({**summary, "results": rows}))
         return
     _print(rows, summary)
+
+
+def _judge_all(task, by_id: dict, found: list[tuple[str, str]], show: bool) -> list:
+    """The verdict on every (task_id, completion), BATCH at a time, with a bar."""
+    verdicts = []
+    with LazyProgress("completions judged", len(found), show) as bar:
+        for start in range(0, len(found), BATCH):
+            chunk = found[start:start + BATCH]
+            verdicts += task.judge_programs([(by_id[t], by_id[t].program(c))
+                                             for t, c in chunk])
+            bar.update(completed=len(verdicts),
+                       last=f"{sum(v.passed for v in verdicts)} passed")
+    return verdicts
 
 
 def _print(rows: list[dict], summary: dict) -> None:

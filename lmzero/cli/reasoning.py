@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from lmzero.cli.common import (MAX_WORKERS, SEED_MAX, LazyProgress, Preset, UserError, app, out,
-                               scale_config, scaled_summary)
+                               progress_option, progress_wanted, scale_config, scaled_summary)
 
 MAX_CALLS = 10**9
 """Largest --budget in model calls: far past any real run (a search whose tree is exhausted
@@ -174,24 +174,28 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     workers: int = typer.Option(None, "--workers", min=1, max=MAX_WORKERS, help=WORKERS_HELP),
     ray_address: str = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
+    progress: bool = progress_option(),
+    trees: Path = typer.Option(None, "--trees", help="mcts/gumbel: write each problem's search "
+                               "tree to DIR as problem-NNNN.html and .json (docs/trees.md)."),
 ):
     """Accuracy of one method on held-out problems, with model calls, tokens and time."""
-    from lmzero.eval.reasoning import MethodConfig, evaluate as run_eval
+    from lmzero.eval.reasoning import MethodConfig
     task = load_user_task(pick_task(task_ref, task_option))
     try:
         config = MethodConfig(method=method, budget=budget, token_budget=token_budget,
                               verifier=verifier, k=k, width=width, values=values, seed=seed)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    _check_trees(trees, method, workers, ray_address)
     scale = scale_config(workers, ray_address)
     found = _problems(task, problems, split, limit, seed)
     model = _step_model(task, checkpoint, seed, model_spec)
     _check_prompts(task, model, found, problems)
     if scale is None:
-        result = run_eval(task, model, found, config)
+        result = _evaluate_here(task, model, found, config, progress_wanted(progress), trees)
     else:
         result = _evaluate_scaled(task, found, config, scale, model_spec or _checkpoint_spec(
-            task, checkpoint), show_progress=not as_json)
+            task, checkpoint), show_progress=progress_wanted(progress))
     if as_json:
         print(json.dumps(result))
         return
@@ -216,12 +220,42 @@ def _checkpoint_spec(task, checkpoint: Path | None) -> str:
     return f"tinylm:{Path(checkpoint or SHIPPED / task.name).resolve()}"
 
 
+def _check_trees(trees: Path | None, method: str, workers, ray_address) -> None:
+    """--trees: only for the search methods, in this process, into a usable directory."""
+    from lmzero.cli.view import check_output_dir
+    from lmzero.eval.reasoning import SEARCH_METHODS
+    if trees is None:
+        return
+    if method not in SEARCH_METHODS:
+        raise UserError(f"--trees writes search trees: use --method mcts or gumbel, not {method}")
+    if workers is not None or ray_address is not None:
+        raise UserError("--trees needs the search in this process: drop --workers/--ray-address")
+    check_output_dir(trees, "--trees")
+
+
+def _evaluate_here(task, model, problems, config, show_progress: bool,
+                   trees: Path | None = None) -> dict:
+    """`eval.reasoning.evaluate` with a bar: problems done, solved so far, model calls per
+    problem so far (the mean the table ends with), generated tokens per second; each search
+    tree written to `trees` (a directory) when given."""
+    import time
+    from lmzero.cli.view import tree_writer
+    from lmzero.eval.reasoning import evaluate
+    started = time.perf_counter()
+    with LazyProgress(f"{task.name} {config.method}", len(problems), show_progress) as bar:
+        def report(done: int, solved: int, calls: int, tokens: int) -> None:
+            rate = tokens / max(time.perf_counter() - started, 1e-9)
+            bar.update(completed=done, last=f"solved {solved}  {calls / len(problems):.1f} "
+                       f"calls/problem  {rate:,.0f} tok/s")
+        return evaluate(task, model, problems, config, report if show_progress else None,
+                        tree_writer(task, trees) if trees is not None else None)
+
+
 def _evaluate_scaled(task, problems, config, scale, spec: str, show_progress: bool) -> dict:
     from lmzero.eval.reasoning import evaluate_scaled
-    with LazyProgress(f"{task.name} units", None) as bar:
+    with LazyProgress(f"{task.name} units", None, show_progress) as bar:
         def report(stats):
-            if show_progress:
-                bar.update(completed=stats.done, total=stats.submitted, last=stats.line())
+            bar.update(completed=stats.done, total=stats.submitted, last=stats.line())
         return evaluate_scaled(task, spec, problems, config, scale, progress=report)
 
 
@@ -241,10 +275,15 @@ def solve(
     budget: int = typer.Option(64, "--budget", min=1, max=MAX_CALLS, help="Model calls (the "
                                "search stops earlier when its tree is exhausted)."),
     seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
+    progress: bool = progress_option(),
+    html: Path = typer.Option(None, "--html", help="Also write the search tree as one offline "
+                              "HTML page (docs/trees.md)."),
+    tree_json: Path = typer.Option(None, "--tree-json", help="Also write the search tree as "
+                                   "JSON (schema lmzero-tree/1, docs/trees.md)."),
 ):
     """Solve one problem by search and show the principal variation with visits and values."""
-    from lmzero.search.budget import Budget
-    from lmzero.search.step_search import StepSearchConfig, step_search
+    from lmzero.cli.view import check_output
+    from lmzero.search.step_search import StepSearchConfig
     from lmzero.tasks import ProblemError
     if method not in ("mcts", "gumbel"):
         raise UserError(f"solve searches with mcts or gumbel, not {method!r}")
@@ -257,12 +296,15 @@ def solve(
         parsed = task.parse_problem(problem)
     except ProblemError as exc:
         raise UserError(str(exc)) from None
+    check_output(html, "--html")
+    check_output(tree_json, "--tree-json")
     model = _step_model(task, checkpoint, seed, model_spec)
     _check_prompts(task, model, [parsed], None)
     checkable = task.checkable(parsed) if hasattr(task, "checkable") else True
     config = StepSearchConfig(method="gumbel" if method == "gumbel" else "puct",
                               verifier=checkable)
-    [result] = step_search(task, model, [parsed], config, [Budget(max_calls=budget)], seed=seed)
+    result = _search_with_bar(task, model, parsed, config, budget, seed,
+                              progress_wanted(progress))
     table = Table(title="principal variation")
     for name in ("depth", "step", "visits", "value", "prior"):
         table.add_column(name, justify="left" if name == "step" else "right")
@@ -270,8 +312,30 @@ def solve(
         table.add_row(str(depth), node["step"], str(node["visits"]), f"{node['value']:.3f}",
                       f"{node['prior']:.3f}")
     out.print(table)
+    if html or tree_json:
+        from lmzero.cli.view import write_tree_files
+        from lmzero.explain import step_tree_json
+        tree = step_tree_json(task, result, config, problem=parsed)
+        for path in write_tree_files(tree, html, tree_json):
+            out.print(f"tree: {path} ({len(tree['nodes']):,} nodes)")
     if not _print_outcome(task, result, checkable, budget):
         raise typer.Exit(1)
+
+
+def _search_with_bar(task, model, problem, config, budget: int, seed: int, show: bool):
+    """`step_search` of one problem, with a bar of model calls against the budget (erased when
+    the search ends: the table says the rest)."""
+    import time
+    from lmzero.search.budget import Budget
+    from lmzero.search.step_search import step_search
+    started = time.perf_counter()
+    with LazyProgress("search", budget, show, transient=True) as bar:
+        def report(done: int, solved: int, calls: int, tokens: int) -> None:
+            rate = tokens / max(time.perf_counter() - started, 1e-9)
+            bar.update(completed=calls, last=f"{tokens:,} tokens  {rate:,.0f} tok/s")
+        [result] = step_search(task, model, [problem], config, [Budget(max_calls=budget)],
+                               seed=seed, progress=report if show else None)
+    return result
 
 
 def _print_outcome(task, result, checkable: bool, budget: int) -> bool:
@@ -300,7 +364,7 @@ def _print_outcome(task, result, checkable: bool, budget: int) -> bool:
 
 def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                   iterations: int | None, from_scratch: bool, model: str | None,
-                  scale=None, algo: str | None = None) -> None:
+                  scale=None, algo: str | None = None, show_progress: bool = True) -> None:
     """Self-improvement: search -> replay -> learner with curation (or another `algo`), then
     three held-out puzzles solved with their principal variation."""
     from dataclasses import replace
@@ -330,7 +394,7 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
     for name in ("iteration", "greedy pass@1", f"MCTS solved @{config.eval_budget} calls",
                  "calls per solved", "train solved", "wall s"):
         table.add_column(name, justify="right")
-    with LazyProgress(f"{task_name} iterations", config.iterations) as bar:
+    with LazyProgress(f"{task_name} iterations", config.iterations, show_progress) as bar:
 
         def report(i, phase, row):
             if row is None or phase == "pretrain":
@@ -358,10 +422,14 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                       f"{row['train_solve_rate']:.1%}" if "train_solve_rate" in row else "-",
                       f"{row['wall_seconds']:.0f}")
     out.print(table)
-    from lmzero.models.hf_checkpoint import is_hf_checkpoint
-    kind = "hf:" if is_hf_checkpoint(str(run)) else "tinylm:"
-    _show_solutions(config, kind + str(run))
+    _show_solutions(config, run_model_spec(run))
     out.print(f"run directory: {run}")
+
+
+def run_model_spec(run: Path) -> str:
+    """The spec of a self-improvement run's newest model (hf: for LoRA runs, else tinylm:)."""
+    from lmzero.models.hf_checkpoint import is_hf_checkpoint
+    return ("hf:" if is_hf_checkpoint(str(run)) else "tinylm:") + str(run)
 
 
 def _check_resumed_algo(run: Path, algo: str) -> None:
@@ -376,8 +444,9 @@ def _check_resumed_algo(run: Path, algo: str) -> None:
                         "start a new --run")
 
 
-def _show_solutions(config, spec: str, count: int = 3) -> None:
-    """Solve a few held-out problems with the run's newest model (`spec`) and show how."""
+def example_solutions(config, spec: str, count: int = 3):
+    """A few held-out problems (spread over the split) searched with the model `spec` names
+    (a run's newest): (task, problems, results, the search's StepSearchConfig)."""
     from lmzero.models.spec import load_model
     from lmzero.search.budget import Budget
     from lmzero.search.step_search import StepSearchConfig, step_search
@@ -385,8 +454,15 @@ def _show_solutions(config, spec: str, count: int = 3) -> None:
     task = task_of(config)
     problems = heldout_eval_problems(config)[:count * 37:37]
     model = load_model(spec, task)
-    results = step_search(task, model, problems, StepSearchConfig(),
+    search = StepSearchConfig()
+    results = step_search(task, model, problems, search,
                           [Budget(max_calls=config.eval_budget) for _ in problems])
+    return task, problems, results, search
+
+
+def _show_solutions(config, spec: str, count: int = 3) -> None:
+    """Solve a few held-out problems with the run's newest model (`spec`) and show how."""
+    task, problems, results, _ = example_solutions(config, spec, count)
     for problem, result in zip(problems, results):
         verdict = result.answer if result.solved else "not solved"
         out.print(f"{task.describe(problem)}: {verdict} "
@@ -397,7 +473,7 @@ def _show_solutions(config, spec: str, count: int = 3) -> None:
 
 
 def train_pretrain(task_ref: str, run: Path | None, resume: bool,
-                   steps: int | None) -> None:
+                   steps: int | None, show_progress: bool = True) -> None:
     from lmzero.learn.pretrain import PretrainConfig, load_config, pretrain
     task = load_user_task(task_ref)
     task_name = task.name
@@ -410,7 +486,7 @@ def train_pretrain(task_ref: str, run: Path | None, resume: bool,
         total = steps or (load_config(run) if resume else config).steps
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    with LazyProgress(f"{task_name} pretraining steps", total) as bar:
+    with LazyProgress(f"{task_name} pretraining steps", total, show_progress) as bar:
 
         def report(row):
             bar.update(completed=row["step"] + 1, last=f"loss {row['loss_policy']:.3f} + "

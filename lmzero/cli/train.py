@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from lmzero.cli.common import MAX_WORKERS, Preset, UserError, app, scale_config
+from lmzero.cli.common import (MAX_WORKERS, Preset, UserError, app, progress_option,
+                               progress_wanted, scale_config)
 from lmzero.cli.games import train_game
 from lmzero.cli.reasoning import (RAY_ADDRESS_HELP, TASK_HELP, TASK_OPTION_HELP, WORKERS_HELP,
                                   pick_task, train_improve, train_pretrain)
@@ -60,6 +61,7 @@ def train(
                               "search every training problem, distil the trees), rft (best-of-N "
                               "with the verifier, fine-tune on the passing trajectories) or grpo "
                               "(group-relative policy gradient: no search, no critic)."),
+    progress: bool = progress_option(),
 ):
     """Train: AlphaZero self-play for games; for step tasks (game24, countdown, math, yours),
     self-improvement by search (after world-model pretraining, or only the pretraining with
@@ -81,13 +83,13 @@ def train(
             raise UserError("--workers applies to --stage selfplay (pretraining is one learner)")
         if algo:
             raise UserError("--algo applies to --stage selfplay (pretraining has one objective)")
-        return train_pretrain(task_ref, run, resume, steps)
+        return train_pretrain(task_ref, run, resume, steps, progress_wanted(progress))
     if steps:
         raise UserError("--steps applies to --stage pretrain (use --iterations)")
     scale = scale_config(workers, ray_address)
     if reasoning:
         return train_improve(task_ref, preset, run, resume, iterations, from_scratch, model,
-                             scale, algo.value if algo else None)
+                             scale, algo.value if algo else None, progress_wanted(progress))
     if algo:
         raise UserError("--algo applies to step tasks (games train by AlphaZero self-play)")
     if model:
@@ -95,4 +97,4 @@ def train(
     if from_scratch:
         raise UserError("--from-scratch applies to step tasks (games always start from "
                         "scratch)")
-    train_game(task_ref, preset, run, resume, iterations, scale)
+    train_game(task_ref, preset, run, resume, iterations, scale, progress_wanted(progress))

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from lmzero.models.step_model import StepModel
 from lmzero.search.baselines import SolveResult, best_of_n, decode, value_search
-from lmzero.search.budget import Budget
-from lmzero.search.step_search import StepSearchConfig, step_search
+from lmzero.search.budget import Budget, Progress
+from lmzero.search.step_search import StepSearchConfig, StepSearchResult, step_search
 from lmzero.tasks.base import StepTask
 
 METHODS = ("greedy", "sample", "best-of-n", "beam", "bfs", "mcts", "gumbel")
+SEARCH_METHODS = ("mcts", "gumbel")
+"""The methods with a search tree (`on_search` hears about their results)."""
+
+OnSearch = Callable[[Any, StepSearchResult, StepSearchConfig], None]
+"""`on_search(problem, result, search_config)`: one searched problem's result, tree included."""
 
 
 @dataclass
@@ -68,32 +73,50 @@ class MethodConfig:
             raise ValueError("rollout values are for mcts and gumbel with the verifier on")
 
 
-def solve_problems(task: StepTask, model: StepModel, problems: Sequence,
-                   config: MethodConfig) -> list[SolveResult]:
+def solve_problems(task: StepTask, model: StepModel, problems: Sequence, config: MethodConfig,
+                   progress: Progress | None = None,
+                   on_search: OnSearch | None = None) -> list[SolveResult]:
+    """One result per problem, `config.batch` problems at a time; `progress(done, solved,
+    calls, tokens)` hears the figures of all the problems so far (`budget.Progress`).
+    `on_search(problem, result, search_config)` gets each problem's `StepSearchResult`, its
+    tree included, in problem order as its batch ends (mcts, gumbel: `lmzero eval --trees`)."""
     results: list[SolveResult] = []
     for start in range(0, len(problems), config.batch):
         chunk = problems[start:start + config.batch]
         budgets = [Budget(config.budget, config.token_budget) for _ in chunk]
-        results += _run_method(task, model, chunk, budgets, config)
+        results += _run_method(task, model, chunk, budgets, config,
+                               _after(progress, results) if progress else None, on_search)
     return results
 
 
-def _run_method(task, model, problems, budgets, config: MethodConfig) -> list[SolveResult]:
+def _after(progress: Progress, earlier: list[SolveResult]) -> Progress:
+    """`progress` for a later chunk: its figures added to those of the `earlier` results."""
+    done, solved = len(earlier), sum(r.solved for r in earlier)
+    calls = sum(r.budget.model_calls for r in earlier)
+    tokens = sum(r.budget.generated_tokens for r in earlier)
+    return lambda d, s, c, t: progress(done + d, solved + s, calls + c, tokens + t)
+
+
+def _run_method(task, model, problems, budgets, config: MethodConfig,
+                progress: Progress | None, on_search: OnSearch | None = None) -> list[SolveResult]:
     m = config.method
     if m in ("greedy", "sample"):
         return decode(task, model, problems, budgets, greedy=m == "greedy",
-                      temperature=config.temperature)
+                      temperature=config.temperature, progress=progress)
     if m == "best-of-n":
         return best_of_n(task, model, problems, budgets, verifier=config.verifier,
-                         temperature=config.temperature)
+                         temperature=config.temperature, progress=progress)
     if m in ("beam", "bfs"):
         return value_search(task, model, problems, budgets, width=config.width, k=config.k,
                             verifier=config.verifier, separate_values=m == "bfs",
-                            temperature=config.temperature)
+                            temperature=config.temperature, progress=progress)
     search = StepSearchConfig(method="gumbel" if m == "gumbel" else "puct", k=config.k,
                               verifier=config.verifier, temperature=config.temperature,
                               values=config.values)
-    found = step_search(task, model, problems, search, budgets, seed=config.seed)
+    found = step_search(task, model, problems, search, budgets, seed=config.seed,
+                        progress=progress)
+    for problem, result in zip(problems, found if on_search else ()):
+        on_search(problem, result, search)
     return [SolveResult(r.solved, r.answer, r.final_state, r.budget) for r in found]
 
 
@@ -132,9 +155,11 @@ def _stated(task, result: SolveResult) -> dict:
     return {"stated": said} if said is not None and said != result.answer else {}
 
 
-def evaluate(task: StepTask, model: StepModel, problems: Sequence, config: MethodConfig) -> dict:
+def evaluate(task: StepTask, model: StepModel, problems: Sequence, config: MethodConfig,
+             progress: Progress | None = None, on_search: OnSearch | None = None) -> dict:
+    """`report` of `solve_problems` (with its `progress` and `on_search`), timed."""
     started = time.perf_counter()
-    results = solve_problems(task, model, problems, config)
+    results = solve_problems(task, model, problems, config, progress, on_search)
     return report(task, problems, results, time.perf_counter() - started)
 
 

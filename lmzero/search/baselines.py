@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from lmzero.models.step_model import Expansion, StepModel
-from lmzero.search.budget import Budget
+from lmzero.search.budget import Budget, Progress, report
 from lmzero.tasks.base import StepTask
 
 
@@ -50,12 +50,17 @@ def _finish(task, state, budget: Budget) -> SolveResult:
 
 
 def decode(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequence[Budget],
-           greedy: bool = True, temperature: float = 1.0) -> list[SolveResult]:
-    """One trajectory per problem: the most likely step each time (greedy) or a sampled one."""
+           greedy: bool = True, temperature: float = 1.0,
+           progress: Progress | None = None) -> list[SolveResult]:
+    """One trajectory per problem: the most likely step each time (greedy) or a sampled one.
+    `progress` as in `step_search`, after every round."""
     states = [task.initial_state(p) for p in problems]
     while True:
         live = [i for i, s in enumerate(states)
                 if not task.is_terminal(s) and budgets[i].affords()]
+        if progress is not None:  # a problem not live now never is again
+            report(progress, budgets, len(states) - len(live),
+                   sum(task.is_terminal(s) and task.reward(s) > 0 for s in states))
         if not live:
             break
         answers = _ask(task, model, [(budgets[i], states[i]) for i in live], 1, greedy=greedy,
@@ -66,11 +71,12 @@ def decode(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequen
 
 
 def best_of_n(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequence[Budget],
-              n: int | None = None, verifier: bool = True,
-              temperature: float = 1.0) -> list[SolveResult]:
+              n: int | None = None, verifier: bool = True, temperature: float = 1.0,
+              progress: Progress | None = None) -> list[SolveResult]:
     """Sample trajectories until `n` are complete (n=None: until the budget runs out; 8 without
     a cap). Oracle (`verifier`): solved if any sample is, stopping at the first. No oracle:
-    majority vote over the final answers' values (self-consistency), then score that one."""
+    majority vote over the final answers' values (self-consistency), then score that one.
+    `progress` as in `step_search`, after every round."""
     lanes: list[list] = [[] for _ in problems]  # per problem: trajectories in progress
     done: list[list] = [[] for _ in problems]  # per problem: finished (terminal) states
     capped = [b.max_calls is not None or b.max_tokens is not None for b in budgets]
@@ -91,6 +97,9 @@ def best_of_n(task: StepTask, model: StepModel, problems: Sequence, budgets: Seq
                     items.append((budgets[i], state))
                     owners.append((i, j))
                     asked += 1
+        if progress is not None:  # a problem asked nothing this round is finished
+            _report_picks(task, progress, budgets, done, verifier,
+                          {i for i, _ in owners})
         if not items:
             break
         answers = _ask(task, model, items, 1, temperature=temperature)
@@ -100,6 +109,15 @@ def best_of_n(task: StepTask, model: StepModel, problems: Sequence, budgets: Seq
             done[i] += [s for s in lanes[i] if task.is_terminal(s)]
             lanes[i] = [s for s in lanes[i] if not task.is_terminal(s)]
     return [_finish(task, _pick(task, d, verifier), b) for d, b in zip(done, budgets)]
+
+
+def _report_picks(task, progress: Progress, budgets, done: list[list], verifier: bool,
+                  asked: set[int]) -> None:
+    """best-of-N's figures: the problems asked nothing this round are finished, and solved
+    when the sample they pick is."""
+    picks = [_pick(task, d, verifier) for i, d in enumerate(done) if i not in asked]
+    report(progress, budgets, len(picks),
+           sum(s is not None and task.reward(s) > 0 for s in picks))
 
 
 def _pick(task, finished: list, verifier: bool):
@@ -122,7 +140,7 @@ def _final_value(state):
 
 def value_search(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequence[Budget],
                  width: int = 4, k: int = 4, verifier: bool = True, separate_values: bool = False,
-                 temperature: float = 1.0) -> list[SolveResult]:
+                 temperature: float = 1.0, progress: Progress | None = None) -> list[SolveResult]:
     """Breadth-first search keeping the `width` best states by the value head at each depth.
 
     `separate_values=False` is beam search: expanding a candidate (one call) returns its value
@@ -131,11 +149,13 @@ def value_search(task: StepTask, model: StepModel, problems: Sequence, budgets: 
     k steps from each frontier state, one call values each new candidate, and the best `width`
     candidates form the next frontier. Terminal candidates are judged by the verifier, or
     without it by a value call; without a verifier the answer is the best-valued terminal state.
+    Problems are searched one after another: `progress` hears after each.
     """
     results = []
     for problem, budget in zip(problems, budgets):
         results.append(_value_search_one(task, model, problem, budget, width, k, verifier,
                                          separate_values, temperature))
+        report(progress, budgets, len(results), sum(r.solved for r in results))
     return results
 
 

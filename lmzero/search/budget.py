@@ -10,6 +10,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+Progress = Callable[[int, int, int, int], None]
+"""`progress(done, solved, calls, tokens)`, as a batched method reports it after each round of
+model calls (and once at the end): problems finished so far and how many of them are solved,
+then the model calls and generated tokens every problem of the batch has spent so far. `done`
+counts each problem once, when it finishes (it never falls, and ends at the batch's size)."""
 
 
 @dataclass
@@ -85,3 +92,11 @@ class Budget:
         return {"model_calls": self.model_calls, "prompt_tokens": self.prompt_tokens,
                 "reused_prompt_tokens": self.reused_prompt_tokens,
                 "generated_tokens": self.generated_tokens, "seconds": round(self.seconds, 4)}
+
+
+def report(progress: Progress | None, budgets: Sequence[Budget], done: int, solved: int) -> None:
+    """Call `progress` (when there is one) with the batch's figures: the spending is summed from
+    `budgets` here, so a method pays for it only when someone listens."""
+    if progress is not None:
+        progress(done, solved, sum(b.model_calls for b in budgets),
+                 sum(b.generated_tokens for b in budgets))

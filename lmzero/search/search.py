@@ -7,7 +7,7 @@ new leaves' states, and sends all non-terminal ones to the evaluator in a single
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
@@ -86,6 +86,7 @@ class SearchResult:
     tree: Tree = field(repr=False)
     evaluations: int = 0  # states sent to the evaluator
     evaluator_calls: int = 0  # calls to evaluator.evaluate
+    waves: int = 0  # waves run (one evaluator call each at most); tree.wave numbers them
 
 
 class _Expander:
@@ -175,10 +176,13 @@ def _init_roots(tree: Tree, expander: _Expander, config: SearchConfig, rng) -> N
 
 def search(game: Game, evaluator: Evaluator, roots: Sequence[State] | None = None,
            config: SearchConfig | None = None, rng: np.random.Generator | int | None = None,
-           tree: Tree | None = None) -> SearchResult:
+           tree: Tree | None = None,
+           progress: Callable[[int], None] | None = None) -> SearchResult:
     """Run `config.num_simulations` simulations from each root and choose a move at each.
 
     Pass `tree` (from `reuse_tree`) instead of `roots` to continue a previous search.
+    `progress(simulations)` hears after each wave how many simulations are done, over all
+    roots (a solved root counts as done: it needs no more).
     """
     config = config or SearchConfig()
     rng = np.random.default_rng(rng)
@@ -201,17 +205,21 @@ def search(game: Game, evaluator: Evaluator, roots: Sequence[State] | None = Non
         for b in range(B):
             m = min(config.max_considered_actions, int(tree.legal[b, ROOT].sum()))
             considered[b], phase_end[b] = schedule(max(m, 1), config.num_simulations)
-    _run_waves(tree, expander, config, gumbel, considered, phase_end)
-    return _result(tree, config, rng, gumbel, expander)
+    waves = _run_waves(tree, expander, config, gumbel, considered, phase_end, progress)
+    result = _result(tree, config, rng, gumbel, expander)
+    result.waves = waves
+    return result
 
 
 def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, gumbel, considered,
-               phase_end):
+               phase_end, progress=None) -> int:
+    """Waves until every root has its simulations (or is solved); returns how many ran."""
     B = tree.batch_size
     sims_done = np.zeros(B, np.int64)
     method = _METHODS[config.method]
     use_parent_fpu = config.fpu is None
     rows = np.arange(B)
+    wave = 0
     while True:
         # a wave stops at the end of a halving phase: the halving must see the phase's values
         done = np.minimum(sims_done, config.num_simulations - 1)
@@ -219,12 +227,13 @@ def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, gumbel, co
                              phase_end[rows, done] - sims_done, 0)
         active = ~tree.solved[:, ROOT] & (remaining > 0)  # a solved root needs no more search
         if not active.any():
-            return
+            return wave
+        wave += 1
         width = int(min(config.leaves_per_call, remaining[active].max()))
         leaves = np.empty((B, width), np.int32)
         active = active[:, None] & (np.arange(width)[None, :] < remaining[:, None])
         _select(tree, active, sims_done, leaves, method, config, use_parent_fpu, gumbel,
-                considered)
+                considered, wave)
         b_idx, slot = np.nonzero(leaves >= 0)
         nodes = leaves[b_idx, slot]
         expander.expand(tree, list(zip(b_idx.tolist(), nodes.tolist())))
@@ -232,15 +241,19 @@ def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, gumbel, co
         simulate.backward(b_idx.astype(np.int64), nodes.astype(np.int64), values, tree.parent,
                           tree.sign, tree.value_sum, config.virtual_loss, tree.children,
                           tree.legal, tree.raw_value, tree.solved, config.solve)
+        if progress is not None:
+            progress(int(np.where(tree.solved[:, ROOT], config.num_simulations, sims_done).sum()))
 
 
-def _select(tree, active, sims_done, leaves, method, config, use_parent_fpu, gumbel, considered):
+def _select(tree, active, sims_done, leaves, method, config, use_parent_fpu, gumbel, considered,
+            wave: int):
     simulate.select_leaves(
         tree.parent, tree.action, tree.children, tree.prior, tree.legal, tree.visits,
         tree.value_sum, tree.raw_value, tree.sign, tree.expanded, tree.solved, tree.num_nodes,
         active, sims_done, leaves, method, config.c_init, config.c_base,
         0.0 if config.fpu is None else config.fpu, use_parent_fpu, config.uct_c,
-        config.virtual_loss, gumbel, considered, config.value_scale, config.maxvisit_init)
+        config.virtual_loss, gumbel, considered, config.value_scale, config.maxvisit_init,
+        tree.wave, wave)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:

@@ -34,10 +34,11 @@ def _root_gumbel_action(b, k, children, prior, legal, visits, value_sum, raw_val
 def select_leaves(parent, action, children, prior, legal, visits, value_sum, raw_value, sign,
                   expanded, solved, num_nodes, active, sims_done, leaves, method, c_init,
                   c_base, fpu, use_parent_fpu, uct_c, virtual_loss, gumbel, considered,
-                  value_scale, maxvisit_init):
+                  value_scale, maxvisit_init, born, wave):
     """Fill leaves [B, L] with one leaf per walk (-1 where active [B, L] is False).
 
-    sims_done [B] counts each tree's root walks (Gumbel's schedule is indexed by it).
+    sims_done [B] counts each tree's root walks (Gumbel's schedule is indexed by it); a node
+    allocated here gets `born[b, node] = wave`.
     """
     B, L = leaves.shape
     A = prior.shape[2]
@@ -75,6 +76,7 @@ def select_leaves(parent, action, children, prior, legal, visits, value_sum, raw
                     parent[b, child] = node
                     action[b, child] = a
                     children[b, node, a] = child
+                    born[b, child] = wave
                 visits[b, child] += 1
                 value_sum[b, child] -= virtual_loss
                 node = child

@@ -28,7 +28,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from lmzero.models.step_model import Expansion, StepModel
-from lmzero.search.budget import Budget
+from lmzero.search.budget import Budget, Progress, report
 from lmzero.search.seq_halving import schedule
 from lmzero.search.step_tree import ROOT, StepTree, widening_target
 from lmzero.tasks.base import StepTask
@@ -130,6 +130,9 @@ class StepSearchResult:
     exhausted: bool = False
     """Whether the search stopped because its tree was exhausted (every path ends at a terminal
     state, no node can sample a new step) before its budget was spent."""
+    closed: set[int] = field(default_factory=set, repr=False)
+    """Nodes the search closed: a judged terminal a walk reached, or a node that could not
+    widen once every child it may enter was closed (module docstring)."""
 
     def principal_variation(self) -> list[dict]:
         return [self.tree.describe(n) for n in self.path[1:]]
@@ -177,26 +180,44 @@ class _Lane:
 
 
 def step_search(task: StepTask, model: StepModel, problems: Sequence, config: StepSearchConfig,
-                budgets: Sequence[Budget] | None = None, seed: int = 0) -> list[StepSearchResult]:
-    """Search every problem (batched together) and return one result per problem."""
+                budgets: Sequence[Budget] | None = None, seed: int = 0,
+                progress: Progress | None = None) -> list[StepSearchResult]:
+    """Search every problem (batched together) and return one result per problem; after every
+    wave, `progress(done, solved, calls, tokens)` gets the batch's figures (`budget.Progress`)."""
     rng = np.random.default_rng(seed)
     budgets = budgets or [Budget() for _ in problems]
     lanes = [_Lane(task, p, b, config, rng) for p, b in zip(problems, budgets)]
     roots = [_issue(lane.tree, _Request(i, ROOT, "expand", _root_k(config), [ROOT]))
              for i, lane in enumerate(lanes)]
+    _next_wave(lanes)
     _run(task, model, lanes, roots, config)  # the root's evaluation is its first visit
     for lane in lanes:
         if config.method == "gumbel":
             lane.start_gumbel(config)
+    results: list = [None] * len(lanes)
+    done = solved = 0
     while True:
         requests = []
         for i, lane in enumerate(lanes):
             if not lane.done:
                 requests += _collect(task, i, lane, config)
+                if lane.done:  # its tree changes no more: its result is final
+                    results[i] = _result(task, lane, config)
+                    done, solved = done + 1, solved + results[i].solved
+        report(progress, budgets, done, solved)
         if all(lane.done for lane in lanes):
             break
+        _next_wave(lanes)
         _run(task, model, lanes, requests, config)
-    return [_result(task, lane, config) for lane in lanes]
+    return results
+
+
+def _next_wave(lanes: list[_Lane]) -> None:
+    """Count one more wave in every unfinished tree: its new nodes are born in it (the root in
+    wave 0, the root's first children in wave 1; `StepTree.wave`)."""
+    for lane in lanes:
+        if not lane.done:
+            lane.tree.wave_now += 1
 
 
 def _root_k(config: StepSearchConfig) -> int:
@@ -364,6 +385,7 @@ def _run(task, model: StepModel, lanes: list[_Lane], requests: list[_Request],
                                    with_value=config.values == "model")
         for r, answer in zip(group, answers):  # charged before any rollout spends more
             lanes[r.tree].budget.charge(answer)
+            lanes[r.tree].tree.tokens[r.node] += answer.prompt_tokens + answer.generated_tokens
         if kind == "expand" and config.values == "rollout":
             answers = _with_rollout_values(task, model, lanes, group, answers, config)
         for r, answer in zip(group, answers):
@@ -467,7 +489,8 @@ def _result(task, lane: _Lane, config: StepSearchConfig) -> StepSearchResult:
     return StepSearchResult(solved=solved, answer=task.answer(state) if solved else None,
                             final_state=state, path=path, tree=tree, budget=lane.budget,
                             simulations=lane.simulations,
-                            exhausted=lane.solution is None and _exhausted(lane))
+                            exhausted=lane.solution is None and _exhausted(lane),
+                            closed=lane.closed)
 
 
 def _final_path(lane: _Lane, config: StepSearchConfig) -> list[int]:

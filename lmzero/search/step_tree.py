@@ -35,6 +35,9 @@ class StepTree:
     samples: list[int] = field(default_factory=list)  # continuations sampled from the node
     saturated: list[bool] = field(default_factory=list)  # widening found nothing new, even hot
     heat: list[float] = field(default_factory=list)  # sampling temperature factor (reheating)
+    tokens: list[int] = field(default_factory=list)  # prompt + generated tokens of its requests
+    wave: list[int] = field(default_factory=list)  # search wave that created the node (root: 0)
+    wave_now: int = 0  # the wave new nodes are born in; step_search advances it
 
     @classmethod
     def new(cls, root_state) -> "StepTree":
@@ -52,7 +55,7 @@ class StepTree:
                             ("visits", 0), ("value_sum", 0.0), ("pending", 0),
                             ("raw_value", None), ("expanded", False), ("terminal", False),
                             ("reward", 0.0), ("samples", 0), ("saturated", False),
-                            ("heat", 1.0)):
+                            ("heat", 1.0), ("tokens", 0), ("wave", self.wave_now)):
             getattr(self, name).append(value)
         if parent >= 0:
             self.children[parent][step] = node

@@ -35,6 +35,7 @@ class Tree:
     expanded: np.ndarray  # bool [B, N] evaluated (or terminal): its edges may be selected
     terminal: np.ndarray  # bool [B, N] game over at this node; raw_value is the exact outcome
     solved: np.ndarray  # bool [B, N] exact value known (terminal, or proven from its children)
+    wave: np.ndarray  # int32 [B, N] search wave that allocated the node (0: root, or kept)
     num_nodes: np.ndarray  # int32 [B] nodes in use per tree
     states: list  # B lists of N game states (None until the node's state is computed)
 
@@ -54,6 +55,7 @@ class Tree:
             expanded=np.zeros((B, N), np.bool_),
             terminal=np.zeros((B, N), np.bool_),
             solved=np.zeros((B, N), np.bool_),
+            wave=np.zeros((B, N), np.int32),
             num_nodes=np.ones(B, np.int32),
             states=[[None] * N for _ in range(B)],
         )
@@ -102,7 +104,7 @@ class Tree:
         bigger = Tree.empty(self.batch_size, capacity, self.num_actions)
         n = self.capacity
         for name in ("parent", "action", "children", "prior", "legal", "visits", "value_sum",
-                     "raw_value", "sign", "expanded", "terminal", "solved"):
+                     "raw_value", "sign", "expanded", "terminal", "solved", "wave"):
             getattr(bigger, name)[:, :n] = getattr(self, name)
         bigger.num_nodes[:] = self.num_nodes
         bigger.states = [s + [None] * (capacity - n) for s in self.states]
