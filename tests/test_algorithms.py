@@ -561,9 +561,14 @@ def test_an_unknown_algo_is_a_usage_error(monkeypatch, capsys):
 @pytest.mark.slow  # three short runs of self-improvement from the shipped world model
 @pytest.mark.parametrize("algo", list(ALGORITHMS))
 def test_a_round_of_each_algo_records_its_compute(tmp_path, algo):
+    from lmzero.models.load import SHIPPED
     from lmzero.selfimprove import improve, preset
     config = with_algo(preset("game24", "quick"), algo)
-    config = replace(config, iterations=1, problems_per_iteration=8, eval_problems=4,
+    # from the shipped self-improved model: its samples pass often enough that rft and grpo
+    # have rows to learn from (their steps are capped by the rows they have; none from the
+    # world model's 8 x 4 samples)
+    config = replace(config, init=str(SHIPPED / "game24"), iterations=1,
+                     problems_per_iteration=8, eval_problems=4,
                      greedy_problems=8, eval_budget=8,
                      actor=replace(config.actor, budget=8),
                      learner=replace(config.learner, steps_per_iteration=3, batch_size=16),
