@@ -438,3 +438,21 @@ def test_viewer_script_has_no_closing_tag_and_no_network():
     assert "</" not in (viewer / "viewer.js").read_text()
     assert all(m in (viewer / "viewer.html").read_text()
                for m in ("/*VIEWER_CSS*/", "/*VIEWER_JS*/", "__TREE_DATA__"))
+
+
+@pytest.mark.slow  # starts Chromium (installs it first where missing)
+def test_the_issue_bar_solve_game24_html_opens_offline_with_its_pv(driver, tmp_path,
+                                                                   monkeypatch, capsys):
+    """`lmzero solve game24 "4 9 10 13" --html t.html` with the shipped model: the page opens
+    from disk in headless Chromium without console errors and shows the principal variation,
+    ending at the solution."""
+    from selenium.webdriver.common.by import By
+    code, out, err = lmzero(monkeypatch, capsys, "solve", "game24", "4 9 10 13", "--html",
+                            tmp_path / "t.html")
+    assert code == 0, err
+    tree = embedded((tmp_path / "t.html").read_text())
+    browser.open_page(driver, tmp_path / "t.html")
+    assert browser.console_errors(driver) == []
+    assert rendered_ids(driver, ".node.pv") == tree["pv"] and tree["answer"] == tree["pv"][-1]
+    last = driver.find_element(By.CSS_SELECTOR, f'.node[data-id="{tree["pv"][-1]}"] > .row')
+    assert "(left: 24)" in last.text
