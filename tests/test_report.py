@@ -1,27 +1,19 @@
 """`lmzero report RUN_DIR`: one self-contained page of a run made by the real training code
 (self-improvement and self-play), its example tree pages, and one line on bad input."""
 
-import io
 import re
 import sys
 from dataclasses import replace
 
 import pytest
 
-from lmzero.cli.common import main
 from lmzero.loop import train
 from lmzero.selfimprove import improve
 from tests.test_selfimprove import TINY as TINY_IMPROVE
 from tests.test_training import TINY as TINY_SELFPLAY
+from tests.test_cli_edge import lmzero
 
 
-def lmzero(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["lmzero", *map(str, args)])
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    captured = capsys.readouterr()
-    return exit_.value.code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,9 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from lmzero.cli.common import main
 from lmzero.explain import (game_tree_json, read_tree_json, render_html, step_tree_json,
                             write_html, write_tree_json)
 from lmzero.explain import browser
@@ -24,6 +22,7 @@ from lmzero.tasks.game24 import TASK
 from lmzero.tasks.tictactoe import TicTacToe, solve
 from tests.checkpoints import untrained_checkpoint
 from tests.test_step_search import PUZZLE, SOLUTION, ToyModel
+from tests.test_cli_edge import lmzero
 
 UNSOLVABLE = Problem.make([1, 1, 1, 1], 24)
 
@@ -243,13 +242,6 @@ def test_write_html_is_atomic_and_refuses_a_broken_tree(tmp_path):
 
 # ---------------------------------------------------------------- the commands
 
-def lmzero(monkeypatch, capsys, *args):
-    """Run the CLI in this process; (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["lmzero", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    captured = capsys.readouterr()
-    return exit_.value.code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
