@@ -54,7 +54,8 @@ def run_algo(task: str, algo: str, args) -> list[dict]:
     rows = Run(directory).metrics() if done else []
     while not rows or (rows[-1].get("tokens_spent", 0) < args.tokens
                        and done < args.max_rounds):
-        rows = improve(config, directory, resume=done > 0, iterations=done + 1)
+        started = (directory / "config.json").is_file()  # killed before its first round ended
+        rows = improve(config, directory, resume=started, iterations=done + 1)
         done += 1
         last = rows[-1]
         print(f"{task} {algo} round {done}: {last['tokens_spent']:,} tokens, greedy "
