@@ -169,6 +169,16 @@ def shipped_world_model(task: str) -> Path | None:
     return path if (path / checkpoint.MANIFEST).is_file() else None
 
 
+def _same_architecture(saved, cfg) -> bool:
+    """Whether a manifest's model config builds `cfg`'s model: compared with the defaults filled
+    in, so a field added to TinyLMConfig since the checkpoint was made does not disown it."""
+    from lmzero.models.tinylm import TinyLMConfig
+    try:
+        return TinyLMConfig(**saved).to_dict() == cfg.to_dict()
+    except (TypeError, ValueError):
+        return False
+
+
 def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
     """Load the starting point into `model`; says which it was. Pretraining runs only when
     needed: a shipped world model of the same architecture is used as is."""
@@ -186,7 +196,7 @@ def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
     shipped = shipped_world_model(task_of(config).name)
     if shipped is not None and not stage.exists():
         meta = checkpoint.verify(shipped)
-        if meta.get("model") == model.cfg.to_dict():
+        if _same_architecture(meta.get("model"), model.cfg):
             model.load_state_dict(checkpoint.load(shipped, shapes)[0])
             return str(shipped)
     if progress:

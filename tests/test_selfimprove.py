@@ -146,3 +146,21 @@ def test_one_iteration_improves_the_solve_rate_on_its_own_training_problems(tmp_
     assert rows[-1]["train_solve_rate"] >= 0.1  # the search found solutions to learn from
     after = solved(tmp_path / "run")
     assert after > before, (before, after)
+
+
+def test_a_shipped_world_model_stays_the_start_when_the_config_gains_a_field():
+    """A manifest written before a TinyLMConfig field existed still builds the same model: the
+    comparison fills in defaults (a new field once made every run pretrain from scratch)."""
+    from lmzero import checkpoint
+    from lmzero.learn.pretrain import build_model, tokenizer_for
+    from lmzero.models.load import SHIPPED
+    from lmzero.selfimprove import _same_architecture, preset, task_of
+    for name in ("game24", "countdown"):
+        config = preset(name, "quick")
+        model = build_model(config.pretrain, tokenizer_for(task_of(config)))
+        saved = checkpoint.verify(SHIPPED / f"{name}-pretrain")["model"]
+        assert _same_architecture(saved, model.cfg)
+        older = {k: v for k, v in model.cfg.to_dict().items() if k != "rope"}  # rope=False
+        assert not _same_architecture(older, model.cfg)  # a default that differs: another model
+        assert not _same_architecture(dict(saved, n_layer=9), model.cfg)
+        assert not _same_architecture({"no_such_field": 1}, model.cfg)
