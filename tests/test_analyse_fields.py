@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lmzero.cli.common import main
-from lmzero.cli.games import GameName, _game, _player
+from lmzero.cli.games import _game, _player
 from lmzero.search import search
 from lmzero.search.analysis import lcb, root_moves
 from lmzero.tasks.connect4 import from_moves
@@ -38,7 +38,7 @@ def analyse(monkeypatch, capsys, tmp_path, lines, *extra):
 @pytest.fixture(scope="module")
 def searched():
     """The search analyse runs (shipped network, 60 simulations, seed 0) on three positions."""
-    game = _game(GameName.connect4)
+    game = _game("connect4")
     player = _player(game, 60, 0)
     texts = ["4453", "", WIN_IN_ONE]
     states = [from_moves(t) for t in texts]
@@ -86,7 +86,7 @@ def test_q_is_the_childs_value_sum_over_visits_and_lcb_lies_below(searched):
 
 def test_pv_starts_with_the_move_and_is_legal(searched):
     texts, states, result = searched
-    game = _game(GameName.connect4)
+    game = _game("connect4")
     for b, state in enumerate(states):
         for move in root_moves(result.tree, b):
             pv = move["pv"]

@@ -78,7 +78,8 @@ def test_analyse_malformed_line_is_one_line_error_and_exit_2(positions, text, me
     (["analyse", "connect4"], "--positions"),
     (["analyse", "connect4", "--positions", "x", "--bogus"], "--bogus"),
     (["analyse", "connect4", "--positions", "x", "--simulations", "0"], "--simulations"),
-    (["analyse", "tictactoe", "--positions", "x"], "connect4 only"),
+    (["analyse", "openspiel:kuhn_poker", "--positions", "x"], "imperfect information"),
+    (["analyse", "tictactoe", "--positions", "x", "--solver"], "--solver needs connect4"),
 ])
 def test_cli_usage_errors_are_one_line_and_exit_2(args, message, positions):
     args = [positions("4\n") if a == "x" else a for a in args]

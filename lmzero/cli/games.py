@@ -1,11 +1,14 @@
-"""Game commands: `analyse` and `play` (Connect Four, tic-tac-toe), and AlphaZero self-play
-training behind `train`."""
+"""Game commands: `analyse` and `play` (Connect Four, tic-tac-toe, `openspiel:NAME`, any game
+task), and AlphaZero self-play training behind `train`.
+
+A game names and reads its own moves when it can (`move_name(state, a)`, `parse_move(text,
+state)`: OpenSpiel's action strings); otherwise a move is its 1-based action number."""
 
 from __future__ import annotations
 
 import json
 import math
-from enum import Enum
+import re
 from pathlib import Path
 
 import typer
@@ -22,14 +25,40 @@ MAX_TOTAL_SIMULATIONS = 10_000_000
 searched in one batch, ~1 GB at this size."""
 
 
-class GameName(str, Enum):
-    connect4 = "connect4"
-    tictactoe = "tictactoe"
+GAME_HELP = ("connect4, tictactoe, openspiel:NAME(params) (e.g. openspiel:breakthrough) or a "
+             "game task")
 
 
-def _game(name: GameName):
-    from lmzero.tasks import load_task
-    return load_task(name.value)
+def _game(name: str):
+    """The game a name gives (`tasks.load_task`); UserError for a bad name or a step task."""
+    from lmzero.tasks import TaskError, is_game, load_task
+    try:
+        game = load_task(name)
+    except TaskError as exc:
+        raise UserError(str(exc)) from None
+    if not is_game(game):
+        raise UserError(f"{name!r} is a step task, not a game: use {GAME_HELP}")
+    return game
+
+
+def move_label(game, state, action: int):
+    """How a move is shown: the game's name for it, else its 1-based number."""
+    name = getattr(game, "move_name", None)
+    return name(state, action) if name else action + 1
+
+
+def _action_id(game, action: int) -> dict:
+    """{"action": id} where a move is shown by name (the id `visits` is indexed by)."""
+    return {"action": action} if hasattr(game, "move_name") else {}
+
+
+def _labels(game, state, actions) -> list:
+    """`move_label` of each move of a line played from `state`."""
+    out = []
+    for a in actions:
+        out.append(move_label(game, state, a))
+        state = game.apply(state, a)
+    return out
 
 
 def _player(game, simulations: int | None, seed: int, checkpoint: Path | None = None,
@@ -86,15 +115,20 @@ def _read_positions(path: Path, game):
             raise UserError(f"{path}, line {number} ({shown}): the game is already over")
         positions.append((text, state))
     if not positions:
-        raise UserError(f"{path}: no positions (one move sequence per line, e.g. 4453)")
+        raise UserError(f"{path}: no positions (one move sequence per line, e.g. 4453, "
+                        "or a7a6 b2b3 for an OpenSpiel game)")
     return positions
 
 
 @app.command()
 def analyse(
-    game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4"),
-    positions: Path = typer.Option(..., "--positions", help="One move sequence per line: 1-based"
-                                   " columns, e.g. 4453; an empty line is the empty board."),
+    game_name: str = typer.Argument(..., metavar="GAME", help=GAME_HELP),
+    positions: Path = typer.Option(..., "--positions", help="One move sequence per line from "
+                                   "the start; an empty line is the start. connect4 and "
+                                   "tictactoe: 1-based columns or cells, e.g. 4453. OpenSpiel "
+                                   "games: OpenSpiel's action strings or action ids, separated"
+                                   " by spaces, commas or semicolons (a7a6 b2b3; x(0,0) o(1,1);"
+                                   " Point 3, Point 5; 12 40)."),
     simulations: int = simulations_option("Simulations per position (default 200 with a "
                                           "network, 2000 with rollouts)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
@@ -111,9 +145,12 @@ def analyse(
 ):
     """The move the agent chooses in each position, with root visits and value, and per move
     its prior, mean value q, lower confidence bound and principal variation."""
-    if game_name != GameName.connect4:
-        raise UserError("analyse supports connect4 only")
     game = _game(game_name)
+    if not hasattr(game, "from_moves"):
+        raise UserError(f"{game.name} reads no move lists (from_moves): analyse takes "
+                        "connect4, tictactoe or openspiel:NAME")
+    if solver and game.name != "connect4":
+        raise UserError("--solver needs connect4 (the only game with an exact solver here)")
     items = _read_positions(positions, game)
     from lmzero.cli.view import check_output
     check_output(html, "--html")
@@ -126,9 +163,10 @@ def analyse(
                         "split the file or lower --simulations")
     result = _search_positions(game, player, [s for _, s in items], seed,
                                progress_wanted(progress))
-    rows = [dict(position=text, move=int(result.action[b]) + 1,
-                 visits=result.visits[b].tolist(), value=round(float(result.root_value[b]), 4))
-            for b, (text, _) in enumerate(items)]
+    rows = [dict(position=text, move=move_label(game, state, int(result.action[b])),
+                 visits=result.visits[b].tolist(), value=round(float(result.root_value[b]), 4),
+                 **_action_id(game, int(result.action[b])))
+            for b, (text, state) in enumerate(items)]
     unusable = [r["position"] for r in rows if not math.isfinite(r["value"])]
     if unusable:  # never a NaN presented as a result (load refuses NaN weights: a last guard)
         raise UserError(f"the network's value of position {unusable[0]!r} is not a number: "
@@ -138,15 +176,15 @@ def analyse(
         exact = Solver()
         for row, (_, state) in zip(rows, items):
             row["solver_best"] = [c + 1 for c in exact.best_moves(state)]
-    for b, row in enumerate(rows):
-        row["moves"] = _moves(result.tree, b)
+    for b, (row, (_, state)) in enumerate(zip(rows, items)):
+        row["moves"] = _moves(game, state, result.tree, b)
     if html or tree_json:
         _write_tree(game, result, items, player.config, html, tree_json)
     if as_json:
         for row in rows:
             print(json.dumps(row))
         return
-    _print_analysis(rows, solver)
+    _print_analysis(rows, solver, game)
 
 
 def _write_tree(game, result, items, config, html, tree_json) -> None:
@@ -174,22 +212,33 @@ def _search_positions(game, player, states: list, seed: int, show: bool):
                       progress=report if show else None)
 
 
-def _moves(tree, b: int) -> list[dict]:
-    """`analysis.root_moves` for --json: 1-based moves, figures rounded to 4 places."""
+def _moves(game, state, tree, b: int) -> list[dict]:
+    """`analysis.root_moves` for --json: moves as `move_label`s (with their action ids),
+    figures rounded to 4 places."""
     from lmzero.search.analysis import root_moves
 
     def rounded(x):
         return None if x is None else round(x, 4)
-    return [dict(move=m["action"] + 1, visits=m["visits"], prior=rounded(m["prior"]),
-                 q=rounded(m["q"]), lcb=rounded(m["lcb"]), pv=[a + 1 for a in m["pv"]])
+    return [dict(move=move_label(game, state, m["action"]), visits=m["visits"],
+                 prior=rounded(m["prior"]), q=rounded(m["q"]), lcb=rounded(m["lcb"]),
+                 pv=_labels(game, state, m["pv"]), **_action_id(game, m["action"]))
             for m in root_moves(tree, b)]
 
 
-def _print_analysis(rows: list[dict], solver: bool) -> None:
-    """The table: visits per column, the root's value, then the chosen move's prior, q, lcb
-    and principal variation (its first 8 moves)."""
+PER_MOVE_COLUMNS = 9
+"""Games with at most this many actions get a visits column per action; others, the top 3."""
+
+
+def _print_analysis(rows: list[dict], solver: bool, game) -> None:
+    """The table: visits per move (c1.. for 1-based moves, #0.. for action ids; or the 3 most
+    visited), the root's value, then the chosen move's prior, q, lcb and principal variation
+    (its first 8 moves)."""
     extra = ["solver best", "keeps"] if solver else []
-    table = Table("position", "move", *[f"c{c}" for c in range(1, 8)], "value", "prior",
+    per_move = game.num_actions <= PER_MOVE_COLUMNS
+    named = hasattr(game, "move_name")
+    visit_columns = ([f"#{a}" if named else f"c{a + 1}" for a in range(game.num_actions)]
+                     if per_move else ["top visits"])
+    table = Table("position", "move", *visit_columns, "value", "prior",
                   "q", "lcb", "pv", *extra)
     for row in rows:
         best = ([" ".join(map(str, row["solver_best"])),
@@ -197,8 +246,11 @@ def _print_analysis(rows: list[dict], solver: bool) -> None:
         chosen = next(m for m in row["moves"] if m["move"] == row["move"])
         figures = [f"{chosen['prior']:.2f}"] + ["-" if chosen[k] is None else f"{chosen[k]:+.2f}"
                                                for k in ("q", "lcb")]
+        visits = (map(str, row["visits"]) if per_move else
+                  [" ".join(f"{m['move']}:{m['visits']}" for m in sorted(
+                      row["moves"], key=lambda m: -m["visits"])[:3])])
         table.add_row(row["position"] or "(empty)", str(row["move"]),
-                      *map(str, row["visits"]), f"{row['value']:+.3f}", *figures,
+                      *visits, f"{row['value']:+.3f}", *figures,
                       " ".join(map(str, chosen["pv"][:8])), *best)
     out.print(table)
 
@@ -225,22 +277,25 @@ def parse_move(text: str, game, state) -> int:
 def _ask_move(game, state) -> int | None:
     """A legal 0-based action from the person, or None at end of input / 'q'."""
     n = game.num_actions
+    own = getattr(game, "parse_move", None)  # the game reads its own moves (OpenSpiel's)
+    ask = "your move (a move name or action id, q to quit): " if own else \
+        f"your move (1-{n}, q to quit): "
     while True:
         try:
-            text = input(f"your move (1-{n}, q to quit): ")
+            text = input(ask)
         except EOFError:
             return None
         if text.strip().lower() in {"q", "quit", "exit"}:
             return None
         try:
-            return parse_move(text, game, state)
+            return own(text, state) if own else parse_move(text, game, state)
         except ValueError as exc:
             print(exc)
 
 
 @app.command()
 def play(
-    game_name: GameName = typer.Argument(..., metavar="GAME", help="connect4 or tictactoe"),
+    game_name: str = typer.Argument(..., metavar="GAME", help=GAME_HELP),
     simulations: int = simulations_option("Agent's simulations (default 200 with a network, "
                                           "2000 with rollouts)."),
     first: bool = typer.Option(True, "--first/--second", help="Whether you move first."),
@@ -251,6 +306,9 @@ def play(
 ):
     """Play against the agent in the terminal."""
     game = _game(game_name)
+    if getattr(game, "num_players", 2) != 2:
+        raise UserError(f"{game.name} is a one-player puzzle: play takes two-player games "
+                        "(analyse searches puzzles)")
     player = _player(game, simulations, seed, checkpoint, rollouts)
     state = game.initial_state()
     human = 0 if first else 1
@@ -264,13 +322,14 @@ def play(
         else:
             result = _think(player, state, progress_wanted(progress))
             action = int(result.action[0])
-            print(f"agent plays {action + 1} (value {result.root_value[0]:+.2f} for it)")
+            print(f"agent plays {move_label(game, state, action)} "
+                  f"(value {result.root_value[0]:+.2f} for it)")
         player.observe(action)
         state = game.apply(state, action)
     print(game.render(state))
-    value = game.terminal_value(state)
-    loser = game.to_play(state)
-    print("draw" if value == 0 else ("you win" if loser != human else "the agent wins"))
+    value, mover = game.terminal_value(state), game.to_play(state)
+    winner = mover if value > 0 else 1 - mover  # terminal_value is the mover's outcome
+    print("draw" if value == 0 else ("you win" if winner == human else "the agent wins"))
 
 
 def _think(player, state, show: bool):
@@ -286,16 +345,16 @@ def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
     """AlphaZero self-play training: self-play with search, replay, learner, checkpoints."""
     from dataclasses import replace
 
-    from lmzero.loop import PRESETS, train as run_training
+    from lmzero.loop import preset_config, train as run_training
 
-    if (game_name, preset.value) not in PRESETS:
-        games = sorted({game for game, _ in PRESETS})
-        raise UserError(f"no self-play preset for {game_name!r}: self-play trains "
-                        f"{', '.join(games)}")
-    config = PRESETS[(game_name, preset.value)]
+    try:
+        config = preset_config(game_name, preset.value)
+    except KeyError:
+        raise UserError(f"no self-play preset {preset.value!r}") from None
     if iterations:
         config = replace(config, iterations=iterations)
-    run = run or Path("runs") / f"{game_name}-{preset.value}"
+    run = run or Path("runs") / (re.sub(r"[^\w.=-]+", "_", game_name).strip("_")
+                                 + f"-{preset.value}")  # openspiel:hex(board_size=5): no ( : )
     with LazyProgress(f"{game_name} iterations", config.iterations, show_progress) as bar:
 
         def report(i, phase, row):

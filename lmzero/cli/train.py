@@ -29,8 +29,8 @@ class Algo(str, Enum):
 
 @app.command()
 def train(
-    task_ref: str = typer.Argument(None, metavar="[TASK]", help="connect4 or tictactoe "
-                                   "(self-play); a step task for self-improvement: " + TASK_HELP
+    task_ref: str = typer.Argument(None, metavar="[TASK]", help="connect4, tictactoe or "
+                                   "openspiel:NAME(params) (self-play); a step task for self-improvement: " + TASK_HELP
                                    + "."),
     task_option: str = typer.Option(None, "--task", help=TASK_OPTION_HELP),
     stage: Stage = typer.Option(Stage.selfplay, "--stage", help="selfplay: AlphaZero self-play "

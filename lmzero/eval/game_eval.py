@@ -47,6 +47,13 @@ def connect4_report(game, evaluator, games: int, simulations: int,
             moves = greedy_moves(game, evaluator, [from_moves(r["moves"]) for r in subset])
             out[f"raw_policy_best_{name}"] = float(np.mean(
                 [keeps_best(r["values"], int(a)) for r, a in zip(subset, moves)]))
+    return {**out, **scores_vs_mcts(game, evaluator, games, simulations, opponents)}
+
+
+def scores_vs_mcts(game, evaluator, games: int, simulations: int, opponents) -> dict:
+    """`score_vs_mctsN`: the network's search (`simulations`) against model-free UCT with
+    random rollouts at N simulations per move, seats alternated (any game)."""
+    out = {}
     for sims in opponents:
         result = match(game, lambda: SearchPlayer(game, evaluator, SearchConfig(
             num_simulations=simulations)), lambda: SearchPlayer(

@@ -100,7 +100,9 @@ def game_tree_json(game, result, index: int, config, title: str | None = None) -
     action = int(result.action[b])
     answer = int(tree.children[b, 0, action]) if action >= 0 else -1
     pv = [0] + (_most_visited(tree, b, answer) if answer >= 0 else [])
-    summary = (f"move {action + 1}, value {result.root_value[b]:+.3f} for the player to move"
+    name = getattr(game, "move_name", None)  # the game's name for a move, else 1-based
+    move = name(tree.states[b][0], action) if name and action >= 0 else action + 1
+    summary = (f"move {move}, value {result.root_value[b]:+.3f} for the player to move"
                if action >= 0 else "no move: the game is over")
     budget = {"model_calls": result.evaluator_calls, "evaluations": result.evaluations,
               "prompt_tokens": None, "generated_tokens": None,

@@ -4,6 +4,10 @@ Token layout: one token per cell (0 empty, 1 the mover's stone, 2 the opponent's
 the side to move (3 first player, 4 second player); the move to column/cell `a` is token 5 + a,
 read from the next-token logits at the last position. A game only has to supply `encode(state)`
 (cells from the mover's view) and, for augmentation, `mirror()` (a symmetry of its actions).
+
+A game may instead supply `observation(state)`, a float vector (OpenSpiel games do: their
+observation tensor): the network is then an MLP over it (`TinyLMConfig.observation_size`),
+"tokens" are those vectors [K, F] and move a is logit a. The game chooses by what it defines.
 """
 
 from __future__ import annotations
@@ -23,13 +27,23 @@ MOVE_TOKEN = 5
 class GameTokenizer:
     def __init__(self, game: Game):
         self.game = game
+        self.observe = getattr(game, "observation", None)
+        if self.observe is not None:  # float observations: one input row, logits = moves
+            self.observation_size = len(self.observe(game.initial_state()))
+            self.num_cells, self.length, self.vocab_size = 0, 1, game.num_actions
+            self.move_tokens = np.arange(game.num_actions)
+            return
+        self.observation_size = 0
         self.num_cells = len(game.encode(game.initial_state()))
         self.length = self.num_cells + 1  # cells + side to move
         self.vocab_size = MOVE_TOKEN + game.num_actions
         self.move_tokens = np.arange(MOVE_TOKEN, MOVE_TOKEN + game.num_actions)
 
     def tokens(self, states: Sequence[State]) -> np.ndarray:
-        """int64 [K, T] token ids of each state."""
+        """int64 [K, T] token ids of each state (float32 [K, F] observations, if the game
+        gives them)."""
+        if self.observe is not None:
+            return np.stack([self.observe(s) for s in states]).astype(np.float32, copy=False)
         out = np.empty((len(states), self.length), np.int64)
         for i, s in enumerate(states):
             cells = self.game.encode(s)
@@ -38,12 +52,13 @@ class GameTokenizer:
         return out
 
     def model_config(self, **overrides) -> TinyLMConfig:
-        return TinyLMConfig(vocab_size=self.vocab_size, block_size=self.length, **overrides)
+        return TinyLMConfig(vocab_size=self.vocab_size, block_size=self.length,
+                            observation_size=self.observation_size, **overrides)
 
     def mirror_cells(self) -> np.ndarray | None:
         """Cell permutation matching the game's action mirror (boards with a column layout)."""
         mirror = getattr(self.game, "mirror", None)
-        if mirror is None:
+        if mirror is None or self.observe is not None:
             return None
         moves = mirror()
         width = len(moves)

@@ -119,9 +119,12 @@ def load_network(path: Path, game: Game) -> NetworkEvaluator:
                               f"{game.name!r}")
     config = model_config(path, meta)
     tokenizer = GameTokenizer(game)
-    if config.vocab_size != tokenizer.vocab_size or config.block_size != tokenizer.length:
-        raise CheckpointError(f"{path}: the model's vocabulary or length ({config.vocab_size}, "
-                              f"{config.block_size}) does not fit {game.name} "
-                              f"({tokenizer.vocab_size}, {tokenizer.length})")
+    if (config.vocab_size, config.block_size, config.observation_size) != (
+            tokenizer.vocab_size, tokenizer.length, tokenizer.observation_size):
+        raise CheckpointError(f"{path}: the model's vocabulary, length or observation size "
+                              f"({config.vocab_size}, {config.block_size}, "
+                              f"{config.observation_size}) does not fit {game.name} "
+                              f"({tokenizer.vocab_size}, {tokenizer.length}, "
+                              f"{tokenizer.observation_size})")
     probe = torch.as_tensor(tokenizer.tokens([game.initial_state()]))
     return NetworkEvaluator(game, build_model(path, config, probe), tokenizer)

@@ -50,6 +50,10 @@ class TinyLMConfig:
     mlp_width: int = 256
     """Hidden width of the MLP trunk."""
     dropout: float = 0.0
+    observation_size: int = 0
+    """Float features per state read instead of tokens (a game's observation vector, e.g. an
+    OpenSpiel observation tensor): the MLP trunk then takes them as its input layer and the
+    model is a plain policy/value MLP (block_size 1). 0 = token input."""
     rope: bool = False
     """Rotary position embeddings (RoFormer, Su et al. 2021) instead of learned absolute ones:
     attention then sees relative offsets, which text needs (a step's operands sit a few
@@ -71,6 +75,12 @@ class TinyLMConfig:
         if (not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool)
                 or not 0 <= self.dropout < 1):
             raise ValueError(f"dropout must be a number in [0, 1), got {short_repr(self.dropout)}")
+        if (not isinstance(self.observation_size, int) or isinstance(self.observation_size, bool)
+                or not 0 <= self.observation_size <= 1 << 20):
+            raise ValueError(f"observation_size must be an integer in [0, {1 << 20}], got "
+                             f"{short_repr(self.observation_size)}")
+        if self.observation_size and self.trunk != "mlp":
+            raise ValueError("observation input needs the MLP trunk: set trunk='mlp'")
         if self.rope and self.trunk != "transformer":
             raise ValueError("rope needs the transformer trunk: set rope=False for trunk='mlp'")
         if self.n_embd % self.n_head:
@@ -219,13 +229,14 @@ class TinyLM(nn.Module):
     def __init__(self, cfg: TinyLMConfig):
         super().__init__()
         self.cfg = cfg
-        self.tok = nn.Embedding(cfg.vocab_size, cfg.n_embd)
-        if not cfg.rope:
-            self.pos = nn.Embedding(cfg.block_size, cfg.n_embd)
+        if not cfg.observation_size:  # observations enter the MLP directly: no embeddings
+            self.tok = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+            if not cfg.rope:
+                self.pos = nn.Embedding(cfg.block_size, cfg.n_embd)
         if cfg.trunk == "transformer":
             self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         else:
-            layers, width = [], cfg.block_size * cfg.n_embd
+            layers, width = [], cfg.observation_size or cfg.block_size * cfg.n_embd
             for _ in range(cfg.n_layer):
                 layers += [nn.Linear(width, cfg.mlp_width), nn.GELU()]
                 width = cfg.mlp_width
@@ -245,7 +256,10 @@ class TinyLM(nn.Module):
                 nn.init.zeros_(module.bias)
 
     def hidden(self, tokens: torch.Tensor) -> torch.Tensor:
-        """[B, T] token ids -> [B, T, C] hidden states (the MLP trunk fills only the last)."""
+        """[B, T] token ids -> [B, T, C] hidden states (the MLP trunk fills only the last);
+        with `observation_size`, [B, F] float observations -> [B, 1, C]."""
+        if self.cfg.observation_size:
+            return self.ln_f(self.mlp(tokens.float())).unsqueeze(1)
         B, T = tokens.shape
         if T > self.cfg.block_size:
             raise ValueError(f"sequence of {T} tokens exceeds block_size {self.cfg.block_size}")

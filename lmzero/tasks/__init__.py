@@ -4,13 +4,14 @@
                                     └─► a step task (open action space: the model writes a step,
                                         the task checks it; `base.TextTask` owns the rest)
 
-Built-in games: tic-tac-toe and Connect Four (with exact solvers). Built-in step tasks: Game of
-24, Countdown (`arith`), math word problems (`mathword`), and code with tests (`code`: `humaneval`,
-and `code` for the user's problem files). A user's task loads by reference,
-`path/to/file.py:NAME` or `package.module:NAME`, or by name once an installed package registers
-it under the entry-point group `lmzero.tasks` (`[project.entry-points."lmzero.tasks"]`,
-`mytask = "mypkg.tasks:TASK"`). NAME may be a task object, or a class or function that makes one
-when called without arguments.
+Built-in games: tic-tac-toe and Connect Four (with exact solvers), and any sequential
+perfect-information deterministic OpenSpiel game as `openspiel:NAME(params)` (`tasks.openspiel`).
+Built-in step tasks: Game of 24, Countdown (`arith`), math word problems (`mathword`), and code
+with tests (`code`: `humaneval`, and `code` for the user's problem files). A user's task loads
+by reference, `path/to/file.py:NAME` or `package.module:NAME`, or by name once an installed
+package registers it under the entry-point group `lmzero.tasks`
+(`[project.entry-points."lmzero.tasks"]`, `mytask = "mypkg.tasks:TASK"`). NAME may be a task
+object, or a class or function that makes one when called without arguments.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def load_task(ref: str):
     """
     if ref in BUILTIN:
         return _checked(_attribute(*BUILTIN[ref].split(":")), ref)
+    if ref.startswith("openspiel:"):
+        return _openspiel(ref.removeprefix("openspiel:"))
     plugins = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
     if ref in plugins:
         try:
@@ -71,8 +74,8 @@ def load_task(ref: str):
         return _checked(found, ref)
     where, sep, attr = ref.rpartition(":")
     if not sep or not where or not attr:
-        raise TaskError(f"unknown task {ref!r}: use one of {', '.join(names())} or FILE.py:NAME "
-                        "or module:NAME")
+        raise TaskError(f"unknown task {ref!r}: use one of {', '.join(names())}, "
+                        "openspiel:GAME, FILE.py:NAME or module:NAME")
     return _checked(_attribute(where, attr), ref)
 
 
@@ -88,6 +91,20 @@ def load_step_task(ref: str):
 def is_game(task) -> bool:
     """Whether a task has a closed action space (legal moves), i.e. trains by self-play."""
     return hasattr(task, "num_actions") and hasattr(task, "legal_mask")
+
+
+def _openspiel(spec: str):
+    """The adapter of OpenSpiel game `spec` (`tasks.openspiel`); TaskError (one line) if
+    OpenSpiel is not installed or cannot give a game lmzero plays."""
+    try:
+        from lmzero.tasks.openspiel import OpenSpielError, load_game
+    except ImportError:
+        raise TaskError("OpenSpiel games need the open_spiel package: "
+                        "pip install 'lmzero[openspiel]'") from None
+    try:
+        return load_game(spec)
+    except OpenSpielError as e:
+        raise TaskError(str(e)) from None
 
 
 def _attribute(where: str, attr: str):

@@ -65,6 +65,17 @@ class TicTacToe:
         cells[action] = 1 + self.to_play(state)
         return TTTState(tuple(cells))
 
+    def from_moves(self, seq: str) -> TTTState:
+        """The position after 1-based cells played from the empty board, e.g. "519"."""
+        state = self.initial_state()
+        for i, ch in enumerate(seq.strip()):
+            if ch not in "123456789":
+                raise ValueError(f"move {i + 1} ({ch!r}) is not a cell 1-9")
+            if self.is_terminal(state) or state.cells[int(ch) - 1]:
+                raise ValueError(f"move {i + 1} (cell {ch}) is not legal here")
+            state = self.apply(state, int(ch) - 1)
+        return state
+
     def key(self, state: TTTState):
         return state.cells
 
