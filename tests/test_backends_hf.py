@@ -262,8 +262,8 @@ def test_grpo_update_moves_a_lora_policy_towards_the_better_step(smol):
         return float(logp[mask].sum())
 
     before = total(good), total(bad)
-    figures = GRPOUpdate(learner, GRPOConfig(), temperature=1.0).run(
-        data, 3, 2, np.random.default_rng(0))
+    figures = GRPOUpdate(learner, GRPOConfig(epochs=3), temperature=1.0).run(
+        data, 3, 2, np.random.default_rng(0))  # 3 passes over the 2 rows: 3 steps of 2
     after = total(good), total(bad)
     assert after[0] > before[0] and after[1] < before[1]
     assert learner.step_count == 3 and figures["kl"] == 0.0
