@@ -99,7 +99,7 @@ def game_tree_json(game, result, index: int, config, title: str | None = None) -
     nodes = [_game_node(tree, b, n, render) for n in range(count)]
     action = int(result.action[b])
     answer = int(tree.children[b, 0, action]) if action >= 0 else -1
-    pv = [0] + (_most_visited(tree, b, answer) if answer >= 0 else [])
+    pv = [0] + (tree.most_visited_path(b, answer) if answer >= 0 else [])
     name = getattr(game, "move_name", None)  # the game's name for a move, else 1-based
     move = name(tree.states[b][0], action) if name and action >= 0 else action + 1
     summary = (f"move {move}, value {result.root_value[b]:+.3f} for the player to move"
@@ -130,18 +130,6 @@ def _game_node(tree, b: int, n: int, render) -> dict:
             "closed": "solved" if tree.solved[b, n] else None, "tokens": None,
             "wave": int(tree.wave[b, n]),
             "board": render(state).splitlines() if render and state is not None else None}
-
-
-def _most_visited(tree, b: int, node: int) -> list[int]:
-    """`node` and then the most visited child, down to a node without visited children."""
-    path = [node]
-    while True:
-        kids = tree.children[b, node]
-        kids = kids[kids >= 0]
-        if not kids.size or tree.visits[b, kids].max() == 0:
-            return path
-        node = int(kids[tree.visits[b, kids].argmax()])
-        path.append(node)
 
 
 def dumps(tree: dict) -> str:

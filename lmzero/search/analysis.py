@@ -39,14 +39,10 @@ def lcb(q: float, n: int, z: float = LCB_Z) -> float:
 def principal_variation(tree: Tree, b: int, action: int, most: int = PV_MOVES) -> list[int]:
     """`action` at tree `b`'s root, then the most visited move at each node below while one was
     visited: 0-based actions, at most `most` of them."""
-    pv, node = [action], int(tree.children[b, ROOT, action])
-    while node >= 0 and len(pv) < most:
-        visits = tree.child_visits(b, node)
-        if visits.max(initial=0) <= 0:
-            break
-        pv.append(int(np.argmax(visits)))
-        node = int(tree.children[b, node, pv[-1]])
-    return pv
+    child = int(tree.children[b, ROOT, action])
+    if child < 0:  # a move never tried: no node below it yet
+        return [action]
+    return [action] + [int(tree.action[b, n]) for n in tree.most_visited_path(b, child, most)[1:]]
 
 
 def root_moves(tree: Tree, b: int) -> list[dict]:

@@ -78,6 +78,18 @@ class Tree:
         kids = self.children[b, node]
         return np.where(kids >= 0, self.visits[b, np.maximum(kids, 0)], 0)
 
+    def most_visited_path(self, b: int, node: int = ROOT, most: int | None = None) -> list[int]:
+        """Node ids of tree `b` from `node` down the most visited child (ties: the lower
+        action) while one was visited: at most `most` nodes."""
+        path = [node]
+        while most is None or len(path) < most:
+            visits = self.child_visits(b, node)
+            if visits.max(initial=0) <= 0:
+                break
+            node = int(self.children[b, node, int(np.argmax(visits))])
+            path.append(node)
+        return path
+
     def child_values(self, b: int, node: int = ROOT) -> np.ndarray:
         """float [A] mean value of each edge, from the point of view of the player at `node`.
 
