@@ -26,7 +26,7 @@ import torch
 from lmzero import checkpoint
 from lmzero.checkpoint import write_atomic
 from lmzero.learn.algorithms import ALGORITHMS, algorithm_for
-from lmzero.learn.grpo import GRPOConfig
+from lmzero.learn.grpo import GRPOConfig, GRPOUpdate
 from lmzero.learn.pretrain import (PretrainConfig, build_model, make_task,
                                    pretrain, tokenizer_for)
 from lmzero.learn.step_learner import StepLearnerConfig
@@ -285,7 +285,6 @@ def _kl_reference(config: ImproveConfig, run: Run, trainee):
         return None
     reference = build_model(config.pretrain, trainee.tokenizer)
     _starting_weights(config, run, reference, None)
-    from lmzero.learn.grpo import GRPOUpdate
     return GRPOUpdate.frozen_copy(reference)
 
 

@@ -20,7 +20,8 @@ from lmzero.replay.buffer import TEXT_FIELDS
 from lmzero.search.budget import Budget
 from lmzero.selfimprove import ALGO_LEARNING_RATES, ImproveConfig, with_algo
 from lmzero.selfplay.sampling_actor import (Group, SamplingConfig, Trajectory,
-                                            outcome_value_rows, rows_to_arrays, sample_groups)
+                                            outcome_value_rows, sample_groups)
+from lmzero.selfplay.step_actor import rows_to_arrays
 from lmzero.tasks import load_task
 from lmzero.tasks.arith import Problem
 from tests.test_cli_edge import assert_user_error, lmzero

@@ -283,9 +283,10 @@ def solve(
 ):
     """Solve one problem by search and show the principal variation with visits and values."""
     from lmzero.cli.view import check_output
+    from lmzero.eval.reasoning import SEARCH_METHODS
     from lmzero.search.step_search import StepSearchConfig
     from lmzero.tasks import ProblemError
-    if method not in ("mcts", "gumbel"):
+    if method not in SEARCH_METHODS:
         raise UserError(f"solve searches with mcts or gumbel, not {method!r}")
     if task_option and problem is None:  # `solve --task F.py:NAME PROBLEM`
         task_ref, problem = None, task_ref

@@ -63,12 +63,12 @@ class MethodConfig:
         if self.k < 1 or self.width < 1 or self.batch < 1:
             raise ValueError("k, width and batch must be at least 1")
         most = StepSearchConfig.max_samples  # a node holds at most this many distinct steps
-        if self.method in ("mcts", "gumbel") and self.k > most:
+        if self.method in SEARCH_METHODS and self.k > most:
             raise ValueError(f"k={self.k}: {self.method} samples at most {most} steps per node "
                              f"(StepSearchConfig.max_samples); use k from 1 to {most}")
         if self.values not in ("model", "rollout"):
             raise ValueError(f"values must be 'model' or 'rollout', got {self.values!r}")
-        if self.values == "rollout" and (self.method not in ("mcts", "gumbel")
+        if self.values == "rollout" and (self.method not in SEARCH_METHODS
                                          or not self.verifier):
             raise ValueError("rollout values are for mcts and gumbel with the verifier on")
 

@@ -43,19 +43,20 @@ def _concat(parts: list[dict]) -> dict:
     return {k: np.concatenate([p[k] for p in parts]) for k in TEXT_FIELDS}
 
 
-def _name(task, problem) -> str:
-    describe = getattr(task, "describe", None)
-    return describe(problem) if describe else str(problem)
-
-
 class _WindowLearner:
     """Train on the replay window, drawn with the curation weights (expert iteration, RFT)."""
     config = None
 
     def train(self, trainee, replay, round_index: int, probabilities, rng) -> dict:
         data = replay.window_arrays()
-        weights = probabilities(data) if probabilities else None
-        return trainee.train(data, self.config.learner.steps_per_iteration, rng, weights)
+        steps = self.steps(data)
+        if not steps:
+            return dict(policy=float("nan"), value=float("nan"))
+        return trainee.train(data, steps, rng, probabilities(data) if probabilities else None)
+
+    def steps(self, data: dict) -> int:
+        """The round's learner steps."""
+        return self.config.learner.steps_per_iteration
 
 
 class ExpertIteration(_WindowLearner):
@@ -73,6 +74,20 @@ class ExpertIteration(_WindowLearner):
         return attempts, _concat([a.examples for a in found])
 
 
+def _sampled_round(config, task, step_model, problems, seed, rows_of) -> tuple[list, dict]:
+    """rft's and grpo's `collect`: groups of sampled trajectories (`sampling_actor`), each
+    group's replay rows as `rows_of(group)` makes them, and its attempt."""
+    from lmzero.selfplay.sampling_actor import sample_groups
+    from lmzero.selfplay.step_actor import problem_name, rows_to_arrays
+    _seed(step_model, seed)
+    attempts, parts = [], []
+    for g in sample_groups(task, step_model, problems, config.sampling, task.is_heldout):
+        rows = rows_of(g)
+        parts.append(rows_to_arrays(rows, task.bucket(g.problem), problem_name(task, g.problem)))
+        attempts.append(_attempt(task, g.problem, g.solved, len(rows), g.budget))
+    return attempts, _concat(parts)
+
+
 class RejectionSampling(_WindowLearner):
     """Best-of-N with the verifier; the distinct passing trajectories are the targets, seen at
     most `sampling.epochs` times each per round (a fixed step count on the few passes of a weak
@@ -83,31 +98,21 @@ class RejectionSampling(_WindowLearner):
     def __init__(self, config):
         self.config = config
 
-    def train(self, trainee, replay, round_index: int, probabilities, rng) -> dict:
-        data = replay.window_arrays()
+    def steps(self, data: dict) -> int:
         learner = self.config.learner
         per_step = max(1, round(learner.batch_size * (learner.policy_fraction or 1.0)))
         passing = int((data["weight"] > 0).sum())
-        steps = min(learner.steps_per_iteration,
-                    math.ceil(self.config.sampling.epochs * passing / per_step))
-        if not steps or not len(data["prompt"]):
-            return dict(policy=float("nan"), value=float("nan"))
-        return trainee.train(data, steps, rng, probabilities(data) if probabilities else None)
+        return min(learner.steps_per_iteration,
+                   math.ceil(self.config.sampling.epochs * passing / per_step))
 
     def collect(self, task, step_model, problems, seed):
-        from lmzero.selfplay.sampling_actor import (outcome_value_rows, rows_to_arrays,
-                                                    sample_groups)
-        _seed(step_model, seed)
-        groups = sample_groups(task, step_model, problems, self.config.sampling,
-                               task.is_heldout)
-        attempts, parts = [], []
-        for g in groups:
-            passing = {tuple(zip(w.prompts, w.written)) for w in g.trajectories if w.reward > 0}
-            rows = [(p, s, 1.0, np.nan) for walk in sorted(passing) for p, s in walk]
-            rows += outcome_value_rows(g) if self.config.sampling.value_rows else []
-            parts.append(rows_to_arrays(rows, task.bucket(g.problem), _name(task, g.problem)))
-            attempts.append(_attempt(task, g.problem, g.solved, len(rows), g.budget))
-        return attempts, _concat(parts)
+        return _sampled_round(self.config, task, step_model, problems, seed, self._rows)
+
+    def _rows(self, group) -> list[tuple]:
+        from lmzero.selfplay.sampling_actor import outcome_value_rows
+        passing = {tuple(zip(w.prompts, w.written)) for w in group.trajectories if w.reward > 0}
+        rows = [(p, s, 1.0, np.nan) for walk in sorted(passing) for p, s in walk]
+        return rows + (outcome_value_rows(group) if self.config.sampling.value_rows else [])
 
 
 class GRPO:
@@ -119,16 +124,8 @@ class GRPO:
 
     def collect(self, task, step_model, problems, seed):
         from lmzero.learn.grpo import grpo_rows
-        from lmzero.selfplay.sampling_actor import rows_to_arrays, sample_groups
-        _seed(step_model, seed)
-        groups = sample_groups(task, step_model, problems, self.config.sampling,
-                               task.is_heldout)
-        attempts, parts = [], []
-        for g in groups:
-            rows = grpo_rows(g, self.config.grpo, self.config.sampling.value_rows)
-            parts.append(rows_to_arrays(rows, task.bucket(g.problem), _name(task, g.problem)))
-            attempts.append(_attempt(task, g.problem, g.solved, len(rows), g.budget))
-        return attempts, _concat(parts)
+        return _sampled_round(self.config, task, step_model, problems, seed, lambda g: grpo_rows(
+            g, self.config.grpo, self.config.sampling.value_rows))
 
     def train(self, trainee, replay, round_index: int, probabilities, rng) -> dict:
         from lmzero.learn.grpo import GRPOUpdate

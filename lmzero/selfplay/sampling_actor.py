@@ -17,6 +17,7 @@ import numpy as np
 
 from lmzero.models.step_model import StepModel
 from lmzero.search.budget import Budget
+from lmzero.selfplay.step_actor import written_line
 
 
 @dataclass
@@ -52,8 +53,8 @@ class Trajectory:
     steps: list[str] = field(default_factory=list)
     """The step sampled there, as the model wrote it."""
     written: list[str] = field(default_factory=list)
-    """The step as the task wrote it into the next prompt (`step_actor.written_step`'s rule:
-    the canonical line a fine-tuned model will read back)."""
+    """The step as the task wrote it into the next prompt (`step_actor.written_line`: the
+    canonical line a fine-tuned model will read back)."""
     reward: float = 0.0
     """The verifier's reward of the final state (0 when unfinished)."""
 
@@ -97,32 +98,12 @@ def sample_groups(task, model: StepModel, problems: Sequence, config: SamplingCo
             walk = groups[i].trajectories[j]
             walk.prompts.append(prompt)
             walk.steps.append(step)
-            walk.written.append(_written(task, prompt, after, step))
+            walk.written.append(written_line(prompt, task.prompt(after), step))
     for group, row in zip(groups, states):
         group.budget.stop()
         for walk, state in zip(group.trajectories, row):
             walk.reward = float(task.reward(state)) if task.is_terminal(state) else 0.0
     return groups
-
-
-def _written(task, before: str, state, step: str) -> str:
-    after = task.prompt(state)
-    line = after[len(before):].rstrip("\n")
-    return line if after.startswith(before) and line and "\n" not in line else step
-
-
-def rows_to_arrays(rows: list[tuple], bucket: str, problem: str) -> dict:
-    """Replay arrays (`replay.TEXT_FIELDS`) of (prompt, step, weight, value) rows."""
-    if not rows:
-        rows_t: tuple = ((), (), (), ())
-    else:
-        rows_t = tuple(zip(*rows))
-    prompts, steps, weights, values = rows_t
-    n = len(prompts)
-    return dict(prompt=np.array(prompts, dtype=str), step=np.array(steps, dtype=str),
-                weight=np.array(weights, np.float32), value=np.array(values, np.float32),
-                bucket=np.array([bucket] * n, dtype=str), problem=np.array([problem] * n,
-                                                                            dtype=str))
 
 
 def outcome_value_rows(group: Group) -> list[tuple]:

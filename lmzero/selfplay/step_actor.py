@@ -58,11 +58,11 @@ def attempt_problems(task, model: StepModel, problems: Sequence, config: StepAct
     training never sees them."""
     for p in problems:
         if is_heldout(p):
-            raise ValueError(f"held-out problem {_name(task, p)} offered for training")
+            raise ValueError(f"held-out problem {problem_name(task, p)} offered for training")
     budgets = [Budget(max_calls=config.budget) for _ in problems]
     results = step_search(task, model, problems, config.search, budgets, seed=seed)
     return [Attempt(p, r.solved, r.budget.model_calls,
-                    examples_of(task, r, config, bucket_of(p), _name(task, p)), r.budget)
+                    examples_of(task, r, config, bucket_of(p), problem_name(task, p)), r.budget)
             for p, r in zip(problems, results)]
 
 
@@ -79,19 +79,24 @@ def _grafted_path_rows(task, result: StepSearchResult, on_path: set) -> list[tup
     return rows
 
 
-def _name(task, problem) -> str:
+def problem_name(task, problem) -> str:
     """One line naming a problem (`task.describe`: `4 9 10 13 -> 24`, a question)."""
     describe = getattr(task, "describe", None)
     return describe(problem) if describe else str(problem)
 
 
 def written_step(task, tree, parent: int, child: int) -> str:
-    """The step as the task wrote it into the child's prompt (canonical: a calculator call with
-    its exact result, Game of 24's sorted `left:`), else the sampled text: the model learns the
-    line it will read back, never a wrong result the task corrected."""
-    before, after = task.prompt(tree.states[parent]), task.prompt(tree.states[child])
+    """The step as the task wrote it into the child's prompt (`written_line`)."""
+    return written_line(task.prompt(tree.states[parent]), task.prompt(tree.states[child]),
+                        tree.step[child])
+
+
+def written_line(before: str, after: str, sampled: str) -> str:
+    """The line a step added to the prompt (canonical: a calculator call with its exact result,
+    Game of 24's sorted `left:`), else the `sampled` text: the model learns the line it will
+    read back, never a wrong result the task corrected."""
     line = after[len(before):].rstrip("\n")
-    return line if after.startswith(before) and line and "\n" not in line else tree.step[child]
+    return line if after.startswith(before) and line and "\n" not in line else sampled
 
 
 def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket: str,
@@ -125,11 +130,15 @@ def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket:
         # terminal states get no value rows: with the verifier on, search never asks the value
         # head about them (and dead ends would swamp the replay: ~80% of all rows)
     rows += _grafted_path_rows(task, result, on_path)
-    if not rows:
-        return {k: np.array([], dtype=t) for k, t in (
-            ("prompt", str), ("step", str), ("weight", np.float32), ("value", np.float32),
-            ("bucket", str), ("problem", str))}
-    prompts, steps, weights, values = zip(*rows)
-    return dict(prompt=np.array(prompts), step=np.array(steps),
+    return rows_to_arrays(rows, bucket, problem)
+
+
+def rows_to_arrays(rows: list[tuple], bucket: str, problem: str) -> dict:
+    """Replay arrays (`replay.TEXT_FIELDS`) of (prompt, step, weight, value) rows of one
+    problem."""
+    prompts, steps, weights, values = tuple(zip(*rows)) if rows else ((), (), (), ())
+    n = len(rows)
+    return dict(prompt=np.array(prompts, dtype=str), step=np.array(steps, dtype=str),
                 weight=np.array(weights, np.float32), value=np.array(values, np.float32),
-                bucket=np.array([bucket] * len(rows)), problem=np.array([problem] * len(rows)))
+                bucket=np.array([bucket] * n, dtype=str), problem=np.array([problem] * n,
+                                                                            dtype=str))
