@@ -119,7 +119,7 @@ def _game_node(tree, b: int, n: int, render) -> dict:
     already is; `raw_value` is the mover-at-the-node's view, so it is multiplied by `sign`."""
     parent, visits, sign = int(tree.parent[b, n]), int(tree.visits[b, n]), int(tree.sign[b, n])
     action = int(tree.action[b, n])
-    state = tree.states[b][n]
+    state = tree.state(b, n)
     value = _num(sign * tree.raw_value[b, n]) if tree.expanded[b, n] else None
     return {"id": n, "parent": parent if parent >= 0 else None,
             "step": action + 1 if parent >= 0 else None, "visits": visits,

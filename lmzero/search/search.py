@@ -13,7 +13,8 @@ import numpy as np
 
 from lmzero.search import action_selection, simulate
 from lmzero.search.action_selection import GUMBEL, PUCT, UCT
-from lmzero.search.evaluators import Evaluator
+from lmzero.search.compiled import leaf_arrays, plan_wave, seed_state, tree_arrays
+from lmzero.search.evaluators import Evaluator, RolloutEvaluator
 from lmzero.search.seq_halving import schedule
 from lmzero.search.tree import ROOT, Tree
 from lmzero.tasks.base import Game, State
@@ -111,6 +112,9 @@ class _Expander:
         return state
 
     def expand(self, tree: Tree, pairs: Sequence[tuple[int, int]]) -> None:
+        if tree.packed is not None:
+            return self.expand_packed(tree, np.array([b for b, _ in pairs], np.int64),
+                                      np.array([n for _, n in pairs], np.int64))
         todo: dict[tuple[int, int], State] = {}
         for b, node in pairs:
             if tree.expanded[b, node] or (b, node) in todo:
@@ -135,6 +139,22 @@ class _Expander:
             tree.raw_value[b, node] = v
             tree.expanded[b, node] = True
 
+    def expand_packed(self, tree: Tree, b_idx: np.ndarray, nodes: np.ndarray) -> None:
+        """`expand` for packed states: compiled up to the evaluator, which gets the wave's
+        new live leaves in one call."""
+        need = np.empty(len(b_idx), np.bool_)
+        tree.kernels.expand(b_idx, nodes, leaf_arrays(tree), 0, np.uint64(1), need)
+        b_idx, nodes = b_idx[need], nodes[need]
+        if not len(b_idx):
+            return
+        priors, values = self._evaluate([tree.state(b, n) for b, n in zip(b_idx, nodes)])
+        legal = tree.legal[b_idx, nodes]
+        p = np.asarray(priors, np.float32) * legal
+        total = p.sum(axis=1, keepdims=True)
+        uniform = legal / np.maximum(legal.sum(axis=1, keepdims=True), 1)
+        tree.prior[b_idx, nodes] = np.where(total > 0, p / np.where(total > 0, total, 1), uniform)
+        tree.raw_value[b_idx, nodes] = values
+
     def _evaluate(self, states: list[State]) -> tuple[np.ndarray, np.ndarray]:
         if self.cache is None:
             self.calls += 1
@@ -156,7 +176,8 @@ def _new_tree(game: Game, roots: Sequence[State], capacity: int) -> Tree:
     tree = Tree.empty(len(roots), capacity, game.num_actions)
     for b, state in enumerate(roots):
         tree.states[b][ROOT] = state
-    return tree
+    kernels = getattr(game, "kernels", None)
+    return tree.with_kernels(kernels) if kernels is not None else tree
 
 
 def _init_roots(tree: Tree, expander: _Expander, config: SearchConfig, rng) -> None:
@@ -205,44 +226,85 @@ def search(game: Game, evaluator: Evaluator, roots: Sequence[State] | None = Non
         for b in range(B):
             m = min(config.max_considered_actions, int(tree.legal[b, ROOT].sum()))
             considered[b], phase_end[b] = schedule(max(m, 1), config.num_simulations)
-    waves = _run_waves(tree, expander, config, gumbel, considered, phase_end, progress)
+    plan = (gumbel, considered, phase_end)
+    if _compiled_playouts(game, evaluator, tree, config):
+        waves = _run_compiled_waves(tree, expander, config, plan, progress)
+    else:
+        waves = _run_waves(tree, expander, config, plan, progress)
     result = _result(tree, config, rng, gumbel, expander)
     result.waves = waves
     return result
 
 
-def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, gumbel, considered,
-               phase_end, progress=None) -> int:
+def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, schedule,
+               progress=None) -> int:
     """Waves until every root has its simulations (or is solved); returns how many ran."""
-    B = tree.batch_size
-    sims_done = np.zeros(B, np.int64)
+    gumbel, considered, phase_end = schedule
+    sims_done = np.zeros(tree.batch_size, np.int64)
     method = _METHODS[config.method]
     use_parent_fpu = config.fpu is None
-    rows = np.arange(B)
     wave = 0
     while True:
-        # a wave stops at the end of a halving phase: the halving must see the phase's values
-        done = np.minimum(sims_done, config.num_simulations - 1)
-        remaining = np.where(sims_done < config.num_simulations,
-                             phase_end[rows, done] - sims_done, 0)
-        active = ~tree.solved[:, ROOT] & (remaining > 0)  # a solved root needs no more search
-        if not active.any():
+        active = plan_wave(tree.solved, sims_done, phase_end, config.num_simulations,
+                           config.leaves_per_call)
+        if not active.shape[1]:
             return wave
         wave += 1
-        width = int(min(config.leaves_per_call, remaining[active].max()))
-        leaves = np.empty((B, width), np.int32)
-        active = active[:, None] & (np.arange(width)[None, :] < remaining[:, None])
+        leaves = np.empty(active.shape, np.int32)
         _select(tree, active, sims_done, leaves, method, config, use_parent_fpu, gumbel,
                 considered, wave)
         b_idx, slot = np.nonzero(leaves >= 0)
         nodes = leaves[b_idx, slot]
-        expander.expand(tree, list(zip(b_idx.tolist(), nodes.tolist())))
+        if tree.packed is not None:
+            expander.expand_packed(tree, b_idx.astype(np.int64), nodes.astype(np.int64))
+        else:
+            expander.expand(tree, list(zip(b_idx.tolist(), nodes.tolist())))
         values = tree.raw_value[b_idx, nodes].astype(np.float64)
         simulate.backward(b_idx.astype(np.int64), nodes.astype(np.int64), values, tree.parent,
                           tree.sign, tree.value_sum, config.virtual_loss, tree.children,
                           tree.legal, tree.raw_value, tree.solved, config.solve)
         if progress is not None:
-            progress(int(np.where(tree.solved[:, ROOT], config.num_simulations, sims_done).sum()))
+            _report(progress, tree, config, sims_done)
+
+
+def _report(progress, tree: Tree, config: SearchConfig, sims_done: np.ndarray) -> None:
+    """Simulations done over all roots (a solved root counts as done: it needs no more)."""
+    progress(int(np.where(tree.solved[:, ROOT], config.num_simulations, sims_done).sum()))
+
+
+def _compiled_playouts(game: Game, evaluator: Evaluator, tree: Tree,
+                       config: SearchConfig) -> bool:
+    """Whether the whole search can run compiled: packed states and random playouts as the
+    values (transpositions share evaluations through a Python dict, so they cannot)."""
+    return (tree.packed is not None and isinstance(evaluator, RolloutEvaluator)
+            and evaluator.game is game and not config.transpositions)
+
+
+PROGRESS_WAVES = 64
+"""Compiled waves between two progress reports (when someone listens)."""
+
+
+def _run_compiled_waves(tree: Tree, expander: _Expander, config: SearchConfig, schedule,
+                        progress=None) -> int:
+    """`_run_waves` with playouts, in compiled code: one call for the whole search (a call per
+    `PROGRESS_WAVES` waves when `progress` listens); returns how many waves ran."""
+    sims_done = np.zeros(tree.batch_size, np.int64)
+    params = (_METHODS[config.method], config.c_init, config.c_base,
+              0.0 if config.fpu is None else config.fpu, config.fpu is None, config.uct_c,
+              config.virtual_loss, config.value_scale, config.maxvisit_init, config.solve,
+              config.num_simulations, config.leaves_per_call)
+    rng = seed_state(expander.evaluator.rng)
+    chunk = PROGRESS_WAVES if progress is not None else np.iinfo(np.int32).max
+    wave, finished = 0, False
+    while not finished:
+        wave, evaluations, calls, rng, finished = tree.kernels.waves(
+            tree_arrays(tree), params, schedule, sims_done, expander.evaluator.num_rollouts,
+            rng, wave, chunk)
+        expander.evaluations += evaluations
+        expander.calls += calls
+        if progress is not None:
+            _report(progress, tree, config, sims_done)
+    return wave
 
 
 def _select(tree, active, sims_done, leaves, method, config, use_parent_fpu, gumbel, considered,
@@ -335,11 +397,15 @@ def reuse_tree(tree: Tree, game: Game, actions: Sequence[int]) -> Tree:
     """
     B, N, A = tree.batch_size, tree.capacity, tree.num_actions
     new = Tree.empty(B, N, A)
+    if tree.packed is not None:
+        new.with_kernels(tree.kernels)
     for b, a in enumerate(actions):
         root_state = tree.states[b][ROOT]
         child = int(tree.children[b, ROOT, a])
-        if child < 0 or tree.states[b][child] is None:
+        if child < 0 or tree.state(b, child) is None:
             new.states[b][ROOT] = game.apply(root_state, int(a))
+            if tree.packed is not None:
+                new.packed[b, ROOT] = tree.kernels.pack(new.states[b][ROOT])
             continue
         order = [np.array([child])]
         while order[-1].size:
@@ -358,4 +424,6 @@ def reuse_tree(tree: Tree, game: Game, actions: Sequence[int]) -> Tree:
         new.value_sum[b, ROOT] *= tree.sign[b, child]  # the root keeps its own point of view
         new.num_nodes[b] = m
         new.states[b][:m] = [tree.states[b][i] for i in order]
+        if tree.packed is not None:
+            new.packed[b, :m] = tree.packed[b, order]
     return new

@@ -38,6 +38,8 @@ class Tree:
     wave: np.ndarray  # int32 [B, N] search wave that allocated the node (0: root, or kept)
     num_nodes: np.ndarray  # int32 [B] nodes in use per tree
     states: list  # B lists of N game states (None until the node's state is computed)
+    packed: np.ndarray | None = None  # int64 [B, N, W] states as rows, for a game with kernels
+    kernels: object = None  # that game's `search.compiled.GameKernels` (unpacks `packed`)
 
     @classmethod
     def empty(cls, batch: int, capacity: int, num_actions: int) -> "Tree":
@@ -60,6 +62,24 @@ class Tree:
             states=[[None] * N for _ in range(B)],
         )
         return tree
+
+    def with_kernels(self, kernels) -> "Tree":
+        """This tree keeping its states packed for `kernels` (rows allocated, roots packed)."""
+        B, N = self.batch_size, self.capacity
+        self.kernels = kernels
+        self.packed = np.zeros((B, N, kernels.width), np.int64)
+        for b in range(B):
+            if self.states[b][ROOT] is not None:
+                self.packed[b, ROOT] = kernels.pack(self.states[b][ROOT])
+        return self
+
+    def state(self, b: int, node: int):
+        """The game state at `node` of tree `b` (unpacked on first use when states are packed),
+        None if it was never computed."""
+        state = self.states[b][node]
+        if state is None and self.packed is not None and self.expanded[b, node]:
+            state = self.states[b][node] = self.kernels.unpack(self.packed[b, node])
+        return state
 
     @property
     def batch_size(self) -> int:
@@ -120,4 +140,6 @@ class Tree:
             getattr(bigger, name)[:, :n] = getattr(self, name)
         bigger.num_nodes[:] = self.num_nodes
         bigger.states = [s + [None] * (capacity - n) for s in self.states]
+        if self.packed is not None:
+            bigger.with_kernels(self.kernels).packed[:, :n] = self.packed
         return bigger

@@ -12,10 +12,13 @@ Player 0 (rendered X) moves first.
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numba
 import numpy as np
+
+from lmzero.search import compiled
 
 WIDTH = 7
 HEIGHT = 6
@@ -60,15 +63,6 @@ def play_bits(current: int, mask: int, col: int) -> tuple[int, int]:
 # would reset global RNG state that other jitted code may rely on.
 
 
-@numba.njit(cache=True, inline="always")
-def _next_random(s: np.uint64) -> np.uint64:
-    """One xorshift64 state step; callers multiply by a constant for the output (xorshift64*)."""
-    s ^= s >> np.uint64(12)
-    s ^= s << np.uint64(25)
-    s ^= s >> np.uint64(27)
-    return s
-
-
 @numba.njit(cache=True)
 def _playout(current: int, mask: int, moves: int, s: np.uint64) -> tuple[int, np.uint64]:
     """Uniformly random moves to the end; (outcome for the mover at the start, rng state)."""
@@ -77,8 +71,7 @@ def _playout(current: int, mask: int, moves: int, s: np.uint64) -> tuple[int, np
     sign = 1
     while moves < NUM_CELLS:
         while True:  # rejection sampling keeps the choice uniform over open columns
-            s = _next_random(s)
-            draw = (s * np.uint64(0x2545F4914F6CDD1D)) >> np.uint64(32)  # xorshift64* output
+            draw, s = compiled.next_draw(s)
             col = np.int64(draw % np.uint64(WIDTH))
             if not (mask >> (H1 * col + HEIGHT - 1)) & 1:
                 break
@@ -121,6 +114,67 @@ def rollouts_bits(current: int, mask: int, moves: int, seed: int, n: int) -> np.
 def _draw_seed(rng: np.random.Generator) -> int:
     """A non-negative int64 seed from `rng` (random_raw is ~5x cheaper than rng.integers)."""
     return int(rng.bit_generator.random_raw()) >> 1
+
+
+# ---------------------------------------------------------------- compiled search
+# A packed state is the row [current, mask, moves] (`search.compiled`): the search then expands,
+# plays out and backs up whole waves without touching Python.
+
+
+@numba.njit(cache=True)
+def _k_play(s, col, out):
+    current, mask = s[0], s[1]
+    out[0] = current ^ mask
+    out[1] = mask | (mask + (np.int64(1) << (H1 * col)))
+    out[2] = s[2] + 1
+
+
+@numba.njit(cache=True)
+def _k_outcome(s):
+    if has_four(s[0] ^ s[1]):  # the previous mover made four
+        return True, -1.0
+    return s[2] >= NUM_CELLS, 0.0
+
+
+@numba.njit(cache=True)
+def _k_legal(s, out):
+    for col in range(WIDTH):
+        out[col] = not (s[1] >> (H1 * col + HEIGHT - 1)) & 1
+
+
+@numba.njit(cache=True)
+def _k_to_play(s):
+    return s[2] % 2
+
+
+@numba.njit(cache=True)
+def _k_playout(s, rng):
+    return _playout(s[0], s[1], s[2], rng)
+
+
+# The rules are passed as `_rules._k_*`, attributes of this module: numba cannot cache a
+# function that passes a plain global function as a value, but it can when reached this way.
+_rules = sys.modules[__name__]
+
+
+@numba.njit(cache=True)
+def _expand(b_idx, nodes, tree, num_rollouts, rng, need):
+    return compiled.expand_leaves(_rules._k_play, _rules._k_outcome, _rules._k_legal,
+                                  _rules._k_to_play, _rules._k_playout, b_idx, nodes, tree,
+                                  num_rollouts, rng, need)
+
+
+@numba.njit(cache=True)
+def _waves(tree, params, schedule, sims_done, num_rollouts, rng, wave, max_waves):
+    return compiled.run_waves(_rules._k_play, _rules._k_outcome, _rules._k_legal,
+                              _rules._k_to_play, _rules._k_playout, tree, params, schedule,
+                              sims_done, num_rollouts, rng, wave, max_waves)
+
+
+KERNELS = compiled.GameKernels(
+    width=3, pack=lambda state: np.array(state, np.int64),
+    unpack=lambda row: C4State(int(row[0]), int(row[1]), int(row[2])),
+    expand=_expand, waves=_waves)
 
 
 # ---------------------------------------------------------------- parsing and display
@@ -194,6 +248,7 @@ class ConnectFour:
 
     name = "connect4"
     num_actions = WIDTH
+    kernels = KERNELS  # search runs compiled over packed states (`search.compiled`)
 
     def network_report(self, evaluator, games: int, simulations: int) -> dict:
         """What training logs about a network: raw-policy accuracy on solver-labelled positions,

@@ -6,12 +6,17 @@ row-major from the top left.
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
+from lmzero.search import compiled
+
 LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
+LINE_BITS = tuple(sum(1 << i for i in line) for line in LINES)
 
 
 class TTTState(NamedTuple):
@@ -30,9 +35,101 @@ def winner(cells: tuple) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- compiled search
+# A packed state is the row [X's cells, O's cells, moves] as bit sets (`search.compiled`).
+
+
+@numba.njit(cache=True)
+def _k_lines(bits):
+    for line in LINE_BITS:
+        if bits & line == line:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
+def _k_play(s, cell, out):
+    out[0], out[1], out[2] = s[0], s[1], s[2] + 1
+    out[s[2] % 2] |= np.int64(1) << cell
+
+
+@numba.njit(cache=True)
+def _k_outcome(s):
+    if s[2] and _k_lines(s[(s[2] - 1) % 2]):  # only the previous mover can have a line
+        return True, -1.0
+    return s[2] >= 9, 0.0
+
+
+@numba.njit(cache=True)
+def _k_legal(s, out):
+    for cell in range(9):
+        out[cell] = not ((s[0] | s[1]) >> cell) & 1
+
+
+@numba.njit(cache=True)
+def _k_to_play(s):
+    return s[2] % 2
+
+
+@numba.njit(cache=True)
+def _k_playout(s, rng):
+    """Uniformly random cells to the end; (outcome for the mover at the start, rng state)."""
+    bits = np.array([s[0], s[1]])
+    moves = s[2]
+    if moves and _k_lines(bits[(moves - 1) % 2]):
+        return -1.0, rng
+    sign = 1.0
+    while moves < 9:
+        while True:  # rejection sampling keeps the choice uniform over empty cells
+            draw, rng = compiled.next_draw(rng)
+            cell = np.int64(draw % np.uint64(9))
+            if not ((bits[0] | bits[1]) >> cell) & 1:
+                break
+        bits[moves % 2] |= np.int64(1) << cell
+        if _k_lines(bits[moves % 2]):
+            return sign, rng
+        moves += 1
+        sign = -sign
+    return 0.0, rng
+
+
+# The rules are passed as `_rules._k_*` (see `tasks.connect4`: numba caches it only so).
+_rules = sys.modules[__name__]
+
+
+@numba.njit(cache=True)
+def _expand(b_idx, nodes, tree, num_rollouts, rng, need):
+    return compiled.expand_leaves(_rules._k_play, _rules._k_outcome, _rules._k_legal,
+                                  _rules._k_to_play, _rules._k_playout, b_idx, nodes, tree,
+                                  num_rollouts, rng, need)
+
+
+@numba.njit(cache=True)
+def _waves(tree, params, schedule, sims_done, num_rollouts, rng, wave, max_waves):
+    return compiled.run_waves(_rules._k_play, _rules._k_outcome, _rules._k_legal,
+                              _rules._k_to_play, _rules._k_playout, tree, params, schedule,
+                              sims_done, num_rollouts, rng, wave, max_waves)
+
+
+def _pack(state: TTTState) -> np.ndarray:
+    x = sum(1 << i for i, c in enumerate(state.cells) if c == 1)
+    o = sum(1 << i for i, c in enumerate(state.cells) if c == 2)
+    return np.array([x, o, state.moves], np.int64)
+
+
+def _unpack(row: np.ndarray) -> TTTState:
+    return TTTState(tuple(1 if row[0] >> i & 1 else 2 if row[1] >> i & 1 else 0
+                          for i in range(9)))
+
+
+KERNELS = compiled.GameKernels(width=3, pack=_pack, unpack=_unpack, expand=_expand,
+                               waves=_waves)
+
+
 class TicTacToe:
     name = "tictactoe"
     num_actions = 9
+    kernels = KERNELS  # search runs compiled over packed states (`search.compiled`)
 
     def network_report(self, evaluator, games: int, simulations: int) -> dict:
         """What training logs about a network: greedy value keeping over every position, games
