@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import random
 import re
 import sys
 
@@ -142,11 +143,14 @@ class OpenSpielGame:
         return tuple(state.history())
 
     def rollout(self, state, rng: np.random.Generator) -> float:
+        """Uniformly random moves to the end. The moves draw from a `random.Random` seeded
+        from `rng` once: a numpy draw per move would cost more than OpenSpiel's move itself."""
         mover = self.to_play(state)
         state = state.clone()
+        draw = random.Random(int(rng.bit_generator.random_raw())).random
         while not state.is_terminal():
             legal = state.legal_actions()
-            state.apply_action(legal[int(rng.integers(len(legal)))])  # in place: our clone
+            state.apply_action(legal[int(draw() * len(legal))])  # in place: our clone
         value = self.terminal_value(state)
         return value if self.to_play(state) == mover else -value
 
