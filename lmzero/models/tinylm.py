@@ -45,8 +45,10 @@ class TinyLMConfig:
     """Attention heads per block."""
     n_embd: int = 64
     """Width of the residual stream."""
-    trunk: Literal["transformer", "mlp"] = "transformer"
-    """`transformer` (causal self-attention) or `mlp` (embeddings flattened through an MLP)."""
+    trunk: Literal["transformer", "mlp", "resnet"] = "transformer"
+    """`transformer` (causal self-attention), `mlp` (embeddings flattened through an MLP) or
+    `resnet` (a board game's cells as planes through residual 3x3 convolutions, AlphaZero's
+    trunk: `n_layer` blocks of `n_embd` channels over a `board_rows` x `board_cols` grid)."""
     mlp_width: int = 256
     """Hidden width of the MLP trunk."""
     dropout: float = 0.0
@@ -54,6 +56,11 @@ class TinyLMConfig:
     """Float features per state read instead of tokens (a game's observation vector, e.g. an
     OpenSpiel observation tensor): the MLP trunk then takes them as its input layer and the
     model is a plain policy/value MLP (block_size 1). 0 = token input."""
+    board_rows: int = 0
+    """resnet trunk: rows of the board; the first board_rows * board_cols tokens are its cells,
+    row-major, and the tokens after them (the side to move) are added to every cell."""
+    board_cols: int = 0
+    """resnet trunk: columns of the board."""
     rope: bool = False
     """Rotary position embeddings (RoFormer, Su et al. 2021) instead of learned absolute ones:
     attention then sees relative offsets, which text needs (a step's operands sit a few
@@ -68,8 +75,10 @@ class TinyLMConfig:
                 raise ValueError(f"{name} must be an integer, got {short_repr(value)}")
             if not low <= value <= high:
                 raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
-        if not isinstance(self.trunk, str) or self.trunk not in ("transformer", "mlp"):
-            raise ValueError(f"trunk must be 'transformer' or 'mlp', got {short_repr(self.trunk)}")
+        if not isinstance(self.trunk, str) or self.trunk not in TRUNKS:
+            raise ValueError(f"trunk must be one of {', '.join(TRUNKS)}, got "
+                             f"{short_repr(self.trunk)}")
+        self._check_board()
         if not isinstance(self.rope, bool):
             raise ValueError(f"rope must be true or false, got {short_repr(self.rope)}")
         if (not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool)
@@ -89,8 +98,27 @@ class TinyLMConfig:
             raise ValueError(f"rope rotates pairs: the head width n_embd / n_head "
                              f"({self.n_embd // self.n_head}) must be even")
 
+    def _check_board(self) -> None:
+        for name in ("board_rows", "board_cols"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 256:
+                raise ValueError(f"{name} must be an integer in [0, 256], got "
+                                 f"{short_repr(value)}")
+        if self.trunk != "resnet":
+            return
+        cells = self.board_rows * self.board_cols
+        if not 0 < cells < self.block_size:
+            raise ValueError(f"the resnet trunk needs a board: board_rows x board_cols cells "
+                             f"({self.board_rows} x {self.board_cols}) must be at least 1 and "
+                             f"fewer than block_size ({self.block_size})")
+        if self.observation_size:
+            raise ValueError("observation input needs the MLP trunk: set trunk='mlp'")
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+TRUNKS = ("transformer", "mlp", "resnet")
 
 
 class KVCache:
@@ -225,6 +253,41 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+class ResidualBlock(nn.Module):
+    """conv 3x3 -> norm -> ReLU -> conv 3x3 -> norm, plus the input, -> ReLU (AlphaZero's block;
+    GroupNorm over all channels instead of BatchNorm, so train and eval modes compute alike)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm1 = nn.GroupNorm(1, channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm2 = nn.GroupNorm(1, channels)
+
+    def forward(self, x):
+        y = F.relu(self.norm1(self.conv1(x)))
+        return F.relu(x + self.norm2(self.conv2(y)))
+
+
+class ConvTrunk(nn.Module):
+    """A board's cell embeddings as planes [B, C, rows, cols] (the later tokens, the side to move,
+    added to every cell) through `n_layer` residual blocks, then one linear layer to n_embd."""
+
+    def __init__(self, cfg: TinyLMConfig):
+        super().__init__()
+        self.rows, self.cols = cfg.board_rows, cfg.board_cols
+        self.blocks = nn.Sequential(*(ResidualBlock(cfg.n_embd) for _ in range(cfg.n_layer)))
+        self.out = nn.Linear(cfg.n_embd * self.rows * self.cols, cfg.n_embd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, T, C] embeddings -> [B, C]."""
+        B, _, C = x.shape
+        cells = self.rows * self.cols
+        planes = x[:, :cells] + x[:, cells:].sum(1, keepdim=True)
+        planes = planes.transpose(1, 2).reshape(B, C, self.rows, self.cols)
+        return self.out(self.blocks(planes).flatten(1))
+
+
 class TinyLM(nn.Module):
     def __init__(self, cfg: TinyLMConfig):
         super().__init__()
@@ -235,6 +298,8 @@ class TinyLM(nn.Module):
                 self.pos = nn.Embedding(cfg.block_size, cfg.n_embd)
         if cfg.trunk == "transformer":
             self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        elif cfg.trunk == "resnet":
+            self.conv = ConvTrunk(cfg)
         else:
             layers, width = [], cfg.observation_size or cfg.block_size * cfg.n_embd
             for _ in range(cfg.n_layer):
@@ -273,6 +338,8 @@ class TinyLM(nn.Module):
             for block in self.blocks:
                 x = block(x, rope)
             return self.ln_f(x)
+        if self.cfg.trunk == "resnet":
+            return self.ln_f(self.conv(x)).unsqueeze(1).expand(B, T, -1)
         flat = F.pad(x, (0, 0, 0, self.cfg.block_size - T)).flatten(1)  # [B, block_size * C]
         return self.ln_f(self.mlp(flat)).unsqueeze(1).expand(B, T, -1)
 

@@ -249,6 +249,7 @@ class ConnectFour:
     name = "connect4"
     num_actions = WIDTH
     kernels = KERNELS  # search runs compiled over packed states (`search.compiled`)
+    board_shape = (HEIGHT, WIDTH)  # `encode`'s cells, row-major from the bottom (resnet trunk)
 
     def network_report(self, evaluator, games: int, simulations: int) -> dict:
         """What training logs about a network: raw-policy accuracy on solver-labelled positions,

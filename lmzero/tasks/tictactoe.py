@@ -130,6 +130,7 @@ class TicTacToe:
     name = "tictactoe"
     num_actions = 9
     kernels = KERNELS  # search runs compiled over packed states (`search.compiled`)
+    board_shape = (3, 3)  # `encode`'s cells, row-major (resnet trunk)
 
     def network_report(self, evaluator, games: int, simulations: int) -> dict:
         """What training logs about a network: greedy value keeping over every position, games

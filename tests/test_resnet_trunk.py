@@ -1,0 +1,97 @@
+"""The residual convolutional trunk for board games (`TinyLMConfig.trunk = "resnet"`)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from lmzero.learn import Learner, LearnerConfig
+from lmzero.loop import TrainConfig, train
+from lmzero.models.game_net import GameTokenizer, NetworkEvaluator
+from lmzero.models.load import load_network
+from lmzero.models.tinylm import TinyLM, TinyLMConfig
+from lmzero.selfplay import SelfPlayConfig
+from lmzero.tasks import tictactoe as ttt
+from lmzero.tasks.connect4 import ConnectFour, from_moves
+
+RESNET = dict(trunk="resnet", n_layer=2, n_embd=16)
+
+
+def test_the_board_comes_from_the_game():
+    config = GameTokenizer(ConnectFour()).model_config(**RESNET)
+    assert (config.board_rows, config.board_cols, config.block_size) == (6, 7, 43)
+    config = GameTokenizer(ttt.TicTacToe()).model_config(**RESNET)
+    assert (config.board_rows, config.board_cols) == (3, 3)
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(trunk="resnet"), "needs a board"),
+    (dict(trunk="resnet", board_rows=7, board_cols=7, block_size=43), "fewer than block_size"),
+    (dict(trunk="resnet", board_rows=6, board_cols=7, block_size=43, observation_size=5),
+     "observation input needs the MLP trunk"),
+    (dict(board_rows=-1), "board_rows must be"),
+    (dict(board_cols="7"), "board_cols must be"),
+    (dict(trunk="conv"), "trunk must be one of transformer, mlp, resnet"),
+])
+def test_a_config_that_cannot_build_a_resnet_is_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        TinyLMConfig(**fields)
+
+
+def test_a_game_without_a_board_cannot_take_the_resnet_trunk():
+    class Boardless(ttt.TicTacToe):
+        board_shape = None
+    with pytest.raises(ValueError, match="gives no board_shape"):
+        GameTokenizer(Boardless()).model_config(**RESNET)
+
+
+def test_outputs_depend_on_where_the_stones_are_and_who_moves():
+    torch.manual_seed(0)
+    game = ConnectFour()
+    tokenizer = GameTokenizer(game)
+    model = TinyLM(tokenizer.model_config(**RESNET)).eval()
+    states = [from_moves(m) for m in ("4", "1", "44", "")]
+    evaluator = NetworkEvaluator(game, model, tokenizer)
+    priors, values = evaluator.evaluate(states)
+    assert priors.shape == (4, 7) and np.allclose(priors.sum(1), 1) and values.shape == (4,)
+    assert np.all(np.abs(values) < 1)
+    assert not np.allclose(priors[0], priors[1])  # the same stone in another column
+    tokens = torch.as_tensor(tokenizer.tokens(states[:1]))
+    flipped = tokens.clone()
+    flipped[0, -1] = 7 - flipped[0, -1]  # side-to-move token 3 <-> 4
+    with torch.inference_mode():
+        assert not torch.allclose(model(tokens)[1], model(flipped)[1])
+
+
+def test_the_resnet_learns_a_fixed_batch():
+    torch.manual_seed(0)
+    game = ttt.TicTacToe()
+    tokenizer = GameTokenizer(game)
+    model = TinyLM(tokenizer.model_config(trunk="resnet", n_layer=2, n_embd=32))
+    states = ttt.reachable_states()[:64]
+    rng = np.random.default_rng(0)
+    policy = np.zeros((64, 9), np.float32)
+    for i, s in enumerate(states):
+        policy[i, rng.choice(np.flatnonzero(game.legal_mask(s)))] = 1.0
+    data = dict(tokens=tokenizer.tokens(states), policy=policy,
+                value=np.array([ttt.solve(s) for s in states], np.float32),
+                target=np.ones(64, bool))
+    learner = Learner(model, tokenizer.move_tokens, LearnerConfig(batch_size=64, lr=3e-3,
+                      warmup_steps=5, mirror=False), total_steps=150)
+    first = learner.train(data, 1, rng)
+    learner.train(data, 150, rng)
+    last = learner.train(data, 1, rng)
+    assert last["value"] < 0.2 * first["value"] and last["policy"] < 0.5 * first["policy"]
+
+
+def test_a_resnet_run_trains_checkpoints_and_loads_back(tmp_path):
+    config = TrainConfig(game="tictactoe", iterations=2, eval_games=2, eval_simulations=4,
+                         model=RESNET, selfplay=SelfPlayConfig(games=6, simulations=8),
+                         learner=LearnerConfig(batch_size=32, steps_per_iteration=5))
+    rows = train(config, tmp_path / "run")
+    assert [r["iteration"] for r in rows] == [0, 1]
+    evaluator = load_network(tmp_path / "run", ttt.TicTacToe())
+    assert evaluator.model.cfg.trunk == "resnet" and evaluator.model.cfg.board_rows == 3
+    rows = train(replace(config, iterations=2), tmp_path / "run", resume=True, iterations=3)
+    assert [r["iteration"] for r in rows] == [0, 1, 2]
