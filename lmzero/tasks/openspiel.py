@@ -14,15 +14,14 @@ reports no player there. OpenSpiel needs `pip install lmzero[openspiel]`.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import os
 import random
 import re
-import sys
 
 import numpy as np
 import pyspiel  # the open_spiel package: `tasks.load_task` says how to install it if missing
+
+from lmzero.tasks.base import quiet_stderr
 
 PREFIX = "openspiel:"
 SEPARATORS = " ,;\t"
@@ -50,7 +49,7 @@ def load_game(spec: str) -> OpenSpielGame:
         guess = f" (did you mean {', '.join(close)}?)" if close else ""
         raise OpenSpielError(f"unknown OpenSpiel game {name!r}{guess}: {NAMES_HINT}")
     try:
-        with _quiet_stderr():  # OpenSpiel's C++ also prints the error: keep to one line
+        with quiet_stderr():  # OpenSpiel's C++ also prints the error: keep to one line
             game = pyspiel.load_game(spec)
     except pyspiel.SpielError as exc:  # bad parameters: OpenSpiel's own words, one line
         text = " ".join(str(exc).split())
@@ -59,20 +58,6 @@ def load_game(spec: str) -> OpenSpielGame:
     if why:
         raise OpenSpielError(f"{PREFIX}{spec} is not supported: {why}")
     return OpenSpielGame(game, spec)
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """File descriptor 2 sent to /dev/null for the block (C++ writes there directly)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def unsupported(game) -> str | None:
