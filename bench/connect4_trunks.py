@@ -1,8 +1,9 @@
 """What lifts the Connect Four network, at equal training time: trunks and sizes side by side.
 
 Each variant trains from scratch with the `connect4 full` preset's self-play and learner, only
-its `model` changed, for the same wall-clock budget (`--minutes`, one run after the other in
-this process, one torch thread each); the network of the last iteration that ended within the
+its `model` changed, for the same compute budget (`--minutes` of this process's CPU time, one
+run after the other, one torch thread each: CPU time, because on a shared machine wall time
+would charge one variant for another job's load); the network of the last iteration that ended within the
 budget is then measured the way the issue's bar measures: the share of moves keeping the
 solver's outcome on the ply 6-13 positions (bench/data/connect4_positions.jsonl) at 0 (raw
 policy) and 100 simulations (PUCT, one leaf per call). The learning-rate cosine is laid over
@@ -48,18 +49,18 @@ class TimeUp(Exception):
 
 
 def train_for(name: str, model: dict, seconds: float, runs: Path, seed: int) -> dict:
-    """Train one variant until an iteration ends past `seconds`; its run directory's figures."""
+    """Train one variant until an iteration ends past `seconds` of CPU time; its figures."""
     run = runs / name.split(" (")[0].replace(" ", "-")
     shutil.rmtree(run, ignore_errors=True)
     config = replace(PRESETS[("connect4", "full")], model=model, seed=seed, eval_every=1000)
-    start = time.time()
+    start = time.process_time()
 
     def stop_when_late(i, phase, row):
         if phase == "done":
             print(f"  {name}: iteration {i} done at {row['wall_seconds']:.0f}s "
                   f"(policy loss {row['loss_policy']:.3f}, value loss {row['loss_value']:.3f})",
                   flush=True)
-            if time.time() - start >= seconds:
+            if time.process_time() - start >= seconds:
                 raise TimeUp
 
     try:
@@ -67,7 +68,8 @@ def train_for(name: str, model: dict, seconds: float, runs: Path, seed: int) -> 
     except TimeUp:
         pass
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return dict(run=str(run), iterations=len(rows), games=rows[-1]["games"],
+    return dict(run=str(run), cpu_seconds=round(time.process_time() - start, 1),
+                iterations=len(rows), games=rows[-1]["games"],
                 wall_seconds=rows[-1]["wall_seconds"], loss_value=rows[-1]["loss_value"],
                 loss_policy=rows[-1]["loss_policy"])
 
@@ -104,7 +106,7 @@ def main(argv=None) -> None:
         rows.append(dict(variant=name, model=VARIANTS[name], **trained, quality=quality))
         print(f"{name}: " + ", ".join(f"{b} sims {100 * q:.1f}%" for b, q in quality.items()),
               flush=True)
-    print_table(f"Connect Four networks after {args.minutes:g} minutes of training each: "
+    print_table(f"Connect Four networks after {args.minutes:g} CPU minutes of training each: "
                 f"moves keeping the solver's outcome on {len(positions)} ply 6-13 positions",
                 ["variant", "iterations", "games", "value loss", "raw policy", "100 sims",
                  "100 sims / mlp"],

@@ -31,7 +31,8 @@ from lmzero.tasks.base import Game
 @dataclass
 class TrainConfig:
     game: str = "tictactoe"
-    """Game to learn: tictactoe, connect4, openspiel:NAME(params) or any game task."""
+    """Game to learn: tictactoe, connect4, openspiel:NAME(params), pettingzoo:MODULE or any game
+    task."""
     iterations: int = 10
     """Self-play / train iterations."""
     seed: int = 0
@@ -184,12 +185,13 @@ class _Parts:
 
 
 def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=None,
-          iterations: int | None = None, scale=None) -> list[dict]:
+          iterations: int | None = None, scale=None, threads: int | None = None) -> list[dict]:
     """Run (or resume) the loop; returns every metrics row. `progress(i, phase, row)` reports.
     On resume the run's config.json rules; `iterations` extends it (the learning-rate cosine
-    is then stretched over the new total). `scale` (a `distributed.ScaleConfig`) plays the
-    games on Ray actors instead of in this process."""
-    run, config = open_run(run_dir, config, resume, iterations=iterations)
+    is then stretched over the new total) and `threads` replaces its torch thread count.
+    `scale` (a `distributed.ScaleConfig`) plays the games on Ray actors instead of in this
+    process."""
+    run, config = open_run(run_dir, config, resume, iterations=iterations, threads=threads)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     parts = _prepare(config, run)

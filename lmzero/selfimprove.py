@@ -211,11 +211,13 @@ def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
 
 
 def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
-            progress=None, iterations: int | None = None, scale=None) -> list[dict]:
+            progress=None, iterations: int | None = None, scale=None,
+            threads: int | None = None) -> list[dict]:
     """Run (or resume) self-improvement; every metrics row. `progress(i, phase, row)`.
-    On resume the run's own config.json rules; `iterations` extends (or shortens) it. `scale`
-    (a `distributed.ScaleConfig`) searches the training problems on Ray actors."""
-    run, config = open_run(run_dir, config, resume, iterations=iterations)
+    On resume the run's own config.json rules; `iterations` extends (or shortens) it and
+    `threads` replaces its torch thread count. `scale` (a `distributed.ScaleConfig`) searches
+    the training problems on Ray actors."""
+    run, config = open_run(run_dir, config, resume, iterations=iterations, threads=threads)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)

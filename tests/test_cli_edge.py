@@ -208,3 +208,15 @@ def test_any_option_value_is_a_result_or_one_line(monkeypatch, capsys, budget, s
     else:
         assert code in (0, 1) and stderr == "", stderr
         assert ("solution:" in stdout) == (code == 0)
+
+
+def test_threads_reach_the_training_loop_and_not_pretraining(monkeypatch, capsys, tmp_path):
+    from lmzero import loop as training
+    seen = {}
+    monkeypatch.setattr(training, "train", lambda *a, **kw: seen.update(kw) or [])
+    code, _, err = lmzero(monkeypatch, capsys, "train", "tictactoe", "--threads", "3",
+                          "--run", tmp_path / "run", "--no-progress")
+    assert code == 0, err
+    assert seen["threads"] == 3
+    assert_user_error(lmzero(monkeypatch, capsys, "train", "game24", "--stage", "pretrain",
+                             "--threads", "2"), "--threads applies to --stage selfplay")

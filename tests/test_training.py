@@ -240,3 +240,12 @@ def test_a_damaged_shard_is_redone_if_unfinished_and_named_if_finished(tmp_path)
     with pytest.raises(ReplayError, match="shard-000000.npz: unreadable replay shard"):
         train(TINY, run_dir, resume=True, iterations=3)
     assert run.completed() == [0, 1]
+
+
+def test_threads_apply_to_a_new_run_and_replace_a_resumed_runs(tmp_path):
+    run_dir = tmp_path / "run"
+    train(replace(TINY, iterations=1), run_dir, threads=2)
+    assert json.loads((run_dir / "config.json").read_text())["threads"] == 2
+    train(TINY, run_dir, resume=True, iterations=2, threads=1)
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert (saved["threads"], saved["iterations"]) == (1, 2)

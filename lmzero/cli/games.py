@@ -1,5 +1,5 @@
-"""Game commands: `analyse` and `play` (Connect Four, tic-tac-toe, `openspiel:NAME`, any game
-task), and AlphaZero self-play training behind `train`.
+"""Game commands: `analyse` and `play` (Connect Four, tic-tac-toe, `openspiel:NAME`,
+`pettingzoo:MODULE`, any game task), and AlphaZero self-play training behind `train`.
 
 A game names and reads its own moves when it can (`move_name(state, a)`, `parse_move(text,
 state)`: OpenSpiel's action strings); otherwise a move is its 1-based action number."""
@@ -25,8 +25,8 @@ MAX_TOTAL_SIMULATIONS = 10_000_000
 searched in one batch, ~1 GB at this size."""
 
 
-GAME_HELP = ("connect4, tictactoe, openspiel:NAME(params) (e.g. openspiel:breakthrough) or a "
-             "game task")
+GAME_HELP = ("connect4, tictactoe, openspiel:NAME(params) (e.g. openspiel:breakthrough), "
+             "pettingzoo:MODULE (e.g. pettingzoo:classic.connect_four_v3) or a game task")
 
 
 def _game(name: str):
@@ -116,7 +116,7 @@ def _read_positions(path: Path, game):
         positions.append((text, state))
     if not positions:
         raise UserError(f"{path}: no positions (one move sequence per line, e.g. 4453, "
-                        "or a7a6 b2b3 for an OpenSpiel game)")
+                        "or a7a6 b2b3 for an OpenSpiel game, 3 3 4 for a PettingZoo one)")
     return positions
 
 
@@ -128,7 +128,8 @@ def analyse(
                                    "tictactoe: 1-based columns or cells, e.g. 4453. OpenSpiel "
                                    "games: OpenSpiel's action strings or action ids, separated"
                                    " by spaces, commas or semicolons (a7a6 b2b3; x(0,0) o(1,1);"
-                                   " Point 3, Point 5; 12 40)."),
+                                   " Point 3, Point 5; 12 40). PettingZoo games: action ids,"
+                                   " so separated (3 3 4)."),
     simulations: int = simulations_option("Simulations per position (default 200 with a "
                                           "network, 2000 with rollouts)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
@@ -148,7 +149,7 @@ def analyse(
     game = _game(game_name)
     if not hasattr(game, "from_moves"):
         raise UserError(f"{game.name} reads no move lists (from_moves): analyse takes "
-                        "connect4, tictactoe or openspiel:NAME")
+                        "connect4, tictactoe, openspiel:NAME or pettingzoo:MODULE")
     if solver and game.name != "connect4":
         raise UserError("--solver needs connect4 (the only game with an exact solver here)")
     items = _read_positions(positions, game)
@@ -341,7 +342,8 @@ def _think(player, state, show: bool):
 
 
 def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
-                iterations: int | None, scale=None, show_progress: bool = True) -> None:
+                iterations: int | None, scale=None, show_progress: bool = True,
+                threads: int | None = None) -> None:
     """AlphaZero self-play training: self-play with search, replay, learner, checkpoints."""
     from dataclasses import replace
 
@@ -368,7 +370,7 @@ def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
             out.print(f"iteration {i}: games={row['games']} loss={row['loss_total']:.3f} "
                       f"{row['positions_per_second']} pos/s  {text}{scaled_summary(row)}")
         try:
-            run_training(config, run, resume=resume, progress=report,
+            run_training(config, run, resume=resume, progress=report, threads=threads,
                          iterations=iterations if resume else None, scale=scale)
         except ValueError as exc:
             raise UserError(str(exc)) from None

@@ -365,7 +365,8 @@ def _print_outcome(task, result, checkable: bool, budget: int) -> bool:
 
 def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                   iterations: int | None, from_scratch: bool, model: str | None,
-                  scale=None, algo: str | None = None, show_progress: bool = True) -> None:
+                  scale=None, algo: str | None = None, show_progress: bool = True,
+                  threads: int | None = None) -> None:
     """Self-improvement: search -> replay -> learner with curation (or another `algo`), then
     three held-out puzzles solved with their principal variation."""
     from dataclasses import replace
@@ -411,7 +412,7 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                       f"{'-' if trained is None else f'{trained:.1%}'}  "
                       f"{row['wall_seconds']:.0f}s{scaled_summary(row)}")
         try:
-            rows = improve(config, run, resume=resume, progress=report,
+            rows = improve(config, run, resume=resume, progress=report, threads=threads,
                            iterations=iterations if resume else None, scale=scale)
         except ValueError as exc:
             raise UserError(str(exc)) from None

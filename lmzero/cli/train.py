@@ -29,9 +29,9 @@ class Algo(str, Enum):
 
 @app.command()
 def train(
-    task_ref: str = typer.Argument(None, metavar="[TASK]", help="connect4, tictactoe or "
-                                   "openspiel:NAME(params) (self-play); a step task for self-improvement: " + TASK_HELP
-                                   + "."),
+    task_ref: str = typer.Argument(None, metavar="[TASK]", help="connect4, tictactoe, "
+                                   "openspiel:NAME(params) or pettingzoo:MODULE (self-play); a "
+                                   "step task for self-improvement: " + TASK_HELP + "."),
     task_option: str = typer.Option(None, "--task", help=TASK_OPTION_HELP),
     stage: Stage = typer.Option(Stage.selfplay, "--stage", help="selfplay: AlphaZero self-play "
                                 "(games) or self-improvement by search (step tasks); pretrain: "
@@ -61,6 +61,11 @@ def train(
                               "search every training problem, distil the trees), rft (best-of-N "
                               "with the verifier, fine-tune on the passing trajectories) or grpo "
                               "(group-relative policy gradient: no search, no critic)."),
+    threads: int = typer.Option(None, "--threads", min=1, max=256, help="torch CPU threads "
+                                "of this process (default: the preset's; on --resume, replaces "
+                                "the run's). Use 1 when another job shares the cores: two "
+                                "processes spinning several threads each on two cores ran 10x "
+                                "slower here."),
     progress: bool = progress_option(),
 ):
     """Train: AlphaZero self-play for games; for step tasks (game24, countdown, math, yours),
@@ -83,13 +88,17 @@ def train(
             raise UserError("--workers applies to --stage selfplay (pretraining is one learner)")
         if algo:
             raise UserError("--algo applies to --stage selfplay (pretraining has one objective)")
+        if threads:
+            raise UserError("--threads applies to --stage selfplay (pretraining runs with "
+                            "PretrainConfig.threads)")
         return train_pretrain(task_ref, run, resume, steps, progress_wanted(progress))
     if steps:
         raise UserError("--steps applies to --stage pretrain (use --iterations)")
     scale = scale_config(workers, ray_address)
     if reasoning:
         return train_improve(task_ref, preset, run, resume, iterations, from_scratch, model,
-                             scale, algo.value if algo else None, progress_wanted(progress))
+                             scale, algo.value if algo else None, progress_wanted(progress),
+                             threads)
     if algo:
         raise UserError("--algo applies to step tasks (games train by AlphaZero self-play)")
     if model:
@@ -97,4 +106,5 @@ def train(
     if from_scratch:
         raise UserError("--from-scratch applies to step tasks (games always start from "
                         "scratch)")
-    train_game(task_ref, preset, run, resume, iterations, scale, progress_wanted(progress))
+    train_game(task_ref, preset, run, resume, iterations, scale, progress_wanted(progress),
+               threads)
