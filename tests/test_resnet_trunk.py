@@ -27,9 +27,11 @@ def test_the_board_comes_from_the_game():
 
 @pytest.mark.parametrize("fields, message", [
     (dict(trunk="resnet"), "needs a board"),
-    (dict(trunk="resnet", board_rows=7, board_cols=7, block_size=43), "fewer than block_size"),
-    (dict(trunk="resnet", board_rows=6, board_cols=7, block_size=43, observation_size=5),
-     "observation input needs the MLP trunk"),
+    (dict(trunk="resnet", board_rows=7, board_cols=7, block_size=43), "at most block_size - 1"),
+    (dict(trunk="resnet", board_rows=6, board_cols=7, block_size=1, observation_size=5),
+     "at most observation_size"),
+    (dict(trunk="transformer", block_size=1, observation_size=5),
+     "observation input needs the MLP or resnet trunk"),
     (dict(board_rows=-1), "board_rows must be"),
     (dict(board_cols="7"), "board_cols must be"),
     (dict(trunk="conv"), "trunk must be one of transformer, mlp, resnet"),
@@ -95,3 +97,30 @@ def test_a_resnet_run_trains_checkpoints_and_loads_back(tmp_path):
     assert evaluator.model.cfg.trunk == "resnet" and evaluator.model.cfg.board_rows == 3
     rows = train(replace(config, iterations=2), tmp_path / "run", resume=True, iterations=3)
     assert [r["iteration"] for r in rows] == [0, 1, 2]
+
+
+def test_an_openspiel_games_observation_planes_feed_the_resnet(tmp_path):
+    pytest.importorskip("pyspiel")
+    from lmzero.tasks.openspiel import load_game
+    game = load_game("breakthrough")
+    tokenizer = GameTokenizer(game)
+    config = tokenizer.model_config(**RESNET)
+    assert (config.board_rows, config.board_cols, config.observation_size) == (8, 8, 3 * 64 + 2)
+    model = TinyLM(config)
+    assert model.conv.stem.in_channels == 3 + 2  # three planes, the side to move as two more
+    start = game.initial_state()
+    after = game.apply(start, int(np.flatnonzero(game.legal_mask(start))[0]))
+    priors, values = NetworkEvaluator(game, model, tokenizer).evaluate([start, after])
+    assert priors.shape == (2, game.num_actions) and not np.allclose(priors[0], priors[1])
+    assert np.allclose(priors.sum(1), 1) and np.all(priors[~np.stack(
+        [game.legal_mask(start), game.legal_mask(after)])] == 0)
+    assert values[0] != values[1]
+
+
+def test_a_game_whose_observation_is_no_stack_of_planes_has_no_board():
+    pytest.importorskip("pyspiel")
+    from lmzero.tasks.openspiel import load_game
+    game = load_game("nim")
+    assert game.board_shape is None
+    with pytest.raises(ValueError, match="gives no board_shape"):
+        GameTokenizer(game).model_config(**RESNET)

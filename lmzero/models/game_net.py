@@ -53,12 +53,13 @@ class GameTokenizer:
 
     def model_config(self, **overrides) -> TinyLMConfig:
         """The network's config: sizes from the game, the rest from `overrides`; the resnet
-        trunk gets the game's `board_shape` (rows, columns of its cells) unless given."""
+        trunk gets the game's `board_shape` (rows, columns of its cells or of its observation's
+        planes) unless given."""
         if overrides.get("trunk") == "resnet" and "board_rows" not in overrides:
             shape = getattr(self.game, "board_shape", None)
-            if shape is None or self.observe is not None:
+            if shape is None:
                 raise ValueError(f"the resnet trunk needs a board: {self.game.name} gives no "
-                                 "board_shape over its cells (use trunk 'mlp')")
+                                 "board_shape (use trunk 'mlp')")
             overrides = dict(overrides, board_rows=shape[0], board_cols=shape[1])
         return TinyLMConfig(vocab_size=self.vocab_size, block_size=self.length,
                             observation_size=self.observation_size, **overrides)

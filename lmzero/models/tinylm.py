@@ -54,8 +54,9 @@ class TinyLMConfig:
     dropout: float = 0.0
     observation_size: int = 0
     """Float features per state read instead of tokens (a game's observation vector, e.g. an
-    OpenSpiel observation tensor): the MLP trunk then takes them as its input layer and the
-    model is a plain policy/value MLP (block_size 1). 0 = token input."""
+    OpenSpiel observation tensor): the MLP trunk then takes them as its input layer, the
+    resnet trunk as planes (the first whole board_rows x board_cols planes; the features after
+    them, such as the side to move, as constant planes); block_size 1. 0 = token input."""
     board_rows: int = 0
     """resnet trunk: rows of the board; the first board_rows * board_cols tokens are its cells,
     row-major, and the tokens after them (the side to move) are added to every cell."""
@@ -88,8 +89,8 @@ class TinyLMConfig:
                 or not 0 <= self.observation_size <= 1 << 20):
             raise ValueError(f"observation_size must be an integer in [0, {1 << 20}], got "
                              f"{short_repr(self.observation_size)}")
-        if self.observation_size and self.trunk != "mlp":
-            raise ValueError("observation input needs the MLP trunk: set trunk='mlp'")
+        if self.observation_size and self.trunk == "transformer":
+            raise ValueError("observation input needs the MLP or resnet trunk")
         if self.rope and self.trunk != "transformer":
             raise ValueError("rope needs the transformer trunk: set rope=False for trunk='mlp'")
         if self.n_embd % self.n_head:
@@ -107,12 +108,12 @@ class TinyLMConfig:
         if self.trunk != "resnet":
             return
         cells = self.board_rows * self.board_cols
-        if not 0 < cells < self.block_size:
+        room, limit = ((self.observation_size, "observation_size") if self.observation_size
+                       else (self.block_size - 1, "block_size - 1"))
+        if not 0 < cells <= room:
             raise ValueError(f"the resnet trunk needs a board: board_rows x board_cols cells "
                              f"({self.board_rows} x {self.board_cols}) must be at least 1 and "
-                             f"fewer than block_size ({self.block_size})")
-        if self.observation_size:
-            raise ValueError("observation input needs the MLP trunk: set trunk='mlp'")
+                             f"at most {limit} ({room})")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -270,21 +271,36 @@ class ResidualBlock(nn.Module):
 
 
 class ConvTrunk(nn.Module):
-    """A board's cell embeddings as planes [B, C, rows, cols] (the later tokens, the side to move,
-    added to every cell) through `n_layer` residual blocks, then one linear layer to n_embd."""
+    """A board as planes through `n_layer` residual blocks, then one linear layer to n_embd.
+
+    Token input: the cell embeddings are the planes [B, C, rows, cols] (the later tokens, the
+    side to move, added to every cell). Observation input: the observation's whole planes, and
+    each feature after them as a constant plane, enter through a 3x3 convolution to n_embd."""
 
     def __init__(self, cfg: TinyLMConfig):
         super().__init__()
         self.rows, self.cols = cfg.board_rows, cfg.board_cols
+        cells = self.rows * self.cols
+        self.planes = cfg.observation_size // cells  # whole observation planes (0: tokens)
+        self.stem = None
+        if cfg.observation_size:
+            extra = cfg.observation_size - self.planes * cells
+            self.stem = nn.Conv2d(self.planes + extra, cfg.n_embd, 3, padding=1)
         self.blocks = nn.Sequential(*(ResidualBlock(cfg.n_embd) for _ in range(cfg.n_layer)))
-        self.out = nn.Linear(cfg.n_embd * self.rows * self.cols, cfg.n_embd)
+        self.out = nn.Linear(cfg.n_embd * cells, cfg.n_embd)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, T, C] embeddings -> [B, C]."""
-        B, _, C = x.shape
+        """[B, T, C] embeddings, or [B, F] observations -> [B, n_embd]."""
         cells = self.rows * self.cols
-        planes = x[:, :cells] + x[:, cells:].sum(1, keepdim=True)
-        planes = planes.transpose(1, 2).reshape(B, C, self.rows, self.cols)
+        if self.stem is not None:
+            B = x.shape[0]
+            planes = x[:, :self.planes * cells].reshape(B, self.planes, self.rows, self.cols)
+            extra = x[:, self.planes * cells:, None, None].expand(-1, -1, self.rows, self.cols)
+            planes = F.relu(self.stem(torch.cat([planes, extra], 1)))
+        else:
+            B, _, C = x.shape
+            planes = x[:, :cells] + x[:, cells:].sum(1, keepdim=True)
+            planes = planes.transpose(1, 2).reshape(B, C, self.rows, self.cols)
         return self.out(self.blocks(planes).flatten(1))
 
 
@@ -324,7 +340,8 @@ class TinyLM(nn.Module):
         """[B, T] token ids -> [B, T, C] hidden states (the MLP trunk fills only the last);
         with `observation_size`, [B, F] float observations -> [B, 1, C]."""
         if self.cfg.observation_size:
-            return self.ln_f(self.mlp(tokens.float())).unsqueeze(1)
+            trunk = self.conv if self.cfg.trunk == "resnet" else self.mlp
+            return self.ln_f(trunk(tokens.float())).unsqueeze(1)
         B, T = tokens.shape
         if T > self.cfg.block_size:
             raise ValueError(f"sequence of {T} tokens exceeds block_size {self.cfg.block_size}")

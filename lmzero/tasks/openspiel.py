@@ -89,6 +89,10 @@ class OpenSpielGame:
         self.num_actions = game.num_distinct_actions()
         self.num_players = game.num_players()
         self._low, self._high = game.min_utility(), game.max_utility()
+        shape = game.observation_tensor_shape()
+        self.board_shape = tuple(shape[1:]) if len(shape) == 3 else None
+        """(rows, columns) of the observation's planes when it is a stack of them (the resnet
+        trunk reads them as such), else None."""
 
     def initial_state(self):
         return self.game.new_initial_state()
