@@ -30,10 +30,13 @@ TINY = TrainConfig(game="tictactoe", iterations=3, eval_games=2, eval_simulation
                    learner=LearnerConfig(batch_size=32, steps_per_iteration=5))
 
 
-def test_learner_losses_fall_on_a_fixed_batch():
+@pytest.mark.parametrize("model", [dict(n_layer=1, n_embd=32),
+                                   dict(trunk="resnet", n_layer=2, n_embd=32)],
+                         ids=["transformer", "resnet"])
+def test_learner_losses_fall_on_a_fixed_batch(model):
     torch.manual_seed(0)
     tokenizer = GameTokenizer(GAME)
-    model = TinyLM(tokenizer.model_config(n_layer=1, n_embd=32))
+    model = TinyLM(tokenizer.model_config(**model))
     states = ttt.reachable_states()[:64]
     rng = np.random.default_rng(0)
     policy = np.zeros((64, 9), np.float32)  # a sharp target: one legal move per position

@@ -64,10 +64,9 @@ def load_task(ref: str):
     """
     if ref in BUILTIN:
         return _checked(_attribute(*BUILTIN[ref].split(":")), ref)
-    if ref.startswith("openspiel:"):
-        return _openspiel(ref.removeprefix("openspiel:"))
-    if ref.startswith("pettingzoo:"):
-        return _pettingzoo(ref.removeprefix("pettingzoo:"))
+    for prefix in ADAPTERS:
+        if ref.startswith(prefix):
+            return _adapted(prefix, ref.removeprefix(prefix))
     plugins = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
     if ref in plugins:
         try:
@@ -97,31 +96,25 @@ def is_game(task) -> bool:
     return hasattr(task, "num_actions") and hasattr(task, "legal_mask")
 
 
-def _openspiel(spec: str):
-    """The adapter of OpenSpiel game `spec` (`tasks.openspiel`); TaskError (one line) if
-    OpenSpiel is not installed or cannot give a game lmzero plays."""
-    try:
-        from lmzero.tasks.openspiel import OpenSpielError, load_game
-    except ImportError:
-        raise TaskError("OpenSpiel games need the open_spiel package: "
-                        "pip install 'lmzero[openspiel]'") from None
-    try:
-        return load_game(spec)
-    except OpenSpielError as e:
-        raise TaskError(str(e)) from None
+ADAPTERS = {"openspiel:": ("lmzero.tasks.openspiel", "OpenSpiel games need the open_spiel "
+                            "package: pip install 'lmzero[openspiel]'"),
+            "pettingzoo:": ("lmzero.tasks.pettingzoo", "PettingZoo games need the pettingzoo "
+                            "package: pip install 'lmzero[pettingzoo]'")}
+"""Ref prefix -> (the adapter module, what to say when its library is not installed)."""
 
 
-def _pettingzoo(spec: str):
-    """The adapter of PettingZoo module `spec` (`tasks.pettingzoo`); TaskError (one line) if
-    PettingZoo is not installed or cannot give a game lmzero plays."""
+def _adapted(prefix: str, spec: str):
+    """The game an adapter module's `load_game(spec)` gives (`tasks.openspiel`,
+    `tasks.pettingzoo`); TaskError (one line) if its library is not installed or it cannot
+    give a game lmzero plays (its load_game raises a ValueError subclass saying why)."""
+    module, missing = ADAPTERS[prefix]
     try:
-        from lmzero.tasks.pettingzoo import PettingZooError, load_game
+        load_game = importlib.import_module(module).load_game
     except ImportError:
-        raise TaskError("PettingZoo games need the pettingzoo package: "
-                        "pip install 'lmzero[pettingzoo]'") from None
+        raise TaskError(missing) from None
     try:
         return load_game(spec)
-    except PettingZooError as e:
+    except ValueError as e:
         raise TaskError(str(e)) from None
 
 
