@@ -236,10 +236,11 @@ def search(game: Game, evaluator: Evaluator, roots: Sequence[State] | None = Non
     return result
 
 
-def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, schedule,
+def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, plan,
                progress=None) -> int:
-    """Waves until every root has its simulations (or is solved); returns how many ran."""
-    gumbel, considered, phase_end = schedule
+    """Waves until every root has its simulations (or is solved); returns how many ran.
+    `plan`: (gumbel [B, A], considered [B, S], phase_end [B, S])."""
+    gumbel, considered, phase_end = plan
     sims_done = np.zeros(tree.batch_size, np.int64)
     method = _METHODS[config.method]
     use_parent_fpu = config.fpu is None
@@ -284,7 +285,7 @@ PROGRESS_WAVES = 64
 """Compiled waves between two progress reports (when someone listens)."""
 
 
-def _run_compiled_waves(tree: Tree, expander: _Expander, config: SearchConfig, schedule,
+def _run_compiled_waves(tree: Tree, expander: _Expander, config: SearchConfig, plan,
                         progress=None) -> int:
     """`_run_waves` with playouts, in compiled code: one call for the whole search (a call per
     `PROGRESS_WAVES` waves when `progress` listens); returns how many waves ran."""
@@ -298,7 +299,7 @@ def _run_compiled_waves(tree: Tree, expander: _Expander, config: SearchConfig, s
     wave, finished = 0, False
     while not finished:
         wave, evaluations, calls, rng, finished = tree.kernels.waves(
-            tree_arrays(tree), params, schedule, sims_done, expander.evaluator.num_rollouts,
+            tree_arrays(tree), params, plan, sims_done, expander.evaluator.num_rollouts,
             rng, wave, chunk)
         expander.evaluations += evaluations
         expander.calls += calls
