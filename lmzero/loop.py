@@ -132,6 +132,23 @@ GENERIC_PRESETS = {
 """Presets of the games `PRESETS` does not name, by preset name (`preset_config`)."""
 
 
+TRUNKS = {
+    "mlp": None,
+    "resnet": dict(trunk="resnet", n_layer=4, n_embd=32),
+    "transformer": dict(trunk="transformer", n_layer=2, n_embd=64, n_head=4),
+}
+"""Game networks by trunk name (`lmzero train GAME --trunk`): None keeps the preset's MLP. The
+sizes are the ones measured at equal time on Connect Four (README): 4 residual blocks of 32
+channels did best of the resnets in `bench/connect4_trunks.py`; 2 x 64 is the transformer
+measured against the MLP."""
+
+
+def with_trunk(config: TrainConfig, trunk: str) -> TrainConfig:
+    """`config` with the `TRUNKS[trunk]` network; KeyError for an unknown name."""
+    model = TRUNKS[trunk]
+    return config if model is None else replace(config, model=dict(model))
+
+
 def preset_config(game: str, preset: str) -> TrainConfig:
     """The `preset` config of `game`: its own (`PRESETS`), else the generic one for any game;
     KeyError for an unknown preset name."""
@@ -191,6 +208,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=Non
     is then stretched over the new total) and `threads` replaces its torch thread count.
     `scale` (a `distributed.ScaleConfig`) plays the games on Ray actors instead of in this
     process."""
+    if not resume:  # a network the game cannot feed is refused before the run directory exists
+        GameTokenizer(make_game(config.game)).model_config(**config.model)
     run, config = open_run(run_dir, config, resume, iterations=iterations, threads=threads)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)

@@ -220,3 +220,30 @@ def test_threads_reach_the_training_loop_and_not_pretraining(monkeypatch, capsys
     assert seen["threads"] == 3
     assert_user_error(lmzero(monkeypatch, capsys, "train", "game24", "--stage", "pretrain",
                              "--threads", "2"), "--threads applies to --stage selfplay")
+
+
+def test_trunk_picks_the_game_network_and_is_refused_elsewhere(monkeypatch, capsys, tmp_path):
+    from lmzero import loop as training
+    seen = []
+    monkeypatch.setattr(training, "train", lambda config, *a, **kw: seen.append(config) or [])
+    for trunk in ("resnet", "mlp"):
+        code, _, err = lmzero(monkeypatch, capsys, "train", "connect4", "--preset", "full",
+                              "--trunk", trunk, "--run", tmp_path / trunk, "--no-progress")
+        assert code == 0, err
+    resnet, mlp = seen
+    assert resnet.model == dict(trunk="resnet", n_layer=4, n_embd=32)
+    assert mlp.model == training.PRESETS[("connect4", "full")].model  # the preset's own
+    assert resnet.selfplay == mlp.selfplay and resnet.learner == mlp.learner
+    assert_user_error(lmzero(monkeypatch, capsys, "train", "game24", "--trunk", "resnet"),
+                      "--trunk applies to games")
+    assert_user_error(lmzero(monkeypatch, capsys, "train", "connect4", "--trunk", "resnet",
+                             "--resume", "--run", tmp_path / "resnet"),
+                      "--trunk applies to a new run")
+
+
+def test_a_resnet_on_a_game_without_a_board_is_one_line(monkeypatch, capsys, tmp_path):
+    """The resnet needs a board grid; a game without `board_shape` is refused before training."""
+    assert_user_error(lmzero(monkeypatch, capsys, "train", "openspiel:nim", "--trunk",
+                             "resnet", "--run", tmp_path / "run", "--no-progress"),
+                      "the resnet trunk needs a board")
+    assert not (tmp_path / "run").exists()  # so the same --run can be used for the retry

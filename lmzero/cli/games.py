@@ -343,14 +343,14 @@ def _think(player, state, show: bool):
 
 def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
                 iterations: int | None, scale=None, show_progress: bool = True,
-                threads: int | None = None) -> None:
+                threads: int | None = None, trunk: str = "mlp") -> None:
     """AlphaZero self-play training: self-play with search, replay, learner, checkpoints."""
     from dataclasses import replace
 
-    from lmzero.loop import preset_config, train as run_training
+    from lmzero.loop import preset_config, train as run_training, with_trunk
 
     try:
-        config = preset_config(game_name, preset.value)
+        config = with_trunk(preset_config(game_name, preset.value), trunk)
     except KeyError:
         raise UserError(f"no self-play preset {preset.value!r}") from None
     if iterations:

@@ -20,6 +20,13 @@ class Stage(str, Enum):
     pretrain = "pretrain"
 
 
+class Trunk(str, Enum):
+    """`loop.TRUNKS`, as the CLI offers them."""
+    mlp = "mlp"
+    resnet = "resnet"
+    transformer = "transformer"
+
+
 class Algo(str, Enum):
     """`learn.algorithms.ALGORITHMS`, as the CLI offers them."""
     expert_iteration = "expert-iteration"
@@ -66,6 +73,9 @@ def train(
                                 "the run's). Use 1 when another job shares the cores: two "
                                 "processes spinning several threads each on two cores ran 10x "
                                 "slower here."),
+    trunk: Trunk = typer.Option(None, "--trunk", help="Games: the network's trunk for a new "
+                                "run: mlp (the preset's), resnet (4 residual blocks x 32 "
+                                "channels over the board planes) or transformer (2 x 64)."),
     progress: bool = progress_option(),
 ):
     """Train: AlphaZero self-play for games; for step tasks (game24, countdown, math, yours),
@@ -95,6 +105,10 @@ def train(
     if steps:
         raise UserError("--steps applies to --stage pretrain (use --iterations)")
     scale = scale_config(workers, ray_address)
+    if trunk and reasoning:
+        raise UserError("--trunk applies to games (step tasks train a text model: --model)")
+    if trunk and resume:
+        raise UserError("--trunk applies to a new run (a resumed run keeps its network)")
     if reasoning:
         return train_improve(task_ref, preset, run, resume, iterations, from_scratch, model,
                              scale, algo.value if algo else None, progress_wanted(progress),
@@ -107,4 +121,4 @@ def train(
         raise UserError("--from-scratch applies to step tasks (games always start from "
                         "scratch)")
     train_game(task_ref, preset, run, resume, iterations, scale, progress_wanted(progress),
-               threads)
+               threads, trunk.value if trunk else "mlp")
