@@ -262,6 +262,14 @@ def test_a_bad_model_list_at_start_up_is_a_user_error(problems):
     assert server.completions == 0
 
 
+def _sigint_state() -> str:
+    """This process's SIGINT as the kernel sees it (a library may have changed it behind
+    Python's back, and a child inherits an ignored or blocked signal)."""
+    fields = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines()
+                  if line.startswith(("SigIgn", "SigBlk")))
+    return ", ".join(f"{k} {int(v, 16) >> (signal.SIGINT - 1) & 1}" for k, v in fields.items())
+
+
 def test_ctrl_c_while_requests_hang_aborts_at_once(problems):
     """The user's report: two problems against a server that never answers survived two
     SIGINTs. Now one SIGINT while both requests hang ends the command with "aborted", 130."""
@@ -269,7 +277,8 @@ def test_ctrl_c_while_requests_hang_aborts_at_once(problems):
         process = subprocess.Popen(
             [sys.executable, "-m", "lmzero.cli", *eval_args(server.url, problems, "--method",
                                                              "greedy")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(os.environ, PYTHONFAULTHANDLER="1"))  # SIGABRT dumps its threads' stacks
         try:
             deadline = time.monotonic() + 60
             while not server.wait_for(2, timeout=0.2):  # both requests hanging
@@ -277,6 +286,10 @@ def test_ctrl_c_while_requests_hang_aborts_at_once(problems):
                 assert time.monotonic() < deadline, "the command never sent its two requests"
             process.send_signal(signal.SIGINT)
             stdout, stderr = process.communicate(timeout=5)  # a correctness bound
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)  # where it hangs, for the failure message
+            pytest.fail("no exit 5 s after SIGINT; SIGINT disposition here: "
+                        f"{_sigint_state()}; the command's stacks:\n{process.communicate()[1]}")
         finally:
             if process.poll() is None:
                 process.kill()
