@@ -53,11 +53,13 @@ def sweep(game, evaluator, sims: list[int], games: int, seed: int) -> list[dict]
             lambda: SearchPlayer(game, RolloutEvaluator(game, seed=int(rng.integers(1 << 30))),
                                  SearchConfig(num_simulations=n, method="uct")), games)
         low, high = result.interval()
-        rows.append(dict(simulations=n, wins=result.wins, draws=result.draws,
+        rows.append(dict(simulations=n, wins=result.wins, wins_first=result.wins_first,
+                         draws=result.draws,
                          losses=result.losses, score=result.score, low=low, high=high,
                          seconds=round(time.monotonic() - start, 1)))
         print(f"{n} simulations: {result.wins}-{result.draws}-{result.losses} "
-              f"({100 * result.score:.1f}%)", flush=True)
+              f"({100 * result.score:.1f}%; {result.wins_first} of the wins moving first)",
+              flush=True)
     return rows
 
 
@@ -79,8 +81,10 @@ def main(argv=None) -> None:
     rows = sweep(game, load_network(checkpoint, game), args.sims, args.games, args.seed)
     print_table(f"{args.game}: the network ({checkpoint}) under PUCT against UCT with random "
                 f"rollouts, equal simulations, {args.games} games each, seats alternated",
-                ["simulations", "wins", "draws", "losses", "score", "95% interval"],
-                [[str(r["simulations"]), str(r["wins"]), str(r["draws"]), str(r["losses"]),
+                ["simulations", "wins (moving first)", "draws", "losses", "score",
+                 "95% interval"],
+                [[str(r["simulations"]), f"{r['wins']} ({r['wins_first']})", str(r["draws"]),
+                  str(r["losses"]),
                   f"{100 * r['score']:.1f}%",
                   f"[{100 * r['low']:.0f}, {100 * r['high']:.0f}]"] for r in rows])
     report = dict(benchmark="network vs rollouts at equal simulations", game=args.game,

@@ -20,6 +20,9 @@ class MatchResult:
     wins: int = 0
     draws: int = 0
     losses: int = 0
+    wins_first: int = 0
+    """Of `wins`, those in the games ours moved first (the rest were won second): a seat
+    advantage shows here."""
 
     @property
     def games(self) -> int:
@@ -77,6 +80,7 @@ def match(game: Game, ours: Callable[[], object], theirs: Callable[[], object],
         a, b = ours(), theirs()
         r = play(game, a, b) if g % 2 == 0 else -play(game, b, a)
         result.wins += r > 0
+        result.wins_first += r > 0 and g % 2 == 0
         result.draws += r == 0
         result.losses += r < 0
     return result
