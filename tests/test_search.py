@@ -251,9 +251,9 @@ def test_transpositions_share_evaluations_without_changing_the_search():
     evaluator = ExactEvaluator(GAME, ttt.solve)
     root = [GAME.initial_state()]
     plain = search(GAME, evaluator, root, SearchConfig(num_simulations=2000, leaves_per_call=1,
-                                                       solve=False))
+                                                       solve=False), rng=0)
     shared = search(GAME, evaluator, root, SearchConfig(num_simulations=2000, leaves_per_call=1,
-                                                        transpositions=True, solve=False))
+                                                        transpositions=True, solve=False), rng=0)
     assert shared.visits.tolist() == plain.visits.tolist()
     assert shared.evaluations < plain.evaluations * 0.8
 

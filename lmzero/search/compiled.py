@@ -126,14 +126,14 @@ def run_waves(play, outcome, legal_moves, to_play, playout, tree, params, schedu
     """Up to `max_waves` waves of select -> expand with playouts -> backward, all compiled.
 
     tree: `tree_arrays(tree, with_search=True)`; params: `wave_params(config)`; schedule:
-    (gumbel [B, A], considered [B, S], phase_end [B, S]). Returns (waves so far, leaves
+    (gumbel [B, A], considered [B, S], phase_end [B, S], salt [B]). Returns (waves so far, leaves
     evaluated, waves that evaluated any, rng, finished).
     """
     (parent, action, children, prior, legal, visits, value_sum, raw_value, sign, expanded,
      terminal, solved, num_nodes, born, packed) = tree
     (method, c_init, c_base, fpu, use_parent_fpu, uct_c, virtual_loss, value_scale,
      maxvisit_init, solve, num_simulations, leaves_per_call) = params
-    gumbel, considered, phase_end = schedule
+    gumbel, considered, phase_end, salt = schedule
     B = visits.shape[0]
     leaf_tree = (parent, action, prior, legal, raw_value, sign, expanded, terminal, solved,
                  packed)
@@ -148,7 +148,7 @@ def run_waves(play, outcome, legal_moves, to_play, playout, tree, params, schedu
         select_leaves(parent, action, children, prior, legal, visits, value_sum, raw_value,
                       sign, expanded, solved, num_nodes, active, sims_done, leaves, method,
                       c_init, c_base, fpu, use_parent_fpu, uct_c, virtual_loss, gumbel,
-                      considered, value_scale, maxvisit_init, born, wave)
+                      considered, value_scale, maxvisit_init, born, wave, salt)
         count = 0
         for b in range(B):
             for j in range(width):

@@ -6,13 +6,14 @@ new leaves' states, and sends all non-terminal ones to the evaluator in a single
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Sequence
 
 import numpy as np
 
 from lmzero.search import action_selection, simulate
-from lmzero.search.action_selection import GUMBEL, PUCT, UCT
+from lmzero.search.action_selection import GUMBEL, PUCT, UCT, tie_breaks
 from lmzero.search.compiled import leaf_arrays, plan_wave, seed_state, tree_arrays
 from lmzero.search.evaluators import Evaluator, RolloutEvaluator
 from lmzero.search.seq_halving import schedule
@@ -207,6 +208,7 @@ def search(game: Game, evaluator: Evaluator, roots: Sequence[State] | None = Non
     """
     config = config or SearchConfig()
     rng = np.random.default_rng(rng)
+    salt = _peek_salt(rng)
     if tree is None:
         if not roots:
             raise ValueError("search needs root states or a tree")
@@ -226,21 +228,28 @@ def search(game: Game, evaluator: Evaluator, roots: Sequence[State] | None = Non
         for b in range(B):
             m = min(config.max_considered_actions, int(tree.legal[b, ROOT].sum()))
             considered[b], phase_end[b] = schedule(max(m, 1), config.num_simulations)
-    plan = (gumbel, considered, phase_end)
+    plan = (gumbel, considered, phase_end, np.full(B, salt, np.uint64))
     if _compiled_playouts(game, evaluator, tree, config):
         waves = _run_compiled_waves(tree, expander, config, plan, progress)
     else:
         waves = _run_waves(tree, expander, config, plan, progress)
-    result = _result(tree, config, rng, gumbel, expander)
+    result = _result(tree, config, rng, gumbel, expander, salt)
     result.waves = waves
     return result
+
+
+def _peek_salt(rng: np.random.Generator) -> np.uint64:
+    """The seed of `tie_break` (equal scores, in selection and in the move choice): read from a
+    copy of `rng`, so every other draw of a search stays as it was, and shared by all roots, so
+    a root's search does not depend on the batch it is in."""
+    return np.uint64(int(copy.deepcopy(rng.bit_generator).random_raw()) | 1)
 
 
 def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, plan,
                progress=None) -> int:
     """Waves until every root has its simulations (or is solved); returns how many ran.
-    `plan`: (gumbel [B, A], considered [B, S], phase_end [B, S])."""
-    gumbel, considered, phase_end = plan
+    `plan`: (gumbel [B, A], considered [B, S], phase_end [B, S], salt [B])."""
+    gumbel, considered, phase_end, salt = plan
     sims_done = np.zeros(tree.batch_size, np.int64)
     method = _METHODS[config.method]
     use_parent_fpu = config.fpu is None
@@ -253,7 +262,7 @@ def _run_waves(tree: Tree, expander: _Expander, config: SearchConfig, plan,
         wave += 1
         leaves = np.empty(active.shape, np.int32)
         _select(tree, active, sims_done, leaves, method, config, use_parent_fpu, gumbel,
-                considered, wave)
+                considered, wave, salt)
         b_idx, slot = np.nonzero(leaves >= 0)
         nodes = leaves[b_idx, slot]
         if tree.packed is not None:
@@ -309,14 +318,14 @@ def _run_compiled_waves(tree: Tree, expander: _Expander, config: SearchConfig, p
 
 
 def _select(tree, active, sims_done, leaves, method, config, use_parent_fpu, gumbel, considered,
-            wave: int):
+            wave: int, salt):
     simulate.select_leaves(
         tree.parent, tree.action, tree.children, tree.prior, tree.legal, tree.visits,
         tree.value_sum, tree.raw_value, tree.sign, tree.expanded, tree.solved, tree.num_nodes,
         active, sims_done, leaves, method, config.c_init, config.c_base,
         0.0 if config.fpu is None else config.fpu, use_parent_fpu, config.uct_c,
         config.virtual_loss, gumbel, considered, config.value_scale, config.maxvisit_init,
-        tree.wave, wave)
+        tree.wave, wave, salt)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -324,7 +333,8 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return z / z.sum()
 
 
-def _result(tree: Tree, config: SearchConfig, rng, gumbel, expander: _Expander) -> SearchResult:
+def _result(tree: Tree, config: SearchConfig, rng, gumbel, expander: _Expander,
+            salt) -> SearchResult:
     B, A = tree.batch_size, tree.num_actions
     visits = np.stack([tree.child_visits(b) for b in range(B)])
     q_values = np.stack([tree.child_values(b) for b in range(B)])
@@ -343,7 +353,8 @@ def _result(tree: Tree, config: SearchConfig, rng, gumbel, expander: _Expander) 
             continue
         total = visits[b].sum()
         policy[b] = visits[b] / total if total > 0 else tree.prior[b, ROOT]
-        action[b] = _visit_choice(visits[b], q_values[b], allowed, config.temperature, rng)
+        action[b] = _visit_choice(visits[b], q_values[b], allowed, config.temperature, rng,
+                                  tie_breaks(salt, ROOT, A))
     return SearchResult(action, visits, q_values, root_value, policy, tree,
                         expander.evaluations, expander.calls)
 
@@ -361,11 +372,13 @@ def _unrefuted(tree: Tree, b: int, legal: np.ndarray) -> np.ndarray:
     return legal & ~losing if (legal & ~losing).any() else legal
 
 
-def _visit_choice(visits, q_values, legal, temperature, rng) -> int:
-    """Most visited edge (ties: higher mean value), or a sample from visits ** (1 / T)."""
+def _visit_choice(visits, q_values, legal, temperature, rng, ties) -> int:
+    """Most visited edge (ties: higher mean value, then `ties` [A], the search's tie-break
+    order: the lowest id would bias every game whose ids follow the board), or a sample from
+    visits ** (1 / T)."""
     if temperature == 0:
         q = np.where(np.isnan(q_values), -np.inf, q_values)
-        order = np.lexsort((-q, -visits))  # visits first, then value
+        order = np.lexsort((-ties, -q, -visits))  # visits, then value, then the tie-break
         return int(next(a for a in order if legal[a]))
     weights = np.where(legal, visits.astype(np.float64), 0.0) ** (1.0 / temperature)
     if weights.sum() == 0:

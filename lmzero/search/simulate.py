@@ -34,11 +34,12 @@ def _root_gumbel_action(b, k, children, prior, legal, visits, value_sum, raw_val
 def select_leaves(parent, action, children, prior, legal, visits, value_sum, raw_value, sign,
                   expanded, solved, num_nodes, active, sims_done, leaves, method, c_init,
                   c_base, fpu, use_parent_fpu, uct_c, virtual_loss, gumbel, considered,
-                  value_scale, maxvisit_init, born, wave):
+                  value_scale, maxvisit_init, born, wave, salt):
     """Fill leaves [B, L] with one leaf per walk (-1 where active [B, L] is False).
 
     sims_done [B] counts each tree's root walks (Gumbel's schedule is indexed by it); a node
-    allocated here gets `born[b, node] = wave`.
+    allocated here gets `born[b, node] = wave`; salt [B] (uint64, drawn per search) orders each
+    tree's equal PUCT and UCT scores (`tie_break`).
     """
     B, L = leaves.shape
     A = prior.shape[2]
@@ -63,9 +64,11 @@ def select_leaves(parent, action, children, prior, legal, visits, value_sum, raw
                                                maxvisit_init, sigma_q, logits)
                 elif method == PUCT:
                     a = puct_action(b, node, children, prior, legal, visits, value_sum,
-                                    raw_value, sign, c_init, c_base, fpu, use_parent_fpu)
+                                    raw_value, sign, c_init, c_base, fpu, use_parent_fpu,
+                                    salt[b])
                 else:
-                    a = uct_action(b, node, children, prior, legal, visits, value_sum, uct_c)
+                    a = uct_action(b, node, children, prior, legal, visits, value_sum, uct_c,
+                                   salt[b])
                 if a < 0:  # no legal move in a non-terminal state: the node stays a leaf
                     break
                 child = children[b, node, a]
