@@ -88,6 +88,28 @@ def test_bandit_best_arm_deterministic(method):
     assert result.q_values[0, 3] == pytest.approx(0.9)
 
 
+@pytest.mark.parametrize("method", ["puct", "uct"])
+def test_equal_arms_are_tried_in_no_fixed_order(method):
+    """With a uniform prior and fewer simulations than moves, which moves get tried and which
+    is chosen among equals must not follow the action ids: before the tie-break, UCT tried only
+    the lowest ids, and on Breakthrough it lost every game from one seat."""
+    bandit = Bandit([0.0] * 20)
+    tried, chosen = np.zeros(20), np.zeros(20)
+    for seed in range(60):
+        result = search(bandit, exact(bandit), [0], SearchConfig(num_simulations=4, method=method,
+                                                                 solve=False), rng=seed)
+        tried += result.visits[0] > 0
+        chosen[result.action[0]] += 1
+    assert tried.sum() == 60 * 4 and (tried > 0).all() and tried[:4].sum() < 60
+    assert (chosen > 0).sum() >= 12 and chosen.max() <= 10
+    again = search(bandit, exact(bandit), [0], SearchConfig(num_simulations=4, method=method,
+                                                            solve=False), rng=7)
+    first = search(bandit, exact(bandit), [0], SearchConfig(num_simulations=4, method=method,
+                                                            solve=False), rng=7)
+    assert again.visits.tolist() == first.visits.tolist()  # the order is the seed's
+    assert again.action[0] == first.action[0]
+
+
 @pytest.mark.parametrize("method", ["puct", "uct", "gumbel"])
 def test_noisy_bandit_best_arm(method):
     payoffs = [0.2, 0.6, 0.0, -0.4, 0.3]
