@@ -7,7 +7,7 @@ from each extra simulation, so the sweep shows where the two cross. Any game wor
 Breakthrough's network from `lmzero train openspiel:breakthrough --preset quick` (trained first
 when the run directory holds none).
 
-    .venv/bin/python bench/network_vs_rollouts.py                       # ~25 min here
+    .venv/bin/python bench/network_vs_rollouts.py                       # ~45 min here
     .venv/bin/python bench/network_vs_rollouts.py --sims 8 32 --games 10  # a smoke run
 """
 
