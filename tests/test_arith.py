@@ -6,6 +6,7 @@ tiny safe evaluator of answers (Fractions, no eval), both written out below.
 
 import json
 import re
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -162,6 +163,42 @@ def test_a_step_uses_two_equal_numbers_only_when_both_remain():
 def test_left_may_be_written_in_any_order_and_is_stored_sorted():
     state = check_step(G24.initial_state(p("4 9 10 13")), "13 - 9 = 4 (left: 10 4 4)")
     assert state.steps == ("13 - 9 = 4 (left: 4 4 10)",)
+
+
+# --- the calculator ---------------------------------------------------------------------------
+
+def test_the_calculator_keeps_the_operation_and_writes_the_result_and_numbers_left():
+    assert CD.calculator and not G24.calculator  # Countdown's default; the 24 model writes all
+    state = play(CD, p("3 7 25 50 -> 147"), ["25 * 7 = 165 (left: 3 50 165)",
+                                             "50 x 3 = 1 (left: 1)"])
+    assert state.steps[0] == "25 * 7 = 175 (left: 3 50 175)"
+    assert "unknown operator 'x'" in state.error  # garbled text is still a dead end
+    slipped = play(CD, p("3 7 25 50 -> 147"), ["25 * 7 = 165 (left: 3 50 165)"])
+    off = replace(CD, calculator=False)
+    assert play(off, p("3 7 25 50 -> 147"), ["25 * 7 = 165 (left: 3 50 165)"]).error == \
+        "25 * 7 = 175, not 165"
+    assert slipped.error is None and slipped.numbers == (3, 50, 175)
+    done = play(CD, p("3 7 25 50 -> 147"),
+                ["50 / 25 = 2", "7 * 2 = 14", "14 * 3", "42 + 0 = 147 (left: 147)"])
+    assert done.numbers == (42,) and not CD.solved(done)  # the result is computed, not claimed
+
+
+@pytest.mark.parametrize("step, message", [
+    ("8 * 25 = 200 (left: 3 7 50 200)", "8 is not among the remaining numbers 3 7 25 50"),
+    ("7 * 7 = 49 (left: 3 25 49 50)", "7 * 7 needs two 7s but the remaining numbers are"),
+    ("50 / 0 = 0 (left: 0 3 7 25)", "0 is not among the remaining numbers"),
+    ("25 *7 = 175 (left: 3 50 175)", "does not match 'A op B = R (left: N N ...)'"),
+])
+def test_the_calculator_never_invents_a_number(step, message):
+    dead = CD.apply(CD.initial_state(p("3 7 25 50 -> 147")), step)
+    assert message in dead.error and CD.reward(dead) == 0.0 and dead.steps == (step,)
+
+
+def test_the_calculator_solves_only_what_the_operations_solve():
+    steps = ["50 * 3 = 1 (left: 1)", "150 - 7 = 2 (left: 2)", "143 + 25 = 3 (left: 3)"]
+    state = play(CD, p("3 7 25 50 -> 168"), steps)
+    assert CD.solved(state) and CD.answer(state) == "((50 * 3) - 7) + 25"
+    assert evaluate(CD.answer(state)) == (168, [3, 7, 25, 50])
 
 
 # --- the task ---------------------------------------------------------------------------------

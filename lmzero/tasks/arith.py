@@ -195,6 +195,38 @@ def format_step(step: Step) -> str:
             f"{format_number(step.result)} (left: {_numbers(step.left)})")
 
 
+_OPERATION = re.compile(r"\s*(\S+) (\S+) (\S+)")
+
+
+def calculate(state: ArithState, text: str) -> str:
+    """A calculator: the canonical step for the operation `a op b` that `text` starts with,
+    its result and numbers left computed, when that operation is possible on the numbers left;
+    else `text` unchanged, for `check_step` to say what is wrong.
+
+    >>> s = ArithTask("countdown").initial_state(Problem.make([3, 7, 25, 50], 147))
+    >>> calculate(s, "25 * 7 = 165 (left: 3 50 165)")
+    '25 * 7 = 175 (left: 3 50 175)'
+    >>> calculate(s, "25 * 8 = 200 (left: 3 7 50 200)")  # 8 is not left: unchanged
+    '25 * 8 = 200 (left: 3 7 50 200)'
+    """
+    match = _OPERATION.match(text)
+    if match is None or match[2] not in OPS:
+        return text
+    try:
+        a, b = parse_number(match[1]), parse_number(match[3])
+    except StepError:
+        return text
+    rest = list(state.numbers)
+    for x in (a, b):
+        if x not in rest:
+            return text
+        rest.remove(x)
+    if match[2] == "/" and b == 0:
+        return text
+    value = OPS[match[2]](a, b)
+    return format_step(Step(a, match[2], b, value, tuple(sorted(rest + [value]))))
+
+
 def check_step(state: ArithState, text: str) -> ArithState:
     """The state after the step `text`, or StepError saying exactly why it does not follow.
 
@@ -272,6 +304,11 @@ class ArithTask(TextTask):
     shots: tuple[str, ...] = ()
     """Worked examples (few-shot) for pretrained LMs: a 135M model copies the format far better
     with them."""
+    calculator: bool = False
+    """A step counts by its leading `a op b` alone: the task computes the result and the numbers
+    left (`calculate`), as math's calculator calls do, so an arithmetic or bookkeeping slip never
+    ends a branch; the model still chooses every operation. Off: a step must be right as
+    written."""
 
     @property
     def instruction(self) -> str:
@@ -316,8 +353,9 @@ class ArithTask(TextTask):
         >>> bad.error, t.is_terminal(bad), t.reward(bad)
         ('13 - 9 = 4, not 3', True, 0.0)
         """
+        text = calculate(state, step_text) if self.calculator else step_text
         try:
-            return check_step(state, step_text)
+            return check_step(state, text)
         except StepError as e:
             flat = step_text.strip().replace("\n", " ")  # one line, so prompts stay line-aligned
             return replace(state, steps=state.steps + (flat,), error=str(e))

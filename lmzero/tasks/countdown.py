@@ -80,6 +80,10 @@ class Countdown(ArithTask):
     shots: tuple[str, ...] = SHOTS
     config: CountdownConfig = field(default_factory=CountdownConfig)
     """How problems are drawn."""
+    calculator: bool = True
+    """The task computes each step's result and numbers left from its `a op b`
+    (`arith.calculate`): products of two-digit numbers are where a small model slips, and the
+    model's choice of operations, not its long multiplication, is what search should improve."""
     max_step_chars = 64  # Countdown-6's steps rarely pass 60 characters
     judge_question = ("\nCan the numbers left still reach the target exactly? Answer yes or no."
                       "\nAnswer:")
@@ -123,7 +127,7 @@ class Countdown(ArithTask):
 
     def presets(self) -> dict[str, dict]:
         return {"quick": dict(iterations=3, problems=96, budget=32, steps=100),
-                "full": dict(iterations=10, problems=160, budget=48, steps=150)}
+                "full": dict(iterations=20, problems=256, budget=48, steps=200)}
 
 
 def config_for(bucket: str, base: CountdownConfig) -> CountdownConfig:

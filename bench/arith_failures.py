@@ -1,15 +1,17 @@
-"""Why a Game of 24 model fails held-out puzzles: slips or choices? And would a calculator help?
+"""Why a Game of 24 or Countdown model fails held-out problems: slips or choices? And what does
+the calculator (`ArithTask.calculator`) change?
 
-Greedy decoding of a checkpoint over the 358 held-out puzzles; every failure sorted by its first
+Greedy decoding of a checkpoint over the held-out problems (Game of 24: all 358; Countdown: the 200
+that self-improvement checks); every failure sorted by its first
 wrong thing: an arithmetic slip (`a op b = c` with the wrong c), a bookkeeping slip (a wrong
 "left:" list), a malformed or impossible step (an operand not among the numbers left, garbled
 text), or valid steps all the way to a number that is not 24 (a wrong choice of operations).
 
-Then the same model with a calculator in the loop (`CalculatorGame24`): the model still writes
-whole steps, but only its "a op b" is kept, and the task computes the result and the numbers
-left, so no slip can end a branch. Greedy pass@1 and MCTS at 32 calls, both ways, in one run.
+Then the same model with the calculator on: the model still writes whole steps, but only its
+"a op b" is kept, and the task computes the result and the numbers left, so no slip can end a
+branch. Greedy pass@1 and MCTS at 32 calls, both ways, in one run.
 
-    .venv/bin/python bench/game24_failures.py [--checkpoint DIR]   # ~1 minute
+    .venv/bin/python bench/arith_failures.py [--task countdown] [--checkpoint DIR]  # 1-4 min
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import argparse
 import re
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,40 +32,10 @@ from bench.common import print_table, write_report  # noqa: E402
 from lmzero.eval.reasoning import MethodConfig, solve_problems  # noqa: E402
 from lmzero.models.load import SHIPPED  # noqa: E402
 from lmzero.models.spec import load_model  # noqa: E402
-from lmzero.tasks import arith  # noqa: E402
-from lmzero.tasks.game24 import Game24  # noqa: E402
+from lmzero.tasks.countdown import TASK as COUNTDOWN  # noqa: E402
+from lmzero.tasks.game24 import TASK as GAME24  # noqa: E402
 
-OPERATION = re.compile(r"\s*(\S+) (\S+) (\S+)")
-
-
-@dataclass(frozen=True)
-class CalculatorGame24(Game24):
-    """Game of 24 where the task, not the model, computes each step's result and the numbers
-    left: a step counts by its leading `a op b` alone (a step without one stays as written)."""
-
-    def apply(self, state, step_text: str):
-        return super().apply(state, completed(state, step_text))
-
-
-def completed(state, text: str) -> str:
-    """The canonical step for the operation `text` starts with, if that operation is possible
-    on the numbers left; else `text` unchanged (the task then says what is wrong)."""
-    match = OPERATION.match(text)
-    if match is None or match[2] not in arith.OPS:
-        return text
-    try:
-        a, b = arith.parse_number(match[1]), arith.parse_number(match[3])
-    except ValueError:
-        return text
-    rest = list(state.numbers)
-    for x in (a, b):
-        if x not in rest:
-            return text
-        rest.remove(x)
-    if match[2] == "/" and b == 0:
-        return text
-    value = arith.OPS[match[2]](a, b)
-    return arith.format_step(arith.Step(a, match[2], b, value, tuple(sorted(rest + [value]))))
+TASKS = {"game24": GAME24, "countdown": COUNTDOWN}
 
 
 def failure_kind(state) -> str:
@@ -90,23 +62,28 @@ def run(task, model, problems) -> dict:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", type=Path, default=SHIPPED / "game24")
+    p.add_argument("--task", choices=sorted(TASKS), default="game24")
+    p.add_argument("--checkpoint", type=Path,
+                   help="default: the task's shipped checkpoint, else its world model")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     args = p.parse_args(argv)
-    plain, calculator = Game24(), CalculatorGame24()
-    problems = plain.heldout_problems()
+    task = TASKS[args.task]
+    checkpoint = args.checkpoint or next(
+        d for d in (SHIPPED / args.task, SHIPPED / f"{args.task}-pretrain") if d.exists())
+    problems = task.heldout_problems()
     rows = {}
-    for name, task in (("model writes the whole step", plain),
-                       ("calculator completes a op b", calculator)):
-        rows[name] = run(task, load_model(f"tinylm:{args.checkpoint}", task), problems)
+    for name, calculator in (("model writes the whole step", False),
+                             ("calculator completes a op b", True)):
+        variant = replace(task, calculator=calculator)
+        rows[name] = run(variant, load_model(f"tinylm:{checkpoint}", variant), problems)
         print(name, rows[name], flush=True)
-    print_table(f"Game of 24, {len(problems)} held-out puzzles, {args.checkpoint}",
+    print_table(f"{args.task}, {len(problems)} held-out problems, {checkpoint}",
                 ["steps", "greedy pass@1", "MCTS@32", "greedy failures by first error"],
                 [[k, f"{100 * r['greedy']:.1f}%", f"{100 * r['mcts32']:.1f}%",
                   "; ".join(f"{n} {kind}" for kind, n in r["failures"].items())]
                  for k, r in rows.items()])
-    write_report(args.out, "game24_failures", dict(checkpoint=str(args.checkpoint),
-                                                   problems=len(problems), rows=rows), plot)
+    write_report(args.out, f"{args.task}_failures", dict(
+        task=args.task, checkpoint=str(checkpoint), problems=len(problems), rows=rows), plot)
 
 
 def plot(report: dict, path: Path) -> None:
@@ -119,7 +96,7 @@ def plot(report: dict, path: Path) -> None:
     for k, (name, r) in enumerate(rows.items()):
         ax.bar(x + (k - 0.5) * 0.4, [100 * r["greedy"], 100 * r["mcts32"]], 0.4, label=name)
     ax.set_xticks(x, ["greedy pass@1", "MCTS, 32 calls"])
-    ax.set_ylabel(f"% of {report['problems']} held-out puzzles solved")
+    ax.set_ylabel(f"% of {report['problems']} held-out problems solved")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
