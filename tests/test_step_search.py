@@ -1,6 +1,7 @@
 """Open-action search and the baselines, with toy models whose proposals and priors are known."""
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -147,6 +148,35 @@ def test_a_fruitless_widening_samples_hotter_before_the_node_closes():
     model = RepeatingModel(cold=2)
     [result] = step_search(TASK, model, [unsolvable], closed, [Budget(max_calls=200)])
     assert len(result.tree.children[ROOT]) == 2 and result.tree.saturated[ROOT]
+
+
+class SlippingModel:
+    """Writes one operation three ways at the root: right, with an unsorted `left:`, and with a
+    wrong result; a prior that favours the slip."""
+
+    def expand(self, prompts, k, *, temperature=1.0, greedy=False, with_value=True):
+        steps = ["13 - 9 = 5 (left: 4 5 10)", "13 - 9 = 4 (left: 10 4 4)",
+                 "13 - 9 = 4 (left: 4 4 10)"]
+        return [Expansion(steps, [-0.1, -1.0, -2.0], 0.5, prompt_tokens=len(p),
+                          generated_tokens=60) for p in prompts]
+
+    def value(self, prompts):
+        return [Expansion(value=0.5, prompt_tokens=len(p)) for p in prompts]
+
+
+@pytest.mark.parametrize("calculator, children", [(False, 2), (True, 1)])
+def test_steps_the_task_writes_alike_are_one_child(calculator, children):
+    task = replace(TASK, calculator=calculator)
+    config = StepSearchConfig(k=3, leaves_per_call=1, widen=False)
+    [result] = step_search(task, SlippingModel(), [PUZZLE], config, [Budget(max_calls=1)])
+    tree = result.tree
+    kids = tree.children[ROOT]
+    assert len(kids) == children and "13 - 9 = 4 (left: 4 4 10)" in kids
+    right = kids["13 - 9 = 4 (left: 4 4 10)"]
+    assert tree.step[right] == "13 - 9 = 4 (left: 4 4 10)" and tree.states[right].error is None
+    # the first sample that writes the line gives the child its prior (the slip's, when on)
+    assert tree.logprob[right] == (-0.1 if calculator else -1.0)
+    assert math.isclose(sum(tree.prior[k] for k in kids.values()), 1.0)
 
 
 def test_reheat_settings_are_checked():

@@ -435,8 +435,8 @@ def _graft(task, lane: _Lane, node: int, steps: list[str]) -> None:
     """Add a rollout's solving steps under `node` as a chain (the solution the tree returns)."""
     tree = lane.tree
     for step in steps:
-        tree.add_children(node, [step], [0.0], task.apply)
-        node = tree.children[node][step]
+        parent, node = node, tree.child(node, step, 0.0, task)
+        tree.add_children(parent, [], [], task)  # renormalise the priors with the new child
     tree.terminal[node], tree.reward[node] = True, task.reward(tree.states[node])
     tree.raw_value[node] = tree.reward[node]
     if lane.solution is None:
@@ -457,7 +457,7 @@ def _fold(task, lane: _Lane, r: _Request, answer: Expansion, config: StepSearchC
             lane.widening.discard(r.node)
             value = tree.raw_value[r.node]
         tree.samples[r.node] += r.k
-        new = tree.add_children(r.node, answer.steps, answer.logprobs, task.apply)
+        new = tree.add_children(r.node, answer.steps, answer.logprobs, task)
         if r.kind == "widen" and not new:
             hotter = tree.heat[r.node] * config.reheat
             if config.reheat > 1 and (config.temperature * hotter

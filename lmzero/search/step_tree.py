@@ -17,14 +17,22 @@ from lmzero.models.step_model import softmax
 ROOT = 0
 
 
+def written_line(before: str, after: str, sampled: str) -> str:
+    """The line a step added to the prompt (canonical: a calculator call with its exact result,
+    Game of 24's sorted `left:`), else the `sampled` text: the model learns the line it will
+    read back, never a wrong result the task corrected."""
+    line = after[len(before):].rstrip("\n")
+    return line if after.startswith(before) and line and "\n" not in line else sampled
+
+
 @dataclass
 class StepTree:
     states: list[Any] = field(default_factory=list)
     parent: list[int] = field(default_factory=list)  # -1 for the root
-    step: list[str | None] = field(default_factory=list)  # text of the edge into the node
+    step: list[str | None] = field(default_factory=list)  # the edge's step as the task wrote it
     logprob: list[float] = field(default_factory=list)  # length-normalised log-prob of that step
     prior: list[float] = field(default_factory=list)  # sibling-normalised prior of that step
-    children: list[dict[str, int]] = field(default_factory=list)  # step text -> child id
+    children: list[dict[str, int]] = field(default_factory=list)  # written step -> child id
     visits: list[int] = field(default_factory=list)
     value_sum: list[float] = field(default_factory=list)
     pending: list[int] = field(default_factory=list)  # walks in flight (virtual loss)
@@ -61,18 +69,26 @@ class StepTree:
             self.children[parent][step] = node
         return node
 
-    def add_children(self, node: int, steps: list[str], logprobs: list[float], apply) -> list[int]:
-        """Merge new distinct steps under `node` (duplicates of existing children are dropped) and
-        renormalise the priors of all its children. Returns the ids of the new children."""
-        new = []
+    def child(self, node: int, text: str, logprob: float, task) -> int:
+        """The child that step `text` leads to from `node`, added if new. A child is keyed by the
+        line the task writes for the step (`written_line`): samples that differ only in what the
+        task rewrites (a calculator's result, the order of a `left:` list) are one child, not
+        siblings that split the prior and the visits over one state."""
+        state = task.apply(self.states[node], text)
+        line = written_line(task.prompt(self.states[node]), task.prompt(state), text)
+        kid = self.children[node].get(line)
+        return kid if kid is not None else self.add(state, node, line, logprob)
+
+    def add_children(self, node: int, steps: list[str], logprobs: list[float], task) -> list[int]:
+        """Merge new distinct steps under `node` (`child`; duplicates of existing children are
+        dropped) and renormalise the priors of all its children. Returns the new children's ids."""
+        first = len(self)
         for text, lp in zip(steps, logprobs):
-            if text in self.children[node]:
-                continue
-            new.append(self.add(apply(self.states[node], text), node, text, lp))
+            self.child(node, text, lp, task)
         kids = list(self.children[node].values())
         for kid, p in zip(kids, softmax([self.logprob[k] for k in kids])):
             self.prior[kid] = p
-        return new
+        return list(range(first, len(self)))
 
     def q(self, node: int, default: float) -> float:
         """Mean value with in-flight walks counted as visits worth 0 (virtual loss)."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from lmzero.models.step_model import StepModel
 from lmzero.search.budget import Budget
-from lmzero.selfplay.step_actor import written_line
+from lmzero.search.step_tree import written_line
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Trajectory:
     steps: list[str] = field(default_factory=list)
     """The step sampled there, as the model wrote it."""
     written: list[str] = field(default_factory=list)
-    """The step as the task wrote it into the next prompt (`step_actor.written_line`: the
+    """The step as the task wrote it into the next prompt (`step_tree.written_line`: the
     canonical line a fine-tuned model will read back)."""
     reward: float = 0.0
     """The verifier's reward of the final state (0 when unfinished)."""

@@ -74,7 +74,7 @@ def _grafted_path_rows(task, result: StepSearchResult, on_path: set) -> list[tup
         tree = result.tree
         if node in on_path and not tree.expanded[node] and not tree.terminal[node]:
             prompt = task.prompt(tree.states[node])
-            rows += [(prompt, written_step(task, tree, node, nxt), 1.0, np.nan),
+            rows += [(prompt, tree.step[nxt], 1.0, np.nan),
                      (prompt, "", 0.0, 1.0)]
     return rows
 
@@ -83,20 +83,6 @@ def problem_name(task, problem) -> str:
     """One line naming a problem (`task.describe`: `4 9 10 13 -> 24`, a question)."""
     describe = getattr(task, "describe", None)
     return describe(problem) if describe else str(problem)
-
-
-def written_step(task, tree, parent: int, child: int) -> str:
-    """The step as the task wrote it into the child's prompt (`written_line`)."""
-    return written_line(task.prompt(tree.states[parent]), task.prompt(tree.states[child]),
-                        tree.step[child])
-
-
-def written_line(before: str, after: str, sampled: str) -> str:
-    """The line a step added to the prompt (canonical: a calculator call with its exact result,
-    Game of 24's sorted `left:`), else the `sampled` text: the model learns the line it will
-    read back, never a wrong result the task corrected."""
-    line = after[len(before):].rstrip("\n")
-    return line if after.startswith(before) and line and "\n" not in line else sampled
 
 
 def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket: str,
@@ -123,7 +109,7 @@ def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket:
             tree.mean_value(node) if tree.visits[node] >= config.min_visits else np.nan)
         if node not in on_path:
             weights *= config.offpath_weight
-        rows += [(prompt, written_step(task, tree, node, k), float(w), np.nan)
+        rows += [(prompt, tree.step[k], float(w), np.nan)
                  for k, w in zip(kids, weights) if w > 0]
         if not np.isnan(value):
             rows.append((prompt, "", 0.0, float(value)))
