@@ -127,7 +127,7 @@ class Countdown(ArithTask):
 
     def presets(self) -> dict[str, dict]:
         return {"quick": dict(iterations=3, problems=96, budget=32, steps=100),
-                "full": dict(iterations=20, problems=256, budget=48, steps=200)}
+                "full": dict(iterations=14, problems=256, budget=48, steps=200)}
 
 
 def config_for(bucket: str, base: CountdownConfig) -> CountdownConfig:
