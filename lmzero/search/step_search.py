@@ -436,7 +436,7 @@ def _graft(task, lane: _Lane, node: int, steps: list[str]) -> None:
     tree = lane.tree
     for step in steps:
         parent, node = node, tree.child(node, step, 0.0, task)
-        tree.add_children(parent, [], [], task)  # renormalise the priors with the new child
+        tree.renormalise(parent)
     tree.terminal[node], tree.reward[node] = True, task.reward(tree.states[node])
     tree.raw_value[node] = tree.reward[node]
     if lane.solution is None:

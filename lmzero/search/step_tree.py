@@ -85,10 +85,14 @@ class StepTree:
         first = len(self)
         for text, lp in zip(steps, logprobs):
             self.child(node, text, lp, task)
+        self.renormalise(node)
+        return list(range(first, len(self)))
+
+    def renormalise(self, node: int) -> None:
+        """Priors of `node`'s children: the softmax of their log-probs."""
         kids = list(self.children[node].values())
         for kid, p in zip(kids, softmax([self.logprob[k] for k in kids])):
             self.prior[kid] = p
-        return list(range(first, len(self)))
 
     def q(self, node: int, default: float) -> float:
         """Mean value with in-flight walks counted as visits worth 0 (virtual loss)."""

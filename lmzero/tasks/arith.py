@@ -214,17 +214,32 @@ def calculate(state: ArithState, text: str) -> str:
         return text
     try:
         a, b = parse_number(match[1]), parse_number(match[3])
+        rest, *_ = _take_operands(state, a, match[2], b)
     except StepError:
-        return text
-    rest = list(state.numbers)
-    for x in (a, b):
-        if x not in rest:
-            return text
-        rest.remove(x)
-    if match[2] == "/" and b == 0:
         return text
     value = OPS[match[2]](a, b)
     return format_step(Step(a, match[2], b, value, tuple(sorted(rest + [value]))))
+
+
+def _take_operands(state: ArithState, a: Fraction, op: str, b: Fraction):
+    """(numbers left, their expressions, a's expression, b's expression) once `a op b` took its
+    operands from the state's numbers; StepError if either is not there or `b` divides by 0."""
+    rest, exprs = list(state.numbers), list(state.exprs)
+    have = _numbers(state.numbers)
+    if a not in rest:
+        raise StepError(f"{format_number(a)} is not among the remaining numbers {have}")
+    i = rest.index(a)
+    ea, _ = exprs.pop(i), rest.pop(i)
+    if b not in rest:
+        if b == a:
+            n = format_number(a)
+            raise StepError(f"{n} {op} {n} needs two {n}s but the remaining numbers are {have}")
+        raise StepError(f"{format_number(b)} is not among the remaining numbers {have}")
+    j = rest.index(b)
+    eb, _ = exprs.pop(j), rest.pop(j)
+    if op == "/" and b == 0:
+        raise StepError(f"division by zero: {format_number(a)} / 0")
+    return rest, exprs, ea, eb
 
 
 def check_step(state: ArithState, text: str) -> ArithState:
@@ -245,22 +260,7 @@ def check_step(state: ArithState, text: str) -> ArithState:
     if len(state.numbers) <= 1:
         raise StepError("the state is terminal: one number is left, no step can follow")
     step = parse_step(text)
-    rest, exprs = list(state.numbers), list(state.exprs)
-    have = _numbers(state.numbers)
-    if step.a not in rest:
-        raise StepError(f"{format_number(step.a)} is not among the remaining numbers {have}")
-    i = rest.index(step.a)
-    ea, _ = exprs.pop(i), rest.pop(i)
-    if step.b not in rest:
-        if step.b == step.a:
-            n = format_number(step.a)
-            raise StepError(f"{n} {step.op} {n} needs two {n}s but the remaining numbers are "
-                            f"{have}")
-        raise StepError(f"{format_number(step.b)} is not among the remaining numbers {have}")
-    j = rest.index(step.b)
-    eb, _ = exprs.pop(j), rest.pop(j)
-    if step.op == "/" and step.b == 0:
-        raise StepError(f"division by zero: {format_number(step.a)} / 0")
+    rest, exprs, ea, eb = _take_operands(state, step.a, step.op, step.b)
     value = OPS[step.op](step.a, step.b)
     if value != step.result:
         raise StepError(f"{format_number(step.a)} {step.op} {format_number(step.b)} = "
