@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import os
+import signal
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,13 @@ PACKAGE = Path(__file__).resolve().parent / "lmzero"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 if "torch" in sys.modules:  # imported before this file (by a plugin): the variable came too late
     sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+# A SIGINT the tests send reaches their subprocesses as Ctrl-C reaches a command started from a
+# terminal. A background job (`make test &`, nohup) starts with SIGINT ignored, and an ignored
+# signal stays ignored across exec, so the children would never see it (the Ctrl-C tests failed
+# so); a handled one is reset to the default at exec, and each Python child installs its own.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _top_level_imports(path: Path, tree: ast.Module):

@@ -270,18 +270,12 @@ def _sigint_state() -> str:
     return ", ".join(f"{k} {int(v, 16) >> (signal.SIGINT - 1) & 1}" for k, v in fields.items())
 
 
-_WITH_CTRL_C = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                "sys.argv[0] = 'lmzero'; runpy.run_module('lmzero.cli', run_name='__main__')")
-"""`python -m lmzero.cli ARGS` as a terminal starts it: with Python's Ctrl-C handler, even when
-this test runs in a background job (`make test &`), whose children inherit SIGINT ignored."""
-
-
 def test_ctrl_c_while_requests_hang_aborts_at_once(problems):
     """The user's report: two problems against a server that never answers survived two
     SIGINTs. Now one SIGINT while both requests hang ends the command with "aborted", 130."""
     with hostile_server("hang") as server:
         process = subprocess.Popen(
-            [sys.executable, "-c", _WITH_CTRL_C, *eval_args(server.url, problems, "--method",
+            [sys.executable, "-m", "lmzero.cli", *eval_args(server.url, problems, "--method",
                                                              "greedy")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=dict(os.environ, PYTHONFAULTHANDLER="1"))  # SIGABRT dumps its threads' stacks
