@@ -55,6 +55,15 @@ def solvable(state) -> bool:
                                                Fraction(state.problem.target)) > 0
 
 
+def state_of(task, prompt: str):
+    """The state `task.prompt` wrote as `prompt` (its problem line, then one line per step)."""
+    problem_line, *steps = prompt.rstrip("\n").split("\n")
+    state = task.initial_state(parse_problem_text(problem_line, task))
+    for step in steps:
+        state = task.apply(state, step)
+    return state
+
+
 class LegalStepsScored:
     """A `StepModel` over a closed action space: every legal step of the state the prompt
     describes, scored by the wrapped TinyLM step model (summed log-probability of the step's
@@ -62,13 +71,6 @@ class LegalStepsScored:
 
     def __init__(self, inner, task):
         self.inner, self.task = inner, task
-
-    def state_of(self, prompt: str):
-        problem_line, *steps = prompt.rstrip("\n").split("\n")
-        state = self.task.initial_state(parse_problem_text(problem_line, self.task))
-        for step in steps:
-            state = self.task.apply(state, step)
-        return state
 
     def expand(self, prompts, k, *, temperature=1.0, greedy=False, with_value=True):
         return [self._scored(p, greedy, with_value) for p in prompts]
@@ -79,7 +81,7 @@ class LegalStepsScored:
     @torch.inference_mode()
     def _scored(self, prompt: str, greedy: bool, with_value: bool) -> Expansion:
         m = self.inner
-        steps = self.task.legal_steps(self.state_of(prompt))
+        steps = self.task.legal_steps(state_of(self.task, prompt))
         first, values, cache, lengths = m._prefill([prompt])
         value = m._unit(values[0]) if with_value else None
         if not steps:
@@ -136,7 +138,6 @@ def target_auc(task, model, n: int) -> tuple[float, float]:
     problems that get a value target."""
     attempts = attempt_problems(task, model, task.generate(n, seed=12345, split="train"),
                                 StepActorConfig(), task.bucket, task.is_heldout, seed=0)
-    reader = LegalStepsScored(model, task)
     prompts, targets = [], []
     for attempt in attempts:
         ex = attempt.examples
@@ -144,7 +145,7 @@ def target_auc(task, model, n: int) -> tuple[float, float]:
             if step == "" and not np.isnan(value):
                 prompts.append(str(prompt))
                 targets.append(float(value))
-    good = np.array([solvable(reader.state_of(p)) for p in prompts])
+    good = np.array([solvable(state_of(task, p)) for p in prompts])
     head = np.array([e.value for e in model.value(prompts)])
     return auc(np.array(targets), good), auc(head, good)
 
@@ -185,10 +186,11 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     task = TASKS[args.task]
     checkpoints = args.checkpoints or [SHIPPED / f"{args.task}-pretrain", SHIPPED / args.task]
-    problems = task.heldout_problems()[:args.limit]
+    heldout = task.heldout_problems()
+    problems = heldout[:args.limit]
     rows = {}
     for checkpoint in checkpoints:
-        rows[str(checkpoint)] = diagnose(task, checkpoint, problems, task.heldout_problems())
+        rows[str(checkpoint)] = diagnose(task, checkpoint, problems, heldout)
         print(checkpoint, rows[str(checkpoint)], flush=True)
     print_table(f"{args.task}: why MCTS@{BUDGET} fails, first {len(problems)} held-out problems",
                 ["checkpoint", f"MCTS@{BUDGET}", "failed: no solvable root child",
