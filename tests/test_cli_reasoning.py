@@ -64,6 +64,11 @@ def test_solve_prints_the_principal_variation_or_says_it_failed(untrained):
     (["eval", "chess"], "'chess'"),
     (["solve", "game24", "4 9 x"], "4 9 x"),
     (["solve", "game24", "4 9 10 13", "--method", "beam"], "mcts or gumbel"),
+    (["eval", "game24", "--method", "greedy", "--actions", "legal"],
+     "legal actions are for mcts and gumbel, not greedy"),
+    (["eval", "game24", "--actions", "all"], "actions must be 'sampled' or 'legal'"),
+    pytest.param(["eval", "math", "--actions", "legal", "--limit", "1"],
+                 "task 'math' cannot list its legal steps", marks=pytest.mark.slow),
     # these three import torch before they fail (~5 s each): the slow tier
     pytest.param(["eval", "game24", "--checkpoint", "/nonexistent"], "/nonexistent",
                  marks=pytest.mark.slow),

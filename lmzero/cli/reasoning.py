@@ -170,6 +170,9 @@ def evaluate(
     values: str = typer.Option("model", "--values", help="mcts/gumbel: node values from the "
                                "model, or 'rollout' (greedy rollouts to the verifier, charged "
                                "to the budget)."),
+    actions: str = typer.Option("sampled", "--actions", help="mcts/gumbel: steps the model "
+                                "samples, or 'legal' (every legal step the task lists, scored "
+                                "by the model; tinylm and hf models)."),
     seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     workers: int = typer.Option(None, "--workers", min=1, max=MAX_WORKERS, help=WORKERS_HELP),
@@ -183,7 +186,8 @@ def evaluate(
     task = load_user_task(pick_task(task_ref, task_option))
     try:
         config = MethodConfig(method=method, budget=budget, token_budget=token_budget,
-                              verifier=verifier, k=k, width=width, values=values, seed=seed)
+                              verifier=verifier, k=k, width=width, values=values,
+                              actions=actions, seed=seed)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     _check_trees(trees, method, workers, ray_address)
@@ -191,6 +195,7 @@ def evaluate(
     found = _problems(task, problems, split, limit, seed)
     model = _step_model(task, checkpoint, seed, model_spec)
     _check_prompts(task, model, found, problems)
+    _check_actions(task, model, config.actions)
     if scale is None:
         result = _evaluate_here(task, model, found, config, progress_wanted(progress), trees)
     else:
@@ -212,6 +217,14 @@ def evaluate(
         out.print(f"note: {result['over_token_budget']} of {result['total']} problems passed "
                   f"--token-budget {token_budget} in their last model call (a call's tokens are "
                   "counted when it returns)")
+
+
+def _check_actions(task, model, actions: str) -> None:
+    from lmzero.search.step_search import check_actions
+    try:
+        check_actions(task, model, actions)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _checkpoint_spec(task, checkpoint: Path | None) -> str:

@@ -51,6 +51,9 @@ class MethodConfig:
     values: str = "model"
     """Search (mcts, gumbel): node values from the model, or 'rollout' (greedy rollouts to the
     verifier, charged to the budget; needs the verifier)."""
+    actions: str = "sampled"
+    """Search (mcts, gumbel): steps the model samples, or 'legal' (every legal step the task
+    lists, scored by the model: `StepSearchConfig.actions`)."""
     seed: int = 0
 
     def __post_init__(self):
@@ -71,6 +74,10 @@ class MethodConfig:
         if self.values == "rollout" and (self.method not in SEARCH_METHODS
                                          or not self.verifier):
             raise ValueError("rollout values are for mcts and gumbel with the verifier on")
+        if self.actions not in ("sampled", "legal"):
+            raise ValueError(f"actions must be 'sampled' or 'legal', got {self.actions!r}")
+        if self.actions == "legal" and self.method not in SEARCH_METHODS:
+            raise ValueError(f"legal actions are for mcts and gumbel, not {self.method}")
 
 
 def solve_problems(task: StepTask, model: StepModel, problems: Sequence, config: MethodConfig,
@@ -112,7 +119,7 @@ def _run_method(task, model, problems, budgets, config: MethodConfig,
                             temperature=config.temperature, progress=progress)
     search = StepSearchConfig(method="gumbel" if m == "gumbel" else "puct", k=config.k,
                               verifier=config.verifier, temperature=config.temperature,
-                              values=config.values)
+                              values=config.values, actions=config.actions)
     found = step_search(task, model, problems, search, budgets, seed=config.seed,
                         progress=progress)
     for problem, result in zip(problems, found if on_search else ()):

@@ -21,7 +21,9 @@ class Expansion:
     steps: list[str] = field(default_factory=list)
     """Distinct candidate next steps (without the trailing newline), most probable first."""
     logprobs: list[float] = field(default_factory=list)
-    """Length-normalised log-probability of each step (mean log-prob per generated token)."""
+    """Length-normalised log-probability of each sampled step (mean log-prob per generated
+    token); for steps given to `score`, the step's whole log-probability (summed), so the priors
+    are the model's distribution renormalised over the steps given."""
     value: float | None = None
     """The model's estimate that the state leads to a solution, in [0, 1]; None if not asked or
     the model has no value head."""
@@ -31,6 +33,9 @@ class Expansion:
     """Prompt tokens served from a prefix cache (reported, not charged)."""
     generated_tokens: int = 0
     """Tokens generated for this request, duplicates included."""
+    step_values: list[float] = field(default_factory=list)
+    """`score` only: the model's value of the state each step leads to, in [0, 1], read in the
+    same forward that scored it (empty when not computed)."""
 
     @property
     def priors(self) -> list[float]:
@@ -60,3 +65,14 @@ class StepModel(Protocol):
 
     def value(self, prompts: Sequence[str]) -> list[Expansion]:
         """Score each state (one model call per prompt): `Expansion.value` set, no steps."""
+
+
+class ScoresSteps(Protocol):
+    """A `StepModel` that can also score steps it is given (a closed action space: search with
+    `StepSearchConfig.actions="legal"`)."""
+
+    def score(self, prompts: Sequence[str], steps: Sequence[Sequence[str]], *,
+              with_value: bool = True) -> list[Expansion]:
+        """Each prompt's `steps` (one list per prompt) with their log-probabilities (summed over
+        the step's line), most probable first, and the prompt's value; one model call per
+        prompt, the steps' tokens charged as prompt tokens."""

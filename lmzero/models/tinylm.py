@@ -396,11 +396,12 @@ class TinyLM(nn.Module):
         p = self.tok.weight
         return KVCache(self.cfg, pad, capacity, dtype=p.dtype, device=p.device)
 
-    def forward_cached(self, tokens: torch.Tensor,
-                       cache: KVCache) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_cached(self, tokens: torch.Tensor, cache: KVCache,
+                       every_value: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Incremental forward of the transformer trunk: [B, T] tokens following those in
-        `cache` -> (logits [B, T, vocab], value [B] at the last of them); extends the cache in
-        place. Equal to `forward` on the whole sequence (without its padding)."""
+        `cache` -> (logits [B, T, vocab], value [B] at the last of them, or [B, T] at each if
+        `every_value`); extends the cache in place. Equal to `forward` on the whole sequence
+        (without its padding)."""
         if self.cfg.trunk != "transformer":
             raise ValueError("forward_cached needs the transformer trunk (the MLP trunk reads "
                              "the whole block at once)")
@@ -419,7 +420,8 @@ class TinyLM(nn.Module):
             x = block(x, rope, cache, layer, mask)
         cache.length += T
         h = self.ln_f(x)
-        return self.policy_head(h), torch.tanh(self.value_head(h[:, -1])).squeeze(-1)
+        value = torch.tanh(self.value_head(h if every_value else h[:, -1])).squeeze(-1)
+        return self.policy_head(h), value
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -26,6 +26,10 @@ from lmzero.models.step_model import Expansion
 from lmzero.models.text_tokenizer import CharTokenizer
 from lmzero.models.tinylm import KVCache, TinyLM, TinyLMConfig
 
+SCORE_ROWS = 4096
+"""Most rows of one scoring forward: a prompt branches into one row per step, as many as its
+longest list in the forward (Game of 24's first state has 30 legal steps, a 6-number Countdown
+state hundreds)."""
 KIND = "tinylm-text"
 """`meta["kind"]` of a text-model checkpoint (game checkpoints have none)."""
 
@@ -96,6 +100,64 @@ class TinyLMStepModel:
         _, values, _, lengths = self._prefill(prompts)
         return [Expansion(value=self._unit(v), prompt_tokens=n) for v, n in zip(values, lengths)]
 
+    @torch.inference_mode()
+    def score(self, prompts: Sequence[str], steps: Sequence[Sequence[str]], *,
+              with_value: bool = True) -> list[Expansion]:
+        """Each prompt's given steps scored by the model (a closed action space: a task's legal
+        steps), most probable first; `logprobs` are summed over the step's line, newline
+        included, so their softmax is the model's distribution renormalised over the steps
+        given. One model call per prompt: the prompt and its steps' tokens are charged as
+        prompt tokens (teacher-forced, none generated). A step that does not fit the block
+        after its prompt is dropped."""
+        if len(steps) != len(prompts):
+            raise ValueError(f"{len(steps)} step lists for {len(prompts)} prompts")
+        if not all(fits := self._fits(prompts)):
+            keep = [i for i, f in enumerate(fits) if f]
+            inner = iter(self.score([prompts[i] for i in keep], [steps[i] for i in keep],
+                                    with_value=with_value))
+            return [next(inner) if f else self._unreadable(with_value) for f in fits]
+        out: list[Expansion] = []
+        for chunk in _row_chunks([len(s) for s in steps], SCORE_ROWS):
+            out += self._score_chunk([prompts[i] for i in chunk], [steps[i] for i in chunk],
+                                     with_value)
+        return out
+
+    def _score_chunk(self, prompts, steps, with_value: bool) -> list[Expansion]:
+        first, values, cache, lengths = self._prefill(prompts)
+        room = self.model.cfg.block_size - cache.length
+        lines = [list(dict.fromkeys(s for s in given if len(s) + 1 <= room)) for given in steps]
+        encoded = [[self.tokenizer.encode(s + "\n") for s in given] for given in lines]
+        G = max((len(e) for e in encoded), default=0)  # rows per prompt (short lists padded)
+        T = max((len(t) for e in encoded for t in e), default=0)
+        if G == 0:
+            return [Expansion(value=self._unit(v) if with_value else None, prompt_tokens=n)
+                    for v, n in zip(values, lengths)]
+        tokens = torch.full((len(prompts), G, T), self.tokenizer.pad_id, dtype=torch.long)
+        real = torch.zeros(len(prompts), G, T, dtype=torch.bool)  # [N, G, T] tokens scored
+        for i, e in enumerate(encoded):
+            for j, t in enumerate(e):
+                tokens[i, j, :len(t)], real[i, j, :len(t)] = torch.tensor(t), True
+        tokens, real = tokens.view(-1, T), real.view(-1, T)
+        # the whole line goes in (its newline too): the value head at the newline is the value
+        # of the state the step leads to, whose prompt is exactly this prompt and line
+        later, after = self.model.forward_cached(tokens, cache.branch(G, T), every_value=True)
+        logp = torch.cat([self._logp(first).repeat_interleave(G, 0)[:, None],
+                          self._logp(later[:, :-1])], 1)  # [N*G, T, V]
+        picked = logp.gather(2, tokens[:, :, None]).squeeze(2)  # padding: -inf, not counted
+        total = picked.where(real, torch.zeros(())).sum(1).view(-1, G)
+        last = (real.sum(1) - 1).clamp(min=0)  # [N*G] each row's newline
+        child = after.gather(1, last[:, None]).view(-1, G)  # [N, G] tanh values
+        out = []
+        for i, given in enumerate(lines):
+            order = sorted(range(len(given)), key=lambda j: -float(total[i, j]))
+            out.append(Expansion(steps=[given[j] for j in order],
+                                 logprobs=[float(total[i, j]) for j in order],
+                                 step_values=[self._unit(child[i, j]) for j in order]
+                                 if with_value else [],
+                                 value=self._unit(values[i]) if with_value else None,
+                                 prompt_tokens=lengths[i] + int(real.view(-1, G, T)[i].sum())))
+        return out
+
     def prompt_tokens(self, prompt: str) -> int:
         """Tokens the model reads for `prompt`: BOS + one per character; ValueError for a
         character the model never saw."""
@@ -129,6 +191,11 @@ class TinyLMStepModel:
         cache = self.model.new_cache(pad, L)
         logits, values = self.model.forward_cached(tokens, cache)
         return logits[:, -1], values, cache, lengths
+
+    def _logp(self, logits: torch.Tensor) -> torch.Tensor:
+        """Log-probs [..., V] of the distribution steps are sampled from (padding and BOS
+        banned)."""
+        return F.log_softmax(logits.float().index_fill(-1, self.banned, float("-inf")), dim=-1)
 
     def _decode(self, logits: torch.Tensor, cache: KVCache, greedy: bool,
                 temperature: torch.Tensor):
@@ -175,6 +242,25 @@ class TinyLMStepModel:
     def save(self, path: Path, **meta) -> Path:
         """Write the model as a checkpoint directory (meta: model config, vocabulary, `meta`)."""
         return checkpoint.save(Path(path), self.model.state_dict(), self.checkpoint_meta(**meta))
+
+
+def _row_chunks(counts: Sequence[int], rows: int) -> list[list[int]]:
+    """Consecutive index groups whose size times their largest count stays within `rows` (a
+    group holds at least one index).
+
+    >>> _row_chunks([30, 30, 6, 200, 1], 64)
+    [[0, 1], [2], [3], [4]]
+    """
+    chunks: list[list[int]] = []
+    widest = 0
+    for i, n in enumerate(counts):
+        if chunks and (len(chunks[-1]) + 1) * max(widest, n, 1) <= rows:
+            chunks[-1].append(i)
+            widest = max(widest, n)
+        else:
+            chunks.append([i])
+            widest = n
+    return chunks
 
 
 def load_step_model(path: Path, *, seed: int = 0, task=None,

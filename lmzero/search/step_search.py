@@ -94,12 +94,20 @@ class StepSearchConfig:
     terminal state, whose reward is the value; every rollout call is charged to the budget)."""
     max_rollout_steps: int = 32
     """Longest rollout, in steps (an unfinished one is worth `default_value`)."""
+    actions: Literal["sampled", "legal"] = "sampled"
+    """Where a node's steps come from: `sampled` (the model writes k, more as the node widens)
+    or `legal` (a closed action space, as in AlphaZero: the task lists every legal step,
+    `task.legal_steps`, and the model scores them all, `model.score`; priors are the model's
+    probabilities renormalised over them, nothing widens). Legal steps give search the breadth
+    a sharpened policy's samples lose; scoring them is charged as prompt tokens."""
 
     def __post_init__(self):
         if self.values not in ("model", "rollout"):
             raise ValueError(f"values must be 'model' or 'rollout', got {self.values!r}")
         if self.values == "rollout" and not self.verifier:
             raise ValueError("rollout values are scored by the verifier: they need verifier=True")
+        if self.actions not in ("sampled", "legal"):
+            raise ValueError(f"actions must be 'sampled' or 'legal', got {self.actions!r}")
         if self.method not in ("puct", "gumbel"):
             raise ValueError(f"method must be 'puct' or 'gumbel', got {self.method!r}")
         if self.k < 1 or self.max_samples < self.k:
@@ -179,11 +187,25 @@ class _Lane:
         self.seq, self.phase_end = schedule(max(len(self.considered), 1), self.planned)
 
 
+def check_actions(task: StepTask, model: StepModel, actions: str) -> None:
+    """ValueError (one line) when `actions="legal"` meets a task that cannot list its legal
+    steps or a model that cannot score given steps."""
+    if actions != "legal":
+        return
+    if not callable(getattr(task, "legal_steps", None)):
+        raise ValueError(f"task {task.name!r} cannot list its legal steps (no legal_steps "
+                         "method): use sampled actions")
+    if not callable(getattr(model, "score", None)):
+        raise ValueError(f"this model ({type(model).__name__}) cannot score given steps: legal "
+                         "actions need the tinylm or hf backend")
+
+
 def step_search(task: StepTask, model: StepModel, problems: Sequence, config: StepSearchConfig,
                 budgets: Sequence[Budget] | None = None, seed: int = 0,
                 progress: Progress | None = None) -> list[StepSearchResult]:
     """Search every problem (batched together) and return one result per problem; after every
     wave, `progress(done, solved, calls, tokens)` gets the batch's figures (`budget.Progress`)."""
+    check_actions(task, model, config.actions)
     rng = np.random.default_rng(seed)
     budgets = budgets or [Budget() for _ in problems]
     lanes = [_Lane(task, p, b, config, rng) for p, b in zip(problems, budgets)]
@@ -304,7 +326,7 @@ def _close(lane: _Lane, path: list[int], config: StepSearchConfig) -> None:
 
 
 def _can_widen(tree: StepTree, node: int, config: StepSearchConfig) -> bool:
-    return (config.widen and not tree.saturated[node]
+    return (config.widen and config.actions == "sampled" and not tree.saturated[node]
             and len(tree.children[node]) < config.max_samples
             and not (config.method == "gumbel" and node == ROOT))
 
@@ -327,7 +349,8 @@ def _puct_child(tree: StepTree, node: int, config: StepSearchConfig, closed=()) 
     kids = [k for k in kids if k not in closed] or kids
     for kid in kids:
         n = tree.visits[kid] + tree.pending[kid]
-        score = tree.q(kid, fpu) + config.c_puct * tree.prior[kid] * total / (1 + n)
+        score = (tree.q(kid, tree.unvisited_q(kid, fpu))
+                 + config.c_puct * tree.prior[kid] * total / (1 + n))
         if score > best_score:
             best, best_score = kid, score
     return best
@@ -341,7 +364,7 @@ def _gumbel_scores(lane: _Lane, config: StepSearchConfig) -> list[float]:
     scale = (config.maxvisit_init + max_n) * config.value_scale
     root_value = tree.mean_value(ROOT)
     return [g + math.log(max(tree.prior[k], 1e-12))
-            + scale * (tree.mean_value(k) if tree.visits[k] else root_value)
+            + scale * (tree.mean_value(k) if tree.visits[k] else tree.unvisited_q(k, root_value))
             for g, k in zip(lane.gumbel, lane.considered)]
 
 
@@ -379,6 +402,9 @@ def _run(task, model: StepModel, lanes: list[_Lane], requests: list[_Request],
         prompts = [task.prompt(lanes[r.tree].tree.states[r.node]) for r in group]
         if kind == "value":
             answers = model.value(prompts)
+        elif config.actions == "legal":
+            answers = model.score(prompts, [task.legal_steps(lanes[r.tree].tree.states[r.node])
+                                            for r in group], with_value=config.values == "model")
         else:
             heats = [config.temperature * lanes[r.tree].tree.heat[r.node] for r in group]
             answers = model.expand(prompts, k, temperature=heats,
@@ -474,7 +500,19 @@ def _fold(task, lane: _Lane, r: _Request, answer: Expansion, config: StepSearchC
                     tree.raw_value[kid] = tree.reward[kid]
                     if tree.reward[kid] > 0 and lane.solution is None:
                         lane.solution = kid
+        _estimate(tree, new, answer)
     _backup(tree, r.path, value, pending=True)
+
+
+def _estimate(tree: StepTree, new: list[int], answer: Expansion) -> None:
+    """Give each new child the value the model read for it while scoring its step (legal
+    actions), if the child's prompt is exactly the parent's plus that step's line; a judged
+    terminal child's is its reward."""
+    values = dict(zip(answer.steps, answer.step_values))
+    for kid in new:
+        if tree.step[kid] in values:
+            judged = tree.terminal[kid] and tree.raw_value[kid] is not None
+            tree.estimate[kid] = tree.raw_value[kid] if judged else values[tree.step[kid]]
 
 
 def _result(task, lane: _Lane, config: StepSearchConfig) -> StepSearchResult:

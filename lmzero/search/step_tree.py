@@ -30,13 +30,14 @@ class StepTree:
     states: list[Any] = field(default_factory=list)
     parent: list[int] = field(default_factory=list)  # -1 for the root
     step: list[str | None] = field(default_factory=list)  # the edge's step as the task wrote it
-    logprob: list[float] = field(default_factory=list)  # length-normalised log-prob of that step
+    logprob: list[float] = field(default_factory=list)  # log-prob of that step (Expansion's)
     prior: list[float] = field(default_factory=list)  # sibling-normalised prior of that step
     children: list[dict[str, int]] = field(default_factory=list)  # written step -> child id
     visits: list[int] = field(default_factory=list)
     value_sum: list[float] = field(default_factory=list)
     pending: list[int] = field(default_factory=list)  # walks in flight (virtual loss)
     raw_value: list[float | None] = field(default_factory=list)  # model value or reward
+    estimate: list[float | None] = field(default_factory=list)  # value known before expansion
     expanded: list[bool] = field(default_factory=list)  # the model was asked about the node
     terminal: list[bool] = field(default_factory=list)
     reward: list[float] = field(default_factory=list)  # verifier's reward of a terminal node
@@ -61,7 +62,8 @@ class StepTree:
         for name, value in (("states", state), ("parent", parent), ("step", step),
                             ("logprob", logprob), ("prior", 1.0), ("children", {}),
                             ("visits", 0), ("value_sum", 0.0), ("pending", 0),
-                            ("raw_value", None), ("expanded", False), ("terminal", False),
+                            ("raw_value", None), ("estimate", None), ("expanded", False),
+                            ("terminal", False),
                             ("reward", 0.0), ("samples", 0), ("saturated", False),
                             ("heat", 1.0), ("tokens", 0), ("wave", self.wave_now)):
             getattr(self, name).append(value)
@@ -98,6 +100,12 @@ class StepTree:
         """Mean value with in-flight walks counted as visits worth 0 (virtual loss)."""
         n = self.visits[node] + self.pending[node]
         return self.value_sum[node] / n if n else default
+
+    def unvisited_q(self, node: int, default: float) -> float:
+        """What selection takes an unvisited node to be worth: the value the model gave it
+        when scoring its parent's steps (`estimate`), else `default` (first-play urgency)."""
+        estimate = self.estimate[node]
+        return default if estimate is None else estimate
 
     def mean_value(self, node: int) -> float:
         if self.visits[node]:

@@ -1,0 +1,141 @@
+"""Search over a closed action space: every legal step the task lists, scored by the model
+(`StepSearchConfig.actions="legal"`, `TinyLMStepModel.score`)."""
+
+import math
+
+import pytest
+import torch
+
+from lmzero.models import tinylm_steps
+from lmzero.models.step_model import Expansion
+from lmzero.models.tinylm_steps import TinyLMStepModel
+from lmzero.search.budget import Budget
+from lmzero.search.step_search import StepSearchConfig, check_actions, step_search
+from lmzero.search.step_tree import ROOT
+from lmzero.tasks.arith import Problem
+from lmzero.tasks.game24 import TASK
+from tests.test_step_search import PUZZLE, SOLUTION, ToyModel, state_of
+from tests.test_text_model import PROMPTS, TOK, random_model
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@torch.inference_mode()
+def test_score_is_the_teacher_forced_log_probability_and_the_childs_value():
+    model = random_model(seed=3)
+    m = TinyLMStepModel(model)
+    prompts = PROMPTS[:2]
+    steps = [TASK.legal_steps(state_of(p)) for p in prompts]
+    answers = m.score(prompts, steps)
+    for prompt, given, answer in zip(prompts, steps, answers):
+        assert sorted(answer.steps) == sorted(given)
+        assert answer.logprobs == sorted(answer.logprobs, reverse=True)
+        for step, logprob, value in zip(answer.steps, answer.logprobs, answer.step_values):
+            text = prompt + step + "\n"
+            ids = TOK.encode(text)
+            # each of the line's characters, predicted from everything before it
+            expected = sum(float(m._logp(m._prefill([text[:t]])[0])[0, ids[t]])
+                           for t in range(len(prompt), len(text)))
+            assert math.isclose(logprob, expected, rel_tol=1e-4, abs_tol=1e-4)
+            assert math.isclose(value, m.value([text])[0].value, abs_tol=1e-5)
+        assert answer.value == pytest.approx(m.value([prompt])[0].value, abs=1e-6)
+        tokens = 1 + len(prompt) + sum(len(s) + 1 for s in given)
+        assert answer.prompt_tokens == tokens and answer.generated_tokens == 0
+
+
+def test_score_batched_in_small_chunks_equals_one_prompt_at_a_time(monkeypatch):
+    m = TinyLMStepModel(random_model(seed=4, rope=True))
+    prompts = PROMPTS
+    steps = [TASK.legal_steps(state_of(p)) for p in prompts]  # 30, 18 and 6 steps: ragged
+    alone = [m.score([p], [s])[0] for p, s in zip(prompts, steps)]
+    monkeypatch.setattr(tinylm_steps, "SCORE_ROWS", 40)  # three forwards, one per prompt
+    for together in (m.score(prompts, steps), m.score(prompts, steps, with_value=False)):
+        for a, b in zip(alone, together):
+            assert a.steps == b.steps and a.prompt_tokens == b.prompt_tokens
+            assert a.logprobs == pytest.approx(b.logprobs, abs=1e-4)
+    assert together[0].value is None and together[0].step_values == []
+
+
+def test_score_refuses_mismatched_lists_and_reads_no_unreadable_prompt():
+    m = TinyLMStepModel(random_model(block_size=40))
+    with pytest.raises(ValueError, match="1 step lists for 2 prompts"):
+        m.score(PROMPTS[:2], [["1 + 2 = 3 (left: 3 3 4)"]])
+    long, short = PROMPTS[2], PROMPTS[1]  # the first is longer than the block
+    legal = TASK.legal_steps(state_of(short))
+    out = m.score([long, short], [["8 * 3 = 24 (left: 24)"], legal])
+    assert out[0].steps == [] and out[0].value == 0.0
+    # BOS and the prompt take 15 slots: a step fits with its newline in the other 25
+    assert sorted(out[1].steps) == sorted(s for s in legal if len(s) + 1 <= 25)
+    assert 0 < len(out[1].steps) < len(legal)
+
+
+class ToyScorer(ToyModel):
+    """ToyModel that also scores given steps: favourite steps log-prob -3 (the others 0), so
+    the policy points away from the solution; a favourite step's child is worth 0.9 to the
+    model, any other 0.1."""
+
+    def __init__(self, favourite=()):
+        super().__init__(favourite=favourite, value=0.5)
+        self.scored: list[list[str]] = []
+
+    def score(self, prompts, steps, *, with_value=True):
+        out = []
+        for prompt, given in zip(prompts, steps):
+            self.scored.append(list(given))
+            order = sorted(given, key=lambda s: s in self.favourite)
+            out.append(Expansion(order, [-3.0 if s in self.favourite else 0.0 for s in order],
+                                 value=0.5, prompt_tokens=len(prompt),
+                                 step_values=[0.9 if s in self.favourite else 0.1
+                                              for s in order]))
+        return out
+
+
+def test_legal_actions_score_every_legal_step_and_follow_the_childrens_values():
+    model = ToyScorer(favourite=SOLUTION)
+    budget = Budget(max_calls=20)
+    config = StepSearchConfig(actions="legal", leaves_per_call=1)
+    [result] = step_search(TASK, model, [PUZZLE], config, [budget])
+    assert result.solved and result.answer == "(10 - 4) * (13 - 9)"
+    assert model.scored[0] == TASK.legal_steps(TASK.initial_state(PUZZLE))
+    assert not [kind for kind, *_ in model.log]  # never sampled: no expand or value request
+    # the solution's steps had the lowest priors but the highest child values: the three
+    # expansions on its path are all the search needed
+    assert budget.model_calls == 3 == len(model.scored)
+    tree = result.tree
+    first = tree.children[ROOT][SOLUTION[0]]
+    assert tree.prior[first] < min(tree.prior[k] for k in tree.children[ROOT].values()
+                                   if k != first) and tree.estimate[first] == 0.9
+    assert math.isclose(sum(tree.prior[k] for k in tree.children[ROOT].values()), 1.0)
+
+
+def test_legal_actions_exhaust_an_unsolvable_puzzle_without_widening():
+    model = ToyScorer()
+    budget = Budget(max_calls=10_000)
+    [result] = step_search(TASK, model, [Problem.make([1, 1, 1, 1], 24)],
+                           StepSearchConfig(actions="legal"), [budget])
+    assert not result.solved and result.exhausted
+    # every node that is not terminal was scored, once: that is what exhausted it
+    tree = result.tree
+    open_nodes = [n for n in range(len(tree)) if not tree.terminal[n]]
+    assert all(tree.expanded[n] for n in open_nodes)
+    assert budget.model_calls == len(model.scored) == len(open_nodes) > 5
+    assert not any(tree.saturated) and set(tree.samples) <= {0, StepSearchConfig.k}
+
+
+def test_legal_actions_need_a_task_that_lists_steps_and_a_model_that_scores():
+    class NoList:
+        name = "nolist"
+
+    with pytest.raises(ValueError, match="cannot list its legal steps"):
+        check_actions(NoList(), ToyScorer(), "legal")
+    with pytest.raises(ValueError, match=r"\(ToyModel\) cannot score given steps"):
+        step_search(TASK, ToyModel(), [PUZZLE], StepSearchConfig(actions="legal"))
+    check_actions(NoList(), ToyModel(), "sampled")  # sampled actions need neither
+    with pytest.raises(ValueError, match="actions must be 'sampled' or 'legal'"):
+        StepSearchConfig(actions="all")
