@@ -114,6 +114,27 @@ def test_logprobs_match_one_plain_forward_per_sample(smol):
     assert [a.prompt_tokens for a in again] == [len(smol.prompt_ids(p)) for p in prompts]
 
 
+def test_score_is_each_steps_log_probability_under_one_plain_forward(smol):
+    """Legal actions through the hf backend: given steps scored teacher-forced (rows of
+    different lengths padded in one batch), most probable first, summed over the step's tokens
+    and its newline; the prompt's value as `value` gives it; tokens counted exactly."""
+    prompts = prompts_of_two_lengths()
+    steps = [TASK.legal_steps(TASK.initial_state(Problem.make([2, 5, 7], 45)))[:5],
+             ["10 - 4 = 6 (left: 4 6)", "10 * 4 = 40 (left: 4 40)", "4 + 4 = 8 (left: 8 10)"]]
+    answers = smol.score(prompts, steps)
+    for prompt, given, e, v in zip(prompts, steps, answers, smol.value(prompts)):
+        ids = smol.prompt_ids(prompt)
+        expected = {step: float(forward_logprobs(smol, ids, smol._encode(step + "\n"))[1].sum())
+                    for step in given}
+        assert sorted(e.steps) == sorted(given) and e.logprobs == sorted(e.logprobs)[::-1]
+        assert dict(zip(e.steps, e.logprobs)) == pytest.approx(expected, abs=2e-3)
+        assert e.value == pytest.approx(v.value, abs=1e-5) and e.step_values == []
+        assert e.prompt_tokens == v.prompt_tokens + sum(len(smol._encode(s + "\n"))
+                                                        for s in given)
+    with pytest.raises(ValueError, match="1 step lists for 2 prompts"):
+        smol.score(prompts, steps[:1])
+
+
 def test_judge_and_value_head_match_their_forward(smol, tmp_path):
     prompt = prompts_of_two_lengths()[1]
     ids = smol.prompt_ids(prompt)

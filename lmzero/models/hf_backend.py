@@ -306,6 +306,53 @@ class HFStepModel:
                               reused_prompt_tokens=head) for v, i in zip(values, ids)]
         return out
 
+    @torch.inference_mode()
+    def score(self, prompts: Sequence[str], steps: Sequence[Sequence[str]], *,
+              with_value: bool = True) -> list[Expansion]:
+        """Each prompt's given steps (a closed action space) with their log-probabilities under
+        the model, summed over the step's tokens and its newline, most probable first. Every
+        (prompt, step) is one row of a teacher-forced forward, `prompts_per_batch` rows at a
+        time; the step's tokens are charged as prompt tokens. Values come from `value` (no
+        `step_values`: a BPE tokenizer may write prompt and step differently together)."""
+        if len(steps) != len(prompts):
+            raise ValueError(f"{len(steps)} step lists for {len(prompts)} prompts")
+        values = self.value(prompts) if with_value else [Expansion() for _ in prompts]
+        rows = [(i, step) for i, given in enumerate(steps) for step in dict.fromkeys(given)]
+        scores: list[float] = []
+        for start in range(0, len(rows), self.config.prompts_per_batch):
+            chunk = rows[start:start + self.config.prompts_per_batch]
+            scores += self._teacher_forced([self.prompt_ids(prompts[i]) for i, _ in chunk],
+                                           [self._encode(step + "\n") for _, step in chunk])
+        out = []
+        for i, value in enumerate(values):
+            mine = sorted(((step, lp, n) for (j, step), (lp, n) in zip(rows, scores) if j == i),
+                          key=lambda r: -r[1])
+            out.append(Expansion(steps=[r[0] for r in mine], logprobs=[r[1] for r in mine],
+                                 value=value.value,
+                                 prompt_tokens=value.prompt_tokens + sum(r[2] for r in mine),
+                                 reused_prompt_tokens=value.reused_prompt_tokens))
+        return out
+
+    def _teacher_forced(self, prompts: list[list[int]],
+                        continuations: list[list[int]]) -> list[tuple[float, int]]:
+        """(summed log-prob, token count) of each continuation after its prompt, from one
+        right-padded forward over the rows."""
+        full = [p + c for p, c in zip(prompts, continuations)]
+        B, L = len(full), max(map(len, full))
+        tokens = torch.zeros((B, L), dtype=torch.long)
+        mask = torch.zeros((B, L), dtype=torch.long)
+        for b, row in enumerate(full):
+            tokens[b, :len(row)], mask[b, :len(row)] = torch.tensor(row), 1
+        tokens, mask = tokens.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        h, _ = self._forward(tokens, mask, positions)
+        out = []
+        for b, (p, c) in enumerate(zip(prompts, continuations)):
+            logp = F.log_softmax(self.lm_head(h[b, len(p) - 1:len(p) + len(c) - 1]).float(), -1)
+            picked = logp.gather(1, torch.tensor(c, device=self.device)[:, None])
+            out.append((float(picked.sum()), len(c)))
+        return out
+
     def _expand_chunk(self, prompts, samples, greedy, temperature, with_value) -> list[Expansion]:
         ids, healed = self._heal([self.prompt_ids(p) for p in prompts])
         logits, hidden, cache, mask, head = self._prefill(ids)
