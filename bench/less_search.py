@@ -43,7 +43,7 @@ def checkpoints_of(run: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def measure(path: Path, problems, cap: int, seed: int) -> dict:
+def measure(path: Path, problems, cap: int, seed: int, actions: str = "sampled") -> dict:
     from lmzero.eval.reasoning import MethodConfig, solve_problems
     from lmzero.models.tinylm_steps import load_step_model
     from lmzero.tasks import game24
@@ -51,8 +51,8 @@ def measure(path: Path, problems, cap: int, seed: int) -> dict:
     t0 = time.perf_counter()
     greedy = solve_problems(game24.TASK, model, problems, MethodConfig(method="greedy",
                                                                        budget=None, batch=512))
-    mcts = solve_problems(game24.TASK, model, problems, MethodConfig(method="mcts", budget=cap,
-                                                                     batch=128, seed=seed))
+    mcts = solve_problems(game24.TASK, model, problems, MethodConfig(
+        method="mcts", budget=cap, batch=128, seed=seed, actions=actions))
     calls = sorted(r.budget.model_calls if r.solved else math.inf for r in mcts)
     p90 = calls[math.ceil(0.9 * len(calls)) - 1]
     return {"greedy_pass1": sum(r.solved for r in greedy) / len(problems),
@@ -76,10 +76,11 @@ def run(args) -> dict:
     rows = []
     for label, path in targets:
         row = {"checkpoint": label, "path": str(path), **measure(path, problems, args.cap,
-                                                                 args.seed)}
+                                                                 args.seed, args.actions)}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    return {"run": str(args.run), "problems": len(problems), "cap": args.cap, "rows": rows,
+    return {"run": str(args.run), "problems": len(problems), "cap": args.cap,
+            "actions": args.actions, "rows": rows,
             "machine": machine_info(torch=torch.__version__)}
 
 
@@ -87,7 +88,8 @@ def show(report: dict) -> None:
     rows = report["rows"]
     first = rows[0]["calls_for_90"] if rows else None
     cap = report["cap"]
-    print_table(f"held-out Game of 24 ({report['problems']} puzzles), MCTS cap {cap} calls",
+    print_table(f"held-out Game of 24 ({report['problems']} puzzles), MCTS cap {cap} calls, "
+                f"{report.get('actions', 'sampled')} actions",
                 ["checkpoint", "greedy pass@1", f"MCTS solved <= {cap}", "calls for 90%",
                  "start / this", "mean calls (solved)"],
                 [[r["checkpoint"], f"{r['greedy_pass1']:.1%}", f"{r['mcts_solved_at_cap']:.1%}",
@@ -139,6 +141,8 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=512, help="model calls per puzzle at most")
     parser.add_argument("--every", type=int, default=1, help="every n-th checkpoint of the run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--actions", choices=("sampled", "legal"), default="sampled",
+                        help="MCTS over sampled steps, or every legal step scored")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT_DIR / "bench" / "out")
     args = parser.parse_args()

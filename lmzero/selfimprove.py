@@ -451,7 +451,8 @@ def evaluate_heldout(config: ImproveConfig, trainee, row: dict) -> dict:
     subset = _spread(problems, config.eval_problems)
     mcts = solve_problems(task, step_model, subset,
                           MethodConfig(method="mcts", budget=config.eval_budget, batch=512,
-                                       seed=config.seed, values=config.eval_values))
+                                       seed=config.seed, values=config.eval_values,
+                                       actions=config.actor.search.actions))
     solved = [r for r in mcts if r.solved]
     return dict(row, heldout_greedy_pass1=round(float(np.mean([r.solved for r in greedy])), 4),
                 heldout_mcts_solved=round(len(solved) / max(len(mcts), 1), 4),

@@ -77,6 +77,12 @@ def test_solve_prints_the_principal_variation_or_says_it_failed(untrained):
     pytest.param(["train", "countdown", "--model", "gpt4"], "bad model spec 'gpt4'",
                  marks=pytest.mark.slow),
     (["train", "connect4", "--model", "hf:x.gguf"], "--model applies to step tasks"),
+    (["train", "connect4", "--actions", "legal"], "--actions applies to step tasks"),
+    pytest.param(["train", "game24", "--algo", "grpo", "--actions", "legal"],
+                 "--actions applies to expert-iteration (grpo does not search)",
+                 marks=pytest.mark.slow),
+    pytest.param(["train", "game24", "--actions", "every"],
+                 "actions must be 'sampled' or 'legal'", marks=pytest.mark.slow),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message):
     result = lmzero(*args)

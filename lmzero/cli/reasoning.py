@@ -379,7 +379,7 @@ def _print_outcome(task, result, checkable: bool, budget: int) -> bool:
 def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                   iterations: int | None, from_scratch: bool, model: str | None,
                   scale=None, algo: str | None = None, show_progress: bool = True,
-                  threads: int | None = None) -> None:
+                  threads: int | None = None, actions: str | None = None) -> None:
     """Self-improvement: search -> replay -> learner with curation (or another `algo`), then
     three held-out puzzles solved with their principal variation."""
     from dataclasses import replace
@@ -402,6 +402,7 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
             config = for_model(config, model)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+    config = _with_actions(config, actions, resume)
     run = run or Path("runs") / f"{task_name}-{preset.value}"
     if resume and algo:
         _check_resumed_algo(run, algo)
@@ -439,6 +440,22 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
     out.print(table)
     _show_solutions(config, run_model_spec(run))
     out.print(f"run directory: {run}")
+
+
+def _with_actions(config, actions: str | None, resume: bool):
+    """`config` whose searches (training and the held-out check) use `actions`."""
+    from dataclasses import replace
+    if actions is None:
+        return config
+    if resume:
+        raise UserError("--actions applies to a new run (a resumed run keeps its search)")
+    if config.algo != "expert-iteration":
+        raise UserError(f"--actions applies to expert-iteration ({config.algo} does not search)")
+    try:
+        search = replace(config.actor.search, actions=actions)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return replace(config, actor=replace(config.actor, search=search))
 
 
 def run_model_spec(run: Path) -> str:

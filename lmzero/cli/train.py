@@ -76,6 +76,9 @@ def train(
     trunk: Trunk = typer.Option(None, "--trunk", help="Games: the network's trunk for a new "
                                 "run: mlp (the preset's), resnet (4 residual blocks x 32 "
                                 "channels over the board planes) or transformer (2 x 64)."),
+    actions: str = typer.Option(None, "--actions", help="Step tasks, expert iteration: the "
+                                "search's steps, sampled (default) or legal (every legal step "
+                                "the task lists, scored by the model)."),
     progress: bool = progress_option(),
 ):
     """Train: AlphaZero self-play for games; for step tasks (game24, countdown, math, yours),
@@ -112,7 +115,10 @@ def train(
     if reasoning:
         return train_improve(task_ref, preset, run, resume, iterations, from_scratch, model,
                              scale, algo.value if algo else None, progress_wanted(progress),
-                             threads)
+                             threads, actions)
+    if actions:
+        raise UserError("--actions applies to step tasks (a game's moves are always legal "
+                        "moves)")
     if algo:
         raise UserError("--algo applies to step tasks (games train by AlphaZero self-play)")
     if model:
