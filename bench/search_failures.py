@@ -11,9 +11,10 @@ For each checkpoint, in one run:
 - the value targets self-improvement would train on (`step_actor.examples_of` on searched
   training problems) against the head's own values on the same states: both as AUCs. Targets
   that rank well and a head that does not mean the head underfits what it is taught;
-- the same MCTS with every legal step scored by the model (a closed action space: the prior is
-  the model's log-probability of each canonical step, no sampling, no widening). If breadth were
-  the limit, this would close most of the gap.
+- the same MCTS with every legal step scored by the model (`StepSearchConfig.actions="legal"`:
+  a closed action space, the prior is the model's log-probability of each canonical step, each
+  child's value read in the same forward, no sampling, no widening). If breadth were the limit,
+  this would close most of the gap.
 
 Solvability comes from the exact counter (`arith_solver.count_trees`): a diagnosis only, never a
 training signal.
@@ -29,7 +30,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT))
 from bench.common import print_table, write_report  # noqa: E402
 from lmzero.models.load import SHIPPED  # noqa: E402
 from lmzero.models.spec import load_model  # noqa: E402
-from lmzero.models.step_model import Expansion  # noqa: E402
 from lmzero.search.budget import Budget  # noqa: E402
 from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems  # noqa: E402
 from lmzero.search.step_search import StepSearchConfig, step_search  # noqa: E402
@@ -64,47 +63,8 @@ def state_of(task, prompt: str):
     return state
 
 
-class LegalStepsScored:
-    """A `StepModel` over a closed action space: every legal step of the state the prompt
-    describes, scored by the wrapped TinyLM step model (summed log-probability of the step's
-    line, teacher-forced), most probable first; values from the wrapped model."""
-
-    def __init__(self, inner, task):
-        self.inner, self.task = inner, task
-
-    def expand(self, prompts, k, *, temperature=1.0, greedy=False, with_value=True):
-        return [self._scored(p, greedy, with_value) for p in prompts]
-
-    def value(self, prompts):
-        return self.inner.value(prompts)
-
-    @torch.inference_mode()
-    def _scored(self, prompt: str, greedy: bool, with_value: bool) -> Expansion:
-        m = self.inner
-        steps = self.task.legal_steps(state_of(self.task, prompt))
-        first, values, cache, lengths = m._prefill([prompt])
-        value = m._unit(values[0]) if with_value else None
-        if not steps:
-            return Expansion(value=value, prompt_tokens=lengths[0])
-        encoded = [m.tokenizer.encode(s + "\n") for s in steps]
-        T = max(map(len, encoded))
-        tokens = torch.full((len(steps), T), m.tokenizer.pad_id, dtype=torch.long)
-        for i, e in enumerate(encoded):
-            tokens[i, :len(e)] = torch.tensor(e)
-        logp = first.float().log_softmax(-1).expand(len(steps), -1)[:, None]  # [S, 1, V]
-        if T > 1:
-            later, _ = m.model.forward_cached(tokens[:, :-1], cache.branch(len(steps), T))
-            logp = torch.cat([logp, later.float().log_softmax(-1)], 1)  # [S, T, V]
-        real = torch.tensor([[t < len(e) for t in range(T)] for e in encoded])
-        score = (logp.gather(2, tokens[:, :, None]).squeeze(2) * real).sum(1)
-        order = score.argsort(descending=True).tolist()[:1 if greedy else None]
-        return Expansion(steps=[steps[i] for i in order],
-                         logprobs=[float(score[i]) for i in order], value=value,
-                         prompt_tokens=lengths[0] + int(real.sum()))
-
-
-def search(task, model, problems, widen: bool = True):
-    config = StepSearchConfig(widen=widen)
+def search(task, model, problems, actions: str = "sampled"):
+    config = StepSearchConfig(actions=actions)
     return step_search(task, model, problems, config, [Budget(BUDGET) for _ in problems], seed=0)
 
 
@@ -166,7 +126,7 @@ def value_auc(task, model, problems, depth: int, rng: np.random.Generator) -> fl
 def diagnose(task, checkpoint: Path, problems, states_from) -> dict:
     model = load_model(f"tinylm:{checkpoint}", task)
     sampled = search(task, model, problems)
-    legal = search(task, LegalStepsScored(model, task), problems, widen=False)
+    legal = search(task, model, problems, actions="legal")
     rng = np.random.default_rng(0)
     targets, head = target_auc(task, model, len(problems))
     return dict(mcts=float(np.mean([r.solved for r in sampled])), **failure_depths(sampled),

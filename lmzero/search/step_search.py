@@ -12,7 +12,10 @@ closed once it cannot widen and all its children are closed), so an unsolvable p
 without spending a huge budget. With the verifier a closed subtree's value is exact, so
 selection passes it by while its parent has an open child (as an MCTS solver does; Winands et
 al. 2008): walks go where something is left to learn, and exhaustion comes in a few hundred
-walks instead of millions.
+walks instead of millions. Where the task can list its legal steps, `actions="legal"` makes the
+action space closed, as in AlphaZero: an expansion scores every legal step (`model.score`)
+instead of sampling k, and the value the model reads for each child in that forward is the
+child's worth until a walk visits it.
 
     problems ─► roots ─► select (PUCT | Gumbel root, widening) ─► requests ─► StepModel (batched)
                                ▲                                                  │
