@@ -31,6 +31,7 @@ def solved(model, actions: str) -> list:
     return results
 
 
+@pytest.mark.slow  # 120 searches: ~45 s on one thread
 def test_legal_actions_solve_more_heldout_puzzles_than_sampled_steps_in_fewer_calls(model):
     legal, sampled = solved(model, "legal"), solved(model, "sampled")
     hits = sum(r.solved for r in legal)
