@@ -58,6 +58,14 @@ def test_solve_prints_the_principal_variation_or_says_it_failed(untrained):
     assert "model calls" in result.stdout
 
 
+@pytest.mark.slow  # subprocess
+def test_solve_over_legal_actions_generates_nothing(untrained):
+    result = lmzero("solve", "game24", "4 9 10 13", "--checkpoint", str(untrained),
+                    "--budget", "8", "--actions", "legal")
+    assert result.returncode in (0, 1), result.stderr
+    assert "principal variation" in result.stdout and " 0 generated tokens" in result.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     (["eval", "game24", "--method", "dfs"], "unknown method 'dfs'"),
     (["eval", "game24", "--budget", "0"], "--budget"),

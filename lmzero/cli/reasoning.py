@@ -287,6 +287,9 @@ def solve(
     method: str = typer.Option("mcts", "--method", help="mcts or gumbel."),
     budget: int = typer.Option(64, "--budget", min=1, max=MAX_CALLS, help="Model calls (the "
                                "search stops earlier when its tree is exhausted)."),
+    actions: str = typer.Option("sampled", "--actions", help="Steps the model samples, or "
+                                "'legal' (every legal step the task lists, scored by the "
+                                "model; tinylm and hf models)."),
     seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     progress: bool = progress_option(),
     html: Path = typer.Option(None, "--html", help="Also write the search tree as one offline "
@@ -315,8 +318,12 @@ def solve(
     model = _step_model(task, checkpoint, seed, model_spec)
     _check_prompts(task, model, [parsed], None)
     checkable = task.checkable(parsed) if hasattr(task, "checkable") else True
-    config = StepSearchConfig(method="gumbel" if method == "gumbel" else "puct",
-                              verifier=checkable)
+    try:
+        config = StepSearchConfig(method="gumbel" if method == "gumbel" else "puct",
+                                  verifier=checkable, actions=actions)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    _check_actions(task, model, actions)
     result = _search_with_bar(task, model, parsed, config, budget, seed,
                               progress_wanted(progress))
     table = Table(title="principal variation")
