@@ -139,3 +139,13 @@ def test_legal_actions_need_a_task_that_lists_steps_and_a_model_that_scores():
     check_actions(NoList(), ToyModel(), "sampled")  # sampled actions need neither
     with pytest.raises(ValueError, match="actions must be 'sampled' or 'legal'"):
         StepSearchConfig(actions="all")
+
+
+def test_the_tree_json_shows_an_unvisited_childs_value_read_while_scoring():
+    from lmzero.explain import step_tree_json
+    config = StepSearchConfig(actions="legal", leaves_per_call=1)
+    [result] = step_search(TASK, ToyScorer(favourite=SOLUTION), [PUZZLE], config, [Budget(20)])
+    nodes = step_tree_json(TASK, result, config, problem=PUZZLE)["nodes"]
+    unvisited = [n for n in nodes if n["parent"] == ROOT and n["visits"] == 0]
+    assert unvisited and {n["value"] for n in unvisited} == {0.1}
+    assert {n["value"] for n in nodes if n["step"] == SOLUTION[0]} == {0.5}  # expanded: its own

@@ -74,7 +74,8 @@ def _step_node(tree, n: int, closed: set[int]) -> dict:
     return {"id": n, "parent": None if tree.parent[n] < 0 else tree.parent[n],
             "step": tree.step[n], "visits": visits,
             "q": _num(tree.value_sum[n] / visits) if visits else None,
-            "prior": _num(tree.prior[n]), "value": _num(tree.raw_value[n]),
+            "prior": _num(tree.prior[n]),
+            "value": _num(tree.estimate[n] if tree.raw_value[n] is None else tree.raw_value[n]),
             "reward": _num(tree.reward[n]) if tree.terminal[n] else None,
             "terminal": tree.terminal[n], "closed": _step_closed(tree, n, closed),
             "tokens": tree.tokens[n], "wave": tree.wave[n]}
