@@ -15,15 +15,7 @@ from lmzero.search.step_tree import ROOT
 from lmzero.tasks.arith import Problem
 from lmzero.tasks.game24 import TASK
 from tests.test_step_search import PUZZLE, SOLUTION, ToyModel, state_of
-from tests.test_text_model import PROMPTS, TOK, random_model
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.test_text_model import PROMPTS, TOK, one_thread, random_model  # noqa: F401
 
 
 @torch.inference_mode()
