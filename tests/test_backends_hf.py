@@ -114,13 +114,14 @@ def test_logprobs_match_one_plain_forward_per_sample(smol):
     assert [a.prompt_tokens for a in again] == [len(smol.prompt_ids(p)) for p in prompts]
 
 
+@pytest.mark.slow  # ~10 s of SmolLM2 forwards on one thread
 def test_score_is_each_steps_log_probability_under_one_plain_forward(smol):
     """Legal actions through the hf backend: given steps scored teacher-forced (rows of
     different lengths padded in one batch), most probable first, summed over the step's tokens
     and its newline; the prompt's value as `value` gives it; tokens counted exactly."""
     prompts = prompts_of_two_lengths()
-    steps = [TASK.legal_steps(TASK.initial_state(Problem.make([2, 5, 7], 45)))[:5],
-             ["10 - 4 = 6 (left: 4 6)", "10 * 4 = 40 (left: 4 40)", "4 + 4 = 8 (left: 8 10)"]]
+    steps = [["9 + 4 = 13 (left: 10 13 13)", "13 / 4 = 13/4 (left: 9 10 13/4)"],
+             ["10 - 4 = 6 (left: 4 6)", "4 + 4 = 8 (left: 8 10)"]]
     answers = smol.score(prompts, steps)
     for prompt, given, e, v in zip(prompts, steps, answers, smol.value(prompts)):
         ids = smol.prompt_ids(prompt)
