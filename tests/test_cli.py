@@ -50,6 +50,7 @@ def test_analyse_json_finds_the_winning_and_blocking_moves(positions):
     assert rows[1]["value"] > 0.9
 
 
+@pytest.mark.slow  # subprocess
 def test_analyse_table_output(positions):
     run = lmzero("analyse", "connect4", "--positions", positions("4453\n\n"), "--simulations", "50")
     assert run.returncode == 0, run.stderr
@@ -94,6 +95,7 @@ def test_empty_positions_file_is_an_error(positions):
     assert run.returncode == 2 and "no positions" in run.stderr
 
 
+@pytest.mark.slow  # subprocess
 def test_play_rejects_bad_moves_and_prompts_again():
     moves = "8\nabc\n\n1\n1\n1\n1\n1\n1\n1\nq\n"
     run = lmzero("play", "connect4", "--simulations", "20", stdin=moves)

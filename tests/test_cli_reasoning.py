@@ -123,6 +123,7 @@ def test_a_game_checkpoint_is_not_a_text_model(tmp_path):
     assert result.returncode == 2 and "not a text-model checkpoint" in result.stderr
 
 
+@pytest.mark.slow  # subprocess over 358 puzzles (~6 s)
 def test_eval_without_a_file_or_limit_covers_game24s_whole_heldout_split(untrained):
     result = lmzero("eval", "game24", "--checkpoint", str(untrained), "--method", "greedy",
                     "--json")

@@ -123,6 +123,7 @@ def untrained_math(tmp_path_factory):
     return untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "math", TASK, 320)
 
 
+@pytest.mark.slow  # subprocesses (~14 s)
 def test_eval_and_solve_math_with_a_tinylm_checkpoint(untrained_math, tmp_path):
     problems = tmp_path / "p.jsonl"
     problems.write_text(json.dumps({"question": "Ann has 12 apples and buys 5 more. How many "

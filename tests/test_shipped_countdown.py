@@ -23,6 +23,7 @@ def test_shipped_countdown_model_names_its_command_and_task(model):
     assert all(map(TASK.is_heldout, PROBLEMS)) and {len(p.numbers) for p in PROBLEMS} == {4}
 
 
+@pytest.mark.slow  # statistical: 40 searches at 64 calls (~30 s)
 def test_search_with_the_shipped_model_solves_most_heldout_problems(model):
     results = solve_problems(TASK, model, PROBLEMS, MethodConfig(method="mcts", budget=64,
                                                                  seed=0))

@@ -80,6 +80,7 @@ def write_ladders(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # subprocesses (~10 s)
 def test_eval_and_solve_run_a_plugin_task_with_tinylm(ladder_model, tmp_path):
     problems = write_ladders(tmp_path / "p.jsonl")
     result = lmzero("eval", "--task", LADDER, "--checkpoint", str(ladder_model), "--method",
