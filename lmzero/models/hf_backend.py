@@ -318,15 +318,17 @@ class HFStepModel:
             raise ValueError(f"{len(steps)} step lists for {len(prompts)} prompts")
         values = self.value(prompts) if with_value else [Expansion() for _ in prompts]
         rows = [(i, step) for i, given in enumerate(steps) for step in dict.fromkeys(given)]
-        scores: list[float] = []
+        scores: list[tuple[float, int]] = []
         for start in range(0, len(rows), self.config.prompts_per_batch):
             chunk = rows[start:start + self.config.prompts_per_batch]
             scores += self._teacher_forced([self.prompt_ids(prompts[i]) for i, _ in chunk],
                                            [self._encode(step + "\n") for _, step in chunk])
+        by_prompt: list[list[tuple[str, float, int]]] = [[] for _ in prompts]
+        for (i, step), (lp, n) in zip(rows, scores):
+            by_prompt[i].append((step, lp, n))
         out = []
-        for i, value in enumerate(values):
-            mine = sorted(((step, lp, n) for (j, step), (lp, n) in zip(rows, scores) if j == i),
-                          key=lambda r: -r[1])
+        for value, scored in zip(values, by_prompt):
+            mine = sorted(scored, key=lambda r: -r[1])
             out.append(Expansion(steps=[r[0] for r in mine], logprobs=[r[1] for r in mine],
                                  value=value.value,
                                  prompt_tokens=value.prompt_tokens + sum(r[2] for r in mine),

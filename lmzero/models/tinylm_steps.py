@@ -147,6 +147,7 @@ class TinyLMStepModel:
         total = picked.where(real, torch.zeros(())).sum(1).view(-1, G)
         last = (real.sum(1) - 1).clamp(min=0)  # [N*G] each row's newline
         child = after.gather(1, last[:, None]).view(-1, G)  # [N, G] tanh values
+        scored = real.view(-1, G * T).sum(1).tolist()  # [N] step tokens read per prompt
         out = []
         for i, given in enumerate(lines):
             order = sorted(range(len(given)), key=lambda j: -float(total[i, j]))
@@ -155,7 +156,7 @@ class TinyLMStepModel:
                                  step_values=[self._unit(child[i, j]) for j in order]
                                  if with_value else [],
                                  value=self._unit(values[i]) if with_value else None,
-                                 prompt_tokens=lengths[i] + int(real.view(-1, G, T)[i].sum())))
+                                 prompt_tokens=lengths[i] + scored[i]))
         return out
 
     def prompt_tokens(self, prompt: str) -> int:
@@ -192,10 +193,14 @@ class TinyLMStepModel:
         logits, values = self.model.forward_cached(tokens, cache)
         return logits[:, -1], values, cache, lengths
 
+    def _banned(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits [..., V] as float with padding and BOS made impossible: the distribution
+        steps are sampled from and scored under."""
+        return logits.float().index_fill(-1, self.banned, float("-inf"))
+
     def _logp(self, logits: torch.Tensor) -> torch.Tensor:
-        """Log-probs [..., V] of the distribution steps are sampled from (padding and BOS
-        banned)."""
-        return F.log_softmax(logits.float().index_fill(-1, self.banned, float("-inf")), dim=-1)
+        """Log-probs [..., V] of that distribution."""
+        return F.log_softmax(self._banned(logits), dim=-1)
 
     def _decode(self, logits: torch.Tensor, cache: KVCache, greedy: bool,
                 temperature: torch.Tensor):
@@ -209,7 +214,7 @@ class TinyLMStepModel:
         ended = torch.zeros(R, dtype=torch.bool)  # row wrote its newline
         steps = min(self.max_step_chars, cache.capacity + 1)  # the last token is not fed back
         for t in range(steps):
-            logits = logits.float().index_fill(1, self.banned, float("-inf"))
+            logits = self._banned(logits)
             logp = F.log_softmax(logits, dim=-1)  # [R, V], the model's own distribution
             if greedy:
                 token = logp.argmax(-1)

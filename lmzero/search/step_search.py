@@ -511,6 +511,8 @@ def _estimate(tree: StepTree, new: list[int], answer: Expansion) -> None:
     """Give each new child the value the model read for it while scoring its step (legal
     actions), if the child's prompt is exactly the parent's plus that step's line; a judged
     terminal child's is its reward."""
+    if not answer.step_values:  # sampled steps: nothing read ahead
+        return
     values = dict(zip(answer.steps, answer.step_values))
     for kid in new:
         if tree.step[kid] in values:
