@@ -260,7 +260,7 @@ def _iterations(config: ImproveConfig, run: Run, replay: ReplayBuffer, trainee, 
                    examples=len(replay.window_arrays()["prompt"]), wall_seconds=round(elapsed, 1),
                    **compute, tokens_spent=spent, learner_steps=trainee.learner.step_count,
                    **{f"loss_{k}": v if v != v else round(v, 4) for k, v in losses.items()},
-                   **trainee.curator.summary(), **scaled)
+                   **_retry_figures(attempts), **trainee.curator.summary(), **scaled)
         trainee.save(run.checkpoint(i), iteration=i, row=row,
                      curator=trainee.curator.state_dict())
         if workers is not None:
@@ -279,6 +279,15 @@ def _compute(attempts: list[dict]) -> dict:
     """A round's model calls and tokens (rounds recorded before tokens were: 0)."""
     return {f"round_{k}": int(sum(a.get(k, 0) for a in attempts))
             for k in ("model_calls", "prompt_tokens", "generated_tokens")}
+
+
+def _retry_figures(attempts: list[dict]) -> dict:
+    """How many problems the first search left unsolved, and how many of them a retry solved
+    (`StepActorConfig.retry_budget`; {} for a round without retries)."""
+    retried = [a for a in attempts if a.get("retried")]
+    if not retried:
+        return {}
+    return dict(retried=len(retried), retry_solved=sum(a["solved"] for a in retried))
 
 
 def _kl_reference(config: ImproveConfig, run: Run, trainee):

@@ -141,3 +141,33 @@ def test_the_tree_json_shows_an_unvisited_childs_value_read_while_scoring():
     unvisited = [n for n in nodes if n["parent"] == ROOT and n["visits"] == 0]
     assert unvisited and {n["value"] for n in unvisited} == {0.1}
     assert {n["value"] for n in nodes if n["step"] == SOLUTION[0]} == {0.5}  # expanded: its own
+
+
+def test_a_retry_with_more_calls_solves_what_the_first_search_could_not():
+    from lmzero.selfimprove import _retry_figures
+    from lmzero.selfplay.step_actor import StepActorConfig, attempt_problems
+    search = StepSearchConfig(actions="legal", leaves_per_call=1)
+    unsolvable = Problem.make([1, 1, 1, 1], 24)
+
+    def attempts(retry_budget):
+        config = StepActorConfig(search=search, budget=2, retry_budget=retry_budget)
+        return attempt_problems(TASK, ToyScorer(favourite=SOLUTION), [PUZZLE, unsolvable],
+                                config, str, lambda p: False, seed=0)
+
+    first, never = attempts(0)  # the solution takes 3 calls: 2 are not enough
+    assert not first.solved and not first.retried and first.model_calls == 2
+    assert not (first.examples["value"] == 1).any()
+    solved, never = attempts(8)
+    # the retry is a fresh search (3 calls), charged on top of the first search's 2
+    assert solved.solved and solved.retried and solved.model_calls == 2 + 3
+    root = TASK.prompt(TASK.initial_state(PUZZLE))
+    rows = solved.examples
+    assert ((rows["prompt"] == root) & (rows["value"] == 1)).any()
+    assert rows["step"][(rows["prompt"] == root) & (rows["weight"] == 1)].tolist() == [
+        SOLUTION[0]]
+    assert not never.solved and never.retried and never.model_calls == 2 + 8
+    assert _retry_figures([dict(solved=True, retried=True), dict(solved=False, retried=True),
+                           dict(solved=True)]) == dict(retried=2, retry_solved=1)
+    assert _retry_figures([dict(solved=False)]) == {}
+    with pytest.raises(ValueError, match="retry_budget must be >= 0"):
+        StepActorConfig(retry_budget=-1)

@@ -33,10 +33,10 @@ class Algorithm(Protocol):
         """The learner's updates after round `round_index`: mean losses."""
 
 
-def _attempt(task, problem, solved: bool, examples: int, budget) -> dict:
+def _attempt(task, problem, solved: bool, examples: int, budget, retried: bool = False) -> dict:
     return dict(problem=task.problem_to_json(problem), solved=bool(solved), examples=examples,
                 model_calls=budget.model_calls, prompt_tokens=budget.prompt_tokens,
-                generated_tokens=budget.generated_tokens)
+                generated_tokens=budget.generated_tokens, retried=retried)
 
 
 def _concat(parts: list[dict]) -> dict:
@@ -70,7 +70,8 @@ class ExpertIteration(_WindowLearner):
         from lmzero.selfplay.step_actor import attempt_problems
         found = attempt_problems(task, step_model, problems, self.config.actor, task.bucket,
                                  task.is_heldout, seed=seed)
-        attempts = [_attempt(task, a.problem, a.solved, a.size, a.budget) for a in found]
+        attempts = [_attempt(task, a.problem, a.solved, a.size, a.budget, a.retried)
+                    for a in found]
         return attempts, _concat([a.examples for a in found])
 
 

@@ -45,6 +45,14 @@ class Budget:
         self.reused_prompt_tokens += expansion.reused_prompt_tokens
         self.generated_tokens += expansion.generated_tokens
 
+    def add(self, other: Budget) -> None:
+        """Count another search's calls and tokens as this one's (a problem searched twice
+        costs both searches)."""
+        self.model_calls += other.model_calls
+        self.prompt_tokens += other.prompt_tokens
+        self.reused_prompt_tokens += other.reused_prompt_tokens
+        self.generated_tokens += other.generated_tokens
+
     @property
     def calls_left(self) -> int | None:
         return None if self.max_calls is None else max(0, self.max_calls - self.model_calls)

@@ -36,6 +36,16 @@ class StepActorConfig:
     dozen calls their visits mostly echo the model's own prior and value head: distilled at full
     weight (with path_share 0.5) they gave held-out greedy pass@1 3.6%, against 11.5% this way
     (500 learner steps on one replay: bench/distill_targets.py)."""
+    retry_budget: int = 0
+    """Model calls of a second, fresh search of each problem the first left unsolved (0: no
+    retry). Search teaches only what it solves: a state it never reaches on a solution path
+    keeps a value target near 0 and no policy target, so a model that fails a kind of problem
+    at `budget` would go on failing it. A larger search that solves it gives its states their
+    first positive targets (Game of 24's fraction puzzles: solved within 128 calls, not 32)."""
+
+    def __post_init__(self):
+        if self.retry_budget < 0:
+            raise ValueError(f"retry_budget must be >= 0, got {self.retry_budget}")
 
 
 @dataclass
@@ -45,7 +55,9 @@ class Attempt:
     model_calls: int
     examples: dict = field(repr=False)  # replay arrays (TEXT_FIELDS), one row per example
     budget: Budget | None = field(default=None, repr=False)
-    """The search's calls and tokens."""
+    """The search's calls and tokens (both searches' for a retried problem)."""
+    retried: bool = False
+    """The first search failed and a second one (`retry_budget`) made the examples."""
 
     @property
     def size(self) -> int:
@@ -61,9 +73,28 @@ def attempt_problems(task, model: StepModel, problems: Sequence, config: StepAct
             raise ValueError(f"held-out problem {problem_name(task, p)} offered for training")
     budgets = [Budget(max_calls=config.budget) for _ in problems]
     results = step_search(task, model, problems, config.search, budgets, seed=seed)
+    retried = _retry_unsolved(task, model, problems, results, config, seed)
     return [Attempt(p, r.solved, r.budget.model_calls,
-                    examples_of(task, r, config, bucket_of(p), problem_name(task, p)), r.budget)
-            for p, r in zip(problems, results)]
+                    examples_of(task, r, config, bucket_of(p), problem_name(task, p)), r.budget,
+                    retried=i in retried)
+            for i, (p, r) in enumerate(zip(problems, results))]
+
+
+def _retry_unsolved(task, model, problems, results: list, config: StepActorConfig,
+                    seed: int) -> set[int]:
+    """Search the unsolved problems again with `retry_budget` calls (batched, a fresh tree and
+    another seed); the retry's result replaces the first, charged with both searches' calls
+    and tokens. The indices retried."""
+    failed = [i for i, r in enumerate(results) if not r.solved] if config.retry_budget else []
+    if not failed:
+        return set()
+    budgets = [Budget(max_calls=config.retry_budget) for _ in failed]
+    again = step_search(task, model, [problems[i] for i in failed], config.search, budgets,
+                        seed=seed + 1)
+    for i, result in zip(failed, again):
+        result.budget.add(results[i].budget)
+        results[i] = result
+    return set(failed)
 
 
 def _grafted_path_rows(task, result: StepSearchResult, on_path: set) -> list[tuple]:
