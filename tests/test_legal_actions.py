@@ -171,3 +171,39 @@ def test_a_retry_with_more_calls_solves_what_the_first_search_could_not():
     assert _retry_figures([dict(solved=False)]) == {}
     with pytest.raises(ValueError, match="retry_budget must be >= 0"):
         StepActorConfig(retry_budget=-1)
+
+
+def test_the_improved_policy_target_moves_the_prior_towards_the_childrens_values():
+    from lmzero.selfplay.step_actor import StepActorConfig, examples_of
+    search = StepSearchConfig(actions="legal", leaves_per_call=1)
+    # one call: the root's steps scored, each child's value read, none visited yet
+    [result] = step_search(TASK, ToyScorer(favourite=SOLUTION), [PUZZLE], search,
+                           [Budget(max_calls=1)])
+    tree = result.tree
+    kids = list(tree.children[ROOT].values())
+    first = tree.children[ROOT][SOLUTION[0]]
+    improved = tree.improved_policy(ROOT, search.value_scale, search.maxvisit_init)
+    # Gumbel MuZero's eq. 11 by hand: log prior + (c_visit + max N) * c_scale * completed Q
+    scale = (search.maxvisit_init + max(tree.visits[k] for k in kids)) * search.value_scale
+    q = [tree.mean_value(k) if tree.visits[k] else tree.estimate[k] for k in kids]
+    logits = [math.log(tree.prior[k]) + scale * v for k, v in zip(kids, q)]
+    assert improved == pytest.approx([math.exp(x) / sum(map(math.exp, logits)) for x in logits])
+    # the solution's first step: the lowest prior, the highest value, now the likeliest
+    assert tree.prior[first] == min(tree.prior[k] for k in kids)
+    assert max(zip(improved, kids))[1] == first
+    root = TASK.prompt(TASK.initial_state(PUZZLE))
+
+    def root_weights(**kw):
+        config = StepActorConfig(search=search, offpath_weight=1.0, **kw)
+        rows = examples_of(TASK, result, config, "b", "p")
+        at_root = (rows["prompt"] == root) & (rows["weight"] > 0)
+        return dict(zip(rows["step"][at_root].tolist(), rows["weight"][at_root].tolist()))
+
+    # no child has a visit to share yet; the improved target covers every legal step
+    assert len(root_weights(policy_target="improved")) == len(kids)
+    assert max(root_weights(policy_target="improved").items(), key=lambda x: x[1])[0] == \
+        SOLUTION[0]
+    assert sum(root_weights(policy_target="improved").values()) == pytest.approx(1.0, abs=1e-5)
+    assert root_weights(policy_target="visits") == {}
+    with pytest.raises(ValueError, match="policy_target must be 'visits' or 'improved'"):
+        StepActorConfig(policy_target="prior")

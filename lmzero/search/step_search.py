@@ -367,7 +367,7 @@ def _gumbel_scores(lane: _Lane, config: StepSearchConfig) -> list[float]:
     scale = (config.maxvisit_init + max_n) * config.value_scale
     root_value = tree.mean_value(ROOT)
     return [g + math.log(max(tree.prior[k], 1e-12))
-            + scale * (tree.mean_value(k) if tree.visits[k] else tree.unvisited_q(k, root_value))
+            + scale * tree.completed_q(k, root_value)
             for g, k in zip(lane.gumbel, lane.considered)]
 
 

@@ -107,6 +107,22 @@ class StepTree:
         estimate = self.estimate[node]
         return default if estimate is None else estimate
 
+    def completed_q(self, node: int, default: float) -> float:
+        """A node's Q for an improved policy (Gumbel MuZero's completed Q): its mean value once
+        visited, else what selection takes it to be worth (`unvisited_q`)."""
+        return self.mean_value(node) if self.visits[node] else self.unvisited_q(node, default)
+
+    def improved_policy(self, node: int, value_scale: float, maxvisit_init: float) -> list[float]:
+        """softmax(log prior + sigma(completed Q)) over `node`'s children in `children` order
+        (Danihelka et al. 2022, eq. 11; unvisited children without an estimate take the node's
+        mean value): the prior moved towards what search and the value head found, a policy
+        target that does not merely echo the prior at a few visits as visit counts do."""
+        kids = list(self.children[node].values())
+        scale = (maxvisit_init + max(self.visits[k] for k in kids)) * value_scale
+        default = self.mean_value(node)
+        return softmax([math.log(max(self.prior[k], 1e-12)) + scale * self.completed_q(k, default)
+                        for k in kids])
+
     def mean_value(self, node: int) -> float:
         if self.visits[node]:
             return self.value_sum[node] / self.visits[node]

@@ -36,6 +36,11 @@ class StepActorConfig:
     dozen calls their visits mostly echo the model's own prior and value head: distilled at full
     weight (with path_share 0.5) they gave held-out greedy pass@1 3.6%, against 11.5% this way
     (500 learner steps on one replay: bench/distill_targets.py)."""
+    policy_target: str = "visits"
+    """What an expanded node's children are taught: `visits` (their visit shares, once the node
+    has `min_visits`) or `improved` (`StepTree.improved_policy`: the prior moved towards the
+    children's Q, Gumbel MuZero's target; with legal actions every child has a value). Either
+    is scaled by `offpath_weight` off a verified solution path."""
     retry_budget: int = 0
     """Model calls of a second, fresh search of each problem the first left unsolved (0: no
     retry). Search teaches only what it solves: a state it never reaches on a solution path
@@ -44,6 +49,9 @@ class StepActorConfig:
     first positive targets (Game of 24's fraction puzzles: solved within 128 calls, not 32)."""
 
     def __post_init__(self):
+        if self.policy_target not in ("visits", "improved"):
+            raise ValueError(f"policy_target must be 'visits' or 'improved', got "
+                             f"{self.policy_target!r}")
         if self.retry_budget < 0:
             raise ValueError(f"retry_budget must be >= 0, got {self.retry_budget}")
 
@@ -127,11 +135,7 @@ def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket:
         prompt = task.prompt(tree.states[node])
         kids = list(tree.children[node].values())
         # a failed terminal child (an invalid step, a wrong final number) is never a target
-        visits = np.array([0 if tree.terminal[k] and tree.reward[k] == 0 else tree.visits[k]
-                           for k in kids], dtype=np.float64)
-        weights = np.zeros(len(kids))
-        if visits.sum() >= config.min_visits:
-            weights += visits / visits.sum()
+        weights = _policy_weights(tree, node, kids, config)
         if node in on_path:
             nxt = result.path[result.path.index(node) + 1]
             share = config.path_share if weights.any() else 1.0
@@ -148,6 +152,22 @@ def examples_of(task, result: StepSearchResult, config: StepActorConfig, bucket:
         # head about them (and dead ends would swamp the replay: ~80% of all rows)
     rows += _grafted_path_rows(task, result, on_path)
     return rows_to_arrays(rows, bucket, problem)
+
+
+def _policy_weights(tree, node: int, kids: list[int], config: StepActorConfig) -> np.ndarray:
+    """The policy target over an expanded node's children (`policy_target`), zeros where the
+    node has none; a failed terminal child (an invalid step, a wrong final number) gets 0."""
+    failed = np.array([tree.terminal[k] and tree.reward[k] == 0 for k in kids])
+    if config.policy_target == "improved":
+        search = config.search
+        weights = np.array(tree.improved_policy(node, search.value_scale, search.maxvisit_init))
+    else:
+        weights = np.array([tree.visits[k] for k in kids], dtype=np.float64)
+        if weights[~failed].sum() < config.min_visits:
+            return np.zeros(len(kids))
+    weights[failed] = 0.0
+    total = weights.sum()
+    return weights / total if total > 0 else weights
 
 
 def rows_to_arrays(rows: list[tuple], bucket: str, problem: str) -> dict:
