@@ -11,6 +11,11 @@ Then the same model with the calculator on: the model still writes whole steps, 
 "a op b" is kept, and the task computes the result and the numbers left, so no slip can end a
 branch. Greedy pass@1 and MCTS at 32 calls, both ways, in one run.
 
+Last, choices without slips: one call per step over the task's legal steps (the model scores
+them all, `TinyLMStepModel.score`), taking the step the prior ranks first, or the one whose
+prior times the child's value (read in the same call) is largest: how much better the model
+chooses when its value head has a say, with no search.
+
     .venv/bin/python bench/arith_failures.py [--task countdown] [--checkpoint DIR]  # 1-4 min
 """
 
@@ -60,6 +65,25 @@ def run(task, model, problems) -> dict:
                 failures={k: kinds[k] for k in sorted(kinds, key=kinds.get, reverse=True)})
 
 
+LEGAL_RULES = {"legal steps, the prior's first": lambda logp, value: logp,
+               "legal steps, prior x child value": lambda logp, value: logp + np.log(
+                   max(value, 1e-6))}
+"""One-call-per-step choices among scored legal steps: a step's rank from its log-prior and
+its child's value."""
+
+
+def legal_greedy(task, model, problems, rank) -> float:
+    """Solved share when every step is the legal step `rank(logprob, value)` puts first."""
+    states = [task.initial_state(p) for p in problems]
+    while live := [i for i, s in enumerate(states) if not task.is_terminal(s)]:
+        answers = model.score([task.prompt(states[i]) for i in live],
+                              [task.legal_steps(states[i]) for i in live])
+        for i, a in zip(live, answers):
+            best = max(range(len(a.steps)), key=lambda j: rank(a.logprobs[j], a.step_values[j]))
+            states[i] = task.apply(states[i], a.steps[best])
+    return float(np.mean([task.reward(s) for s in states]))
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--task", choices=sorted(TASKS), default="game24")
@@ -77,9 +101,14 @@ def main(argv=None) -> None:
         variant = replace(task, calculator=calculator)
         rows[name] = run(variant, load_model(f"tinylm:{checkpoint}", variant), problems)
         print(name, rows[name], flush=True)
+    model = load_model(f"tinylm:{checkpoint}", task)
+    for name, rank in LEGAL_RULES.items():
+        rows[name] = dict(greedy=legal_greedy(task, model, problems, rank), failures={})
+        print(name, rows[name], flush=True)
     print_table(f"{args.task}, {len(problems)} held-out problems, {checkpoint}",
                 ["steps", "greedy pass@1", "MCTS@32", "greedy failures by first error"],
-                [[k, f"{100 * r['greedy']:.1f}%", f"{100 * r['mcts32']:.1f}%",
+                [[k, f"{100 * r['greedy']:.1f}%",
+                  f"{100 * r['mcts32']:.1f}%" if "mcts32" in r else "-",
                   "; ".join(f"{n} {kind}" for kind, n in r["failures"].items())]
                  for k, r in rows.items()])
     write_report(args.out, f"{args.task}_failures", dict(
@@ -93,9 +122,11 @@ def plot(report: dict, path: Path) -> None:
     rows = report["rows"]
     fig, ax = plt.subplots(figsize=(6, 4))
     x = np.arange(2)
+    width = 0.8 / len(rows)
     for k, (name, r) in enumerate(rows.items()):
-        ax.bar(x + (k - 0.5) * 0.4, [100 * r["greedy"], 100 * r["mcts32"]], 0.4, label=name)
-    ax.set_xticks(x, ["greedy pass@1", "MCTS, 32 calls"])
+        ax.bar(x + (k - (len(rows) - 1) / 2) * width,
+               [100 * r["greedy"], 100 * r.get("mcts32", 0.0)], width, label=name)
+    ax.set_xticks(x, ["one step per call (greedy)", "MCTS, 32 calls"])
     ax.set_ylabel(f"% of {report['problems']} held-out problems solved")
     ax.legend(fontsize=8)
     fig.tight_layout()

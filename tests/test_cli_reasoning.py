@@ -91,6 +91,10 @@ def test_solve_over_legal_actions_generates_nothing(untrained):
                  marks=pytest.mark.slow),
     pytest.param(["train", "game24", "--actions", "every"],
                  "actions must be 'sampled' or 'legal'", marks=pytest.mark.slow),
+    (["train", "game24", "--resume", "--set", "actor.retry_budget=9"],
+     "--set applies to a new run"),
+    pytest.param(["train", "connect4", "--set", "selfplay.sims=9"],
+                 "SelfPlayConfig has no field 'sims'", marks=pytest.mark.slow),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message):
     result = lmzero(*args)

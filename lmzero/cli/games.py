@@ -343,9 +343,13 @@ def _think(player, state, show: bool):
 
 def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
                 iterations: int | None, scale=None, show_progress: bool = True,
-                threads: int | None = None, trunk: str = "mlp") -> None:
-    """AlphaZero self-play training: self-play with search, replay, learner, checkpoints."""
+                threads: int | None = None, trunk: str = "mlp",
+                overrides: list[str] = ()) -> None:
+    """AlphaZero self-play training: self-play with search, replay, learner, checkpoints;
+    `overrides` are `--set` assignments."""
     from dataclasses import replace
+
+    from lmzero.cli.overrides import apply_overrides
 
     from lmzero.loop import preset_config, train as run_training, with_trunk
 
@@ -355,6 +359,7 @@ def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
         raise UserError(f"no self-play preset {preset.value!r}") from None
     if iterations:
         config = replace(config, iterations=iterations)
+    config = apply_overrides(config, list(overrides))
     run = run or Path("runs") / (re.sub(r"[^\w.=-]+", "_", game_name).strip("_")
                                  + f"-{preset.value}")  # openspiel:hex(board_size=5): no ( : )
     with LazyProgress(f"{game_name} iterations", config.iterations, show_progress) as bar:

@@ -386,10 +386,14 @@ def _print_outcome(task, result, checkable: bool, budget: int) -> bool:
 def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                   iterations: int | None, from_scratch: bool, model: str | None,
                   scale=None, algo: str | None = None, show_progress: bool = True,
-                  threads: int | None = None, actions: str | None = None) -> None:
+                  threads: int | None = None, actions: str | None = None,
+                  overrides: list[str] = ()) -> None:
     """Self-improvement: search -> replay -> learner with curation (or another `algo`), then
-    three held-out puzzles solved with their principal variation."""
+    three held-out puzzles solved with their principal variation; `overrides` are `--set`
+    assignments."""
     from dataclasses import replace
+
+    from lmzero.cli.overrides import apply_overrides
 
     from lmzero.selfimprove import for_model, improve, preset as make_preset, with_algo
 
@@ -409,7 +413,7 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
             config = for_model(config, model)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    config = _with_actions(config, actions, resume)
+    config = apply_overrides(_with_actions(config, actions, resume), list(overrides))
     run = run or Path("runs") / f"{task_name}-{preset.value}"
     if resume and algo:
         _check_resumed_algo(run, algo)

@@ -79,6 +79,11 @@ def train(
     actions: str = typer.Option(None, "--actions", help="Step tasks, expert iteration: the "
                                 "search's steps, sampled (default) or legal (every legal step "
                                 "the task lists, scored by the model)."),
+    overrides: list[str] = typer.Option(None, "--set", help="FIELD=VALUE: any field of the "
+                                        "run's config (repeatable; dotted for nested fields, "
+                                        "e.g. actor.retry_budget=192, learner.lr=0.002), "
+                                        "after the preset and the other options; a new run "
+                                        "only."),
     progress: bool = progress_option(),
 ):
     """Train: AlphaZero self-play for games; for step tasks (game24, countdown, math, yours),
@@ -107,6 +112,8 @@ def train(
         return train_pretrain(task_ref, run, resume, steps, progress_wanted(progress))
     if steps:
         raise UserError("--steps applies to --stage pretrain (use --iterations)")
+    if overrides and resume:
+        raise UserError("--set applies to a new run (a resumed run keeps its config.json)")
     scale = scale_config(workers, ray_address)
     if trunk and reasoning:
         raise UserError("--trunk applies to games (step tasks train a text model: --model)")
@@ -115,7 +122,7 @@ def train(
     if reasoning:
         return train_improve(task_ref, preset, run, resume, iterations, from_scratch, model,
                              scale, algo.value if algo else None, progress_wanted(progress),
-                             threads, actions)
+                             threads, actions, overrides or [])
     if actions:
         raise UserError("--actions applies to step tasks (a game's moves are always legal "
                         "moves)")
@@ -127,4 +134,4 @@ def train(
         raise UserError("--from-scratch applies to step tasks (games always start from "
                         "scratch)")
     train_game(task_ref, preset, run, resume, iterations, scale, progress_wanted(progress),
-               threads, trunk.value if trunk else "mlp")
+               threads, trunk.value if trunk else "mlp", overrides or [])
