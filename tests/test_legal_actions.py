@@ -207,3 +207,31 @@ def test_the_improved_policy_target_moves_the_prior_towards_the_childrens_values
     assert root_weights(policy_target="visits") == {}
     with pytest.raises(ValueError, match="policy_target must be 'visits' or 'improved'"):
         StepActorConfig(policy_target="prior")
+
+
+def test_greedy_over_legal_steps_takes_the_most_probable_and_never_slips():
+    from lmzero.eval.reasoning import MethodConfig, solve_problems
+    from lmzero.search.baselines import decode
+    from lmzero.tasks.game24 import problems
+    puzzles = problems("heldout")[:6]
+    model = TinyLMStepModel(random_model(seed=5, block_size=160))
+    results = solve_problems(TASK, model, puzzles, MethodConfig(method="greedy",
+                                                                actions="legal"))
+    for puzzle, r in zip(puzzles, results):
+        # a random model writes garbage when it generates; choosing among legal steps, every
+        # trajectory runs to one number, each step the one the model scores highest
+        assert r.final_state.error is None and len(r.final_state.numbers) == 1
+        state = TASK.initial_state(puzzle)
+        for written in r.final_state.steps:
+            [answer] = model.score([TASK.prompt(state)], [TASK.legal_steps(state)],
+                                   with_value=False)
+            assert written == answer.steps[0]
+            state = TASK.apply(state, written)
+        assert r.budget.model_calls == 3 and r.budget.generated_tokens == 0
+    with pytest.raises(ValueError, match=r"\(ToyModel\) cannot score given steps"):
+        decode(TASK, ToyModel(), [PUZZLE], [Budget()], legal=True)
+    with pytest.raises(ValueError, match="legal actions decode greedily"):
+        decode(TASK, ToyScorer(), [PUZZLE], [Budget()], greedy=False, legal=True)
+    with pytest.raises(ValueError, match="legal actions are for greedy, mcts and gumbel, not "
+                                         "beam"):
+        MethodConfig(method="beam", actions="legal")

@@ -170,9 +170,10 @@ def evaluate(
     values: str = typer.Option("model", "--values", help="mcts/gumbel: node values from the "
                                "model, or 'rollout' (greedy rollouts to the verifier, charged "
                                "to the budget)."),
-    actions: str = typer.Option("sampled", "--actions", help="mcts/gumbel: steps the model "
-                                "samples, or 'legal' (every legal step the task lists, scored "
-                                "by the model; tinylm and hf models)."),
+    actions: str = typer.Option("sampled", "--actions", help="mcts/gumbel/greedy: steps the "
+                                "model samples, or 'legal' (every legal step the task lists, "
+                                "scored by the model; greedy takes the most probable; tinylm "
+                                "and hf models)."),
     seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     workers: int = typer.Option(None, "--workers", min=1, max=MAX_WORKERS, help=WORKERS_HELP),

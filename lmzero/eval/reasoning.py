@@ -52,8 +52,8 @@ class MethodConfig:
     """Search (mcts, gumbel): node values from the model, or 'rollout' (greedy rollouts to the
     verifier, charged to the budget; needs the verifier)."""
     actions: str = "sampled"
-    """Search (mcts, gumbel): steps the model samples, or 'legal' (every legal step the task
-    lists, scored by the model: `StepSearchConfig.actions`)."""
+    """mcts, gumbel and greedy: steps the model samples, or 'legal' (every legal step the task
+    lists, scored by the model: `StepSearchConfig.actions`; greedy takes the most probable)."""
     seed: int = 0
 
     def __post_init__(self):
@@ -76,8 +76,8 @@ class MethodConfig:
             raise ValueError("rollout values are for mcts and gumbel with the verifier on")
         if self.actions not in ("sampled", "legal"):
             raise ValueError(f"actions must be 'sampled' or 'legal', got {self.actions!r}")
-        if self.actions == "legal" and self.method not in SEARCH_METHODS:
-            raise ValueError(f"legal actions are for mcts and gumbel, not {self.method}")
+        if self.actions == "legal" and self.method not in (*SEARCH_METHODS, "greedy"):
+            raise ValueError(f"legal actions are for greedy, mcts and gumbel, not {self.method}")
 
 
 def solve_problems(task: StepTask, model: StepModel, problems: Sequence, config: MethodConfig,
@@ -109,7 +109,8 @@ def _run_method(task, model, problems, budgets, config: MethodConfig,
     m = config.method
     if m in ("greedy", "sample"):
         return decode(task, model, problems, budgets, greedy=m == "greedy",
-                      temperature=config.temperature, progress=progress)
+                      temperature=config.temperature, progress=progress,
+                      legal=config.actions == "legal")
     if m == "best-of-n":
         return best_of_n(task, model, problems, budgets, verifier=config.verifier,
                          temperature=config.temperature, progress=progress)

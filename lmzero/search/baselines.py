@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from lmzero.models.step_model import Expansion, StepModel
 from lmzero.search.budget import Budget, Progress, report
+from lmzero.search.step_search import check_actions
 from lmzero.tasks.base import StepTask
 
 
@@ -31,13 +32,18 @@ class SolveResult:
 
 
 def _ask(task, model: StepModel, items: list[tuple[Budget, Any]], k: int, *, greedy=False,
-         temperature=1.0, value_only=False) -> list[Expansion]:
-    """One batched call: a request about each state, each charged to its own budget."""
+         temperature=1.0, value_only=False, legal=False) -> list[Expansion]:
+    """One batched call: a request about each state, each charged to its own budget. `legal`:
+    the state's legal steps scored (`task.legal_steps`), most probable first."""
     if not items:
         return []
     prompts = [task.prompt(state) for _, state in items]
-    answers = (model.value(prompts) if value_only else
-               model.expand(prompts, k, greedy=greedy, temperature=temperature))
+    if legal:
+        answers = model.score(prompts, [task.legal_steps(state) for _, state in items],
+                              with_value=False)
+    else:
+        answers = (model.value(prompts) if value_only else
+                   model.expand(prompts, k, greedy=greedy, temperature=temperature))
     for (budget, _), answer in zip(items, answers):
         budget.charge(answer)
     return answers
@@ -51,9 +57,15 @@ def _finish(task, state, budget: Budget) -> SolveResult:
 
 def decode(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequence[Budget],
            greedy: bool = True, temperature: float = 1.0,
-           progress: Progress | None = None) -> list[SolveResult]:
+           progress: Progress | None = None, legal: bool = False) -> list[SolveResult]:
     """One trajectory per problem: the most likely step each time (greedy) or a sampled one.
-    `progress` as in `step_search`, after every round."""
+    `legal` (greedy only): the most probable of the task's legal steps, as a game's raw policy
+    takes its best legal move, so a slip never ends the trajectory. `progress` as in
+    `step_search`, after every round."""
+    if legal and not greedy:
+        raise ValueError("legal actions decode greedily (sampling them is not wired)")
+    if legal:
+        check_actions(task, model, "legal")
     states = [task.initial_state(p) for p in problems]
     while True:
         live = [i for i, s in enumerate(states)
@@ -64,7 +76,7 @@ def decode(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequen
         if not live:
             break
         answers = _ask(task, model, [(budgets[i], states[i]) for i in live], 1, greedy=greedy,
-                       temperature=temperature)
+                       temperature=temperature, legal=legal)
         for i, answer in zip(live, answers):
             states[i] = task.apply(states[i], answer.steps[0] if answer.steps else "")
     return [_finish(task, s, b) for s, b in zip(states, budgets)]
