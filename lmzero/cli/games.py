@@ -350,7 +350,6 @@ def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
     from dataclasses import replace
 
     from lmzero.cli.overrides import apply_overrides
-
     from lmzero.loop import preset_config, train as run_training, with_trunk
 
     try:

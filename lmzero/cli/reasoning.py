@@ -395,7 +395,6 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
     from dataclasses import replace
 
     from lmzero.cli.overrides import apply_overrides
-
     from lmzero.selfimprove import for_model, improve, preset as make_preset, with_algo
 
     task_name = load_user_task(task_ref).name

@@ -363,12 +363,9 @@ def _gumbel_scores(lane: _Lane, config: StepSearchConfig) -> list[float]:
     """g + logits + sigma(q) for the considered root steps (Gumbel AlphaZero, eq. 8); unvisited
     steps take the root's value (a simple v_mix)."""
     tree = lane.tree
-    max_n = max(tree.visits[k] for k in lane.considered)
-    scale = (config.maxvisit_init + max_n) * config.value_scale
-    root_value = tree.mean_value(ROOT)
-    return [g + math.log(max(tree.prior[k], 1e-12))
-            + scale * tree.completed_q(k, root_value)
-            for g, k in zip(lane.gumbel, lane.considered)]
+    logits = tree.improved_logits(lane.considered, config.value_scale, config.maxvisit_init,
+                                  tree.mean_value(ROOT))
+    return [g + x for g, x in zip(lane.gumbel, logits)]
 
 
 def _gumbel_root_child(lane: _Lane, config: StepSearchConfig) -> int:

@@ -112,16 +112,23 @@ class StepTree:
         visited, else what selection takes it to be worth (`unvisited_q`)."""
         return self.mean_value(node) if self.visits[node] else self.unvisited_q(node, default)
 
-    def improved_policy(self, node: int, value_scale: float, maxvisit_init: float) -> list[float]:
-        """softmax(log prior + sigma(completed Q)) over `node`'s children in `children` order
-        (Danihelka et al. 2022, eq. 11; unvisited children without an estimate take the node's
-        mean value): the prior moved towards what search and the value head found, a policy
-        target that does not merely echo the prior at a few visits as visit counts do."""
-        kids = list(self.children[node].values())
+    def improved_logits(self, kids: list[int], value_scale: float, maxvisit_init: float,
+                        default: float) -> list[float]:
+        """log prior + sigma(completed Q) of sibling nodes `kids` (Danihelka et al. 2022, eq. 8:
+        sigma(q) = (c_visit + max N) * c_scale * q, max N over `kids`); an unvisited kid without
+        an estimate is worth `default`. The Gumbel root ranks steps by these plus its noise."""
         scale = (maxvisit_init + max(self.visits[k] for k in kids)) * value_scale
-        default = self.mean_value(node)
-        return softmax([math.log(max(self.prior[k], 1e-12)) + scale * self.completed_q(k, default)
-                        for k in kids])
+        return [math.log(max(self.prior[k], 1e-12)) + scale * self.completed_q(k, default)
+                for k in kids]
+
+    def improved_policy(self, node: int, value_scale: float, maxvisit_init: float) -> list[float]:
+        """softmax(`improved_logits`) over `node`'s children in `children` order (eq. 11;
+        unvisited children without an estimate take the node's mean value): the prior moved
+        towards what search and the value head found, a policy target that does not merely
+        echo the prior at a few visits as visit counts do."""
+        kids = list(self.children[node].values())
+        return softmax(self.improved_logits(kids, value_scale, maxvisit_init,
+                                            self.mean_value(node)))
 
     def mean_value(self, node: int) -> float:
         if self.visits[node]:
