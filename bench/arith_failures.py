@@ -12,9 +12,10 @@ Then the same model with the calculator on: the model still writes whole steps, 
 branch. Greedy pass@1 and MCTS at 32 calls, both ways, in one run.
 
 Last, choices without slips: one call per step over the task's legal steps (the model scores
-them all, `TinyLMStepModel.score`), taking the step the prior ranks first, or the one whose
-prior times the child's value (read in the same call) is largest: how much better the model
-chooses when its value head has a say, with no search.
+them all, `TinyLMStepModel.score`), taking the step the prior ranks first (`lmzero eval
+--method greedy --actions legal`), or the one whose prior times the child's value (read in the
+same call) is largest: how much better the model chooses when its value head has a say, with
+no search.
 
     .venv/bin/python bench/arith_failures.py [--task countdown] [--checkpoint DIR]  # 1-4 min
 """
@@ -65,23 +66,30 @@ def run(task, model, problems) -> dict:
                 failures={k: kinds[k] for k in sorted(kinds, key=kinds.get, reverse=True)})
 
 
-LEGAL_RULES = {"legal steps, the prior's first": lambda logp, value: logp,
-               "legal steps, prior x child value": lambda logp, value: logp + np.log(
-                   max(value, 1e-6))}
-"""One-call-per-step choices among scored legal steps: a step's rank from its log-prior and
-its child's value."""
+def legal_greedy(task, model, problems) -> float:
+    """Solved share of the library's greedy over legal steps (the prior's first)."""
+    results = solve_problems(task, model, problems, MethodConfig(
+        method="greedy", budget=None, batch=512, actions="legal"))
+    return float(np.mean([r.solved for r in results]))
 
 
-def legal_greedy(task, model, problems, rank) -> float:
-    """Solved share when every step is the legal step `rank(logprob, value)` puts first."""
+def value_weighted_greedy(task, model, problems) -> float:
+    """Solved share when every step is the legal step with the largest prior x child value
+    (both read in one scoring call per state)."""
     states = [task.initial_state(p) for p in problems]
     while live := [i for i, s in enumerate(states) if not task.is_terminal(s)]:
         answers = model.score([task.prompt(states[i]) for i in live],
                               [task.legal_steps(states[i]) for i in live])
         for i, a in zip(live, answers):
-            best = max(range(len(a.steps)), key=lambda j: rank(a.logprobs[j], a.step_values[j]))
+            best = max(range(len(a.steps)),
+                       key=lambda j: a.logprobs[j] + np.log(max(a.step_values[j], 1e-6)))
             states[i] = task.apply(states[i], a.steps[best])
     return float(np.mean([task.reward(s) for s in states]))
+
+
+LEGAL_RULES = {"legal steps, the prior's first": legal_greedy,
+               "legal steps, prior x child value": value_weighted_greedy}
+"""One-call-per-step choices among scored legal steps."""
 
 
 def main(argv=None) -> None:
@@ -102,8 +110,8 @@ def main(argv=None) -> None:
         rows[name] = run(variant, load_model(f"tinylm:{checkpoint}", variant), problems)
         print(name, rows[name], flush=True)
     model = load_model(f"tinylm:{checkpoint}", task)
-    for name, rank in LEGAL_RULES.items():
-        rows[name] = dict(greedy=legal_greedy(task, model, problems, rank), failures={})
+    for name, rule in LEGAL_RULES.items():
+        rows[name] = dict(greedy=rule(task, model, problems), failures={})
         print(name, rows[name], flush=True)
     print_table(f"{args.task}, {len(problems)} held-out problems, {checkpoint}",
                 ["steps", "greedy pass@1", "MCTS@32", "greedy failures by first error"],
