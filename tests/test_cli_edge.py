@@ -222,6 +222,21 @@ def test_threads_reach_the_training_loop_and_not_pretraining(monkeypatch, capsys
                              "--threads", "2"), "--threads applies to --stage selfplay")
 
 
+@pytest.mark.parametrize("option, message", [
+    (["--model", "tinylm:lmzero/checkpoints/game24"], "--model applies to --stage selfplay"),
+    (["--set", "learner.lr=0.01"], "--set applies to --stage selfplay"),
+    (["--from-scratch"], "--from-scratch applies to --stage selfplay"),
+    (["--actions", "legal"], "--actions applies to --stage selfplay"),
+    (["--trunk", "resnet"], "--trunk applies to games"),
+])
+def test_pretraining_refuses_the_options_it_would_ignore(monkeypatch, capsys, tmp_path, option,
+                                                         message):
+    """World-model pretraining reads none of these: each is one line, before a run exists."""
+    assert_user_error(lmzero(monkeypatch, capsys, "train", "game24", "--stage", "pretrain",
+                             "--run", tmp_path / "run", *option), message)
+    assert not (tmp_path / "run").exists()
+
+
 def test_trunk_picks_the_game_network_and_is_refused_elsewhere(monkeypatch, capsys, tmp_path):
     from lmzero import loop as training
     seen = []

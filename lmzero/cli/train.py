@@ -95,43 +95,61 @@ def train(
         game = is_game(load_task(task_ref))
     except TaskError as exc:
         raise UserError(str(exc)) from None
-    reasoning = not game
+    given = dict(iterations=iterations, workers=workers or ray_address, algo=algo,
+                 threads=threads, steps=steps, overrides=overrides, trunk=trunk,
+                 actions=actions, model=model, from_scratch=from_scratch)
     if stage == Stage.pretrain:
-        if not reasoning:
+        if game:
             raise UserError(f"--stage pretrain is for step tasks; train {task_ref} with "
                             "--stage selfplay")
-        if iterations:
-            raise UserError("--iterations applies to --stage selfplay (use --steps)")
-        if workers or ray_address:
-            raise UserError("--workers applies to --stage selfplay (pretraining is one learner)")
-        if algo:
-            raise UserError("--algo applies to --stage selfplay (pretraining has one objective)")
-        if threads:
-            raise UserError("--threads applies to --stage selfplay (pretraining runs with "
-                            "PretrainConfig.threads)")
+        _refuse(given, PRETRAIN_REFUSES)
         return train_pretrain(task_ref, run, resume, steps, progress_wanted(progress))
-    if steps:
-        raise UserError("--steps applies to --stage pretrain (use --iterations)")
-    if overrides and resume:
-        raise UserError("--set applies to a new run (a resumed run keeps its config.json)")
+    _refuse(given, SELFPLAY_REFUSES)
+    _refuse(given, RESUME_REFUSES if resume else {})
     scale = scale_config(workers, ray_address)
-    if trunk and reasoning:
-        raise UserError("--trunk applies to games (step tasks train a text model: --model)")
-    if trunk and resume:
-        raise UserError("--trunk applies to a new run (a resumed run keeps its network)")
-    if reasoning:
+    if not game:
+        _refuse(given, STEP_TASK_REFUSES)
         return train_improve(task_ref, preset, run, resume, iterations, from_scratch, model,
                              scale, algo.value if algo else None, progress_wanted(progress),
                              threads, actions, overrides or [])
-    if actions:
-        raise UserError("--actions applies to step tasks (a game's moves are always legal "
-                        "moves)")
-    if algo:
-        raise UserError("--algo applies to step tasks (games train by AlphaZero self-play)")
-    if model:
-        raise UserError("--model applies to step tasks (games train their own network)")
-    if from_scratch:
-        raise UserError("--from-scratch applies to step tasks (games always start from "
-                        "scratch)")
+    _refuse(given, GAME_REFUSES)
     train_game(task_ref, preset, run, resume, iterations, scale, progress_wanted(progress),
                threads, trunk.value if trunk else "mlp", overrides or [])
+
+
+PRETRAIN_REFUSES = {
+    "iterations": "--iterations applies to --stage selfplay (use --steps)",
+    "workers": "--workers applies to --stage selfplay (pretraining is one learner)",
+    "algo": "--algo applies to --stage selfplay (pretraining has one objective)",
+    "threads": "--threads applies to --stage selfplay (pretraining runs with "
+               "PretrainConfig.threads)",
+    "overrides": "--set applies to --stage selfplay (pretraining takes --steps)",
+    "model": "--model applies to --stage selfplay (pretraining trains the task's own tinylm)",
+    "from_scratch": "--from-scratch applies to --stage selfplay (pretraining always starts "
+                    "from scratch)",
+    "actions": "--actions applies to --stage selfplay (pretraining reads the world's "
+               "trajectories)",
+    "trunk": "--trunk applies to games (step tasks train a text model: --model)",
+}
+"""Options of self-play or self-improvement that world-model pretraining refuses: name in
+`train`'s `given` -> the one-line error."""
+SELFPLAY_REFUSES = {"steps": "--steps applies to --stage pretrain (use --iterations)"}
+RESUME_REFUSES = {
+    "overrides": "--set applies to a new run (a resumed run keeps its config.json)",
+    "trunk": "--trunk applies to a new run (a resumed run keeps its network)",
+}
+STEP_TASK_REFUSES = {"trunk": "--trunk applies to games (step tasks train a text model: "
+                              "--model)"}
+GAME_REFUSES = {
+    "actions": "--actions applies to step tasks (a game's moves are always legal moves)",
+    "algo": "--algo applies to step tasks (games train by AlphaZero self-play)",
+    "model": "--model applies to step tasks (games train their own network)",
+    "from_scratch": "--from-scratch applies to step tasks (games always start from scratch)",
+}
+
+
+def _refuse(given: dict, refused: dict[str, str]) -> None:
+    """A UserError for the first option in `refused` that was given."""
+    for name, message in refused.items():
+        if given.get(name):
+            raise UserError(message)
