@@ -301,6 +301,30 @@ def test_game24_heldout_split_is_pinned_and_disjoint():
 
 # --- Countdown --------------------------------------------------------------------------------
 
+def test_game24_larger_training_deck_keeps_the_heldout_split():
+    """train_cards widens only the training puzzles: all solvable, none held out, a superset of
+    the standard training split; the held-out puzzles are the standard 358."""
+    wide = G24.with_options({"train_cards": 16})
+    pool = wide.training_pool(256, seed=0)
+    assert set(game24.problems("train")) < set(pool)
+    assert max(max(q.numbers) for q in pool) == 16
+    assert all(G24.count_solutions(q) > 0 and not game24.is_heldout(q) for q in pool)
+    assert wide.heldout_problems() == game24.problems("heldout")
+    assert set(wide.generate(40, seed=1)) <= set(pool)
+    assert G24.training_pool(256, seed=0) == game24.problems("train")  # the default: 1-13
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"cards": 20}, "takes only the option train_cards"),
+    ({"train_cards": 12}, "integer from 13 to 30, got 12"),
+    ({"train_cards": 31}, "integer from 13 to 30, got 31"),
+    ({"train_cards": "20"}, "got '20'"),
+])
+def test_game24_options_errors_name_the_option(options, message):
+    with pytest.raises(ValueError, match=message):
+        G24.with_options(options)
+
+
 def test_countdown_heldout_rule_is_pinned():
     assert countdown.is_heldout(p("3 7 25 50 -> 147")) and countdown.is_heldout(p("4 9 10 13"))
     assert not countdown.is_heldout(p("1 2 3 -> 6"))

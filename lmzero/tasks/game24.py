@@ -11,7 +11,7 @@ the puzzle, so the split is stable across runs, machines and orderings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import combinations_with_replacement
 from typing import Iterable
@@ -23,6 +23,7 @@ from lmzero.tasks.arith import ArithTask, Problem
 
 TARGET = 24
 CARDS = range(1, 14)  # the numbers a puzzle draws from (a deck's ranks)
+MAX_TRAIN_CARDS = 30  # 31,465 multisets: classified in seconds, once per process
 EDGES = (1, 2, 4, 8, 16)
 """Lower edges of the solution-count curation buckets. Training split (1,004 puzzles): 1 solution
 164, 2-3 165, 4-7 276, 8-15 224, 16+ 175 (most solutions: 98)."""
@@ -44,6 +45,23 @@ class Game24(ArithTask):
     judge_question = "\nCan the numbers left still make 24 exactly? Answer yes or no.\nAnswer:"
     buckets = BUCKETS
     default_count = 1820  # every puzzle: `lmzero eval game24` covers its whole split
+    train_cards: int = 13
+    """Training puzzles draw their numbers from 1 to `train_cards`; the held-out split stays the
+    standard puzzles' (1-13). Greedy loses almost every held-out puzzle it loses at the first
+    step, from four numbers it never trained on, while the three-number states that follow are
+    shared across puzzles and learned well: a larger deck gives the policy many more first
+    states to generalise from."""
+
+    def with_options(self, options: dict) -> "Game24":
+        """This task with another training deck (`{"train_cards": 20}`)."""
+        unknown = sorted(set(options) - {"train_cards"})
+        if unknown:
+            raise ValueError(f"game24 takes only the option train_cards, got {unknown}")
+        cards = options.get("train_cards", self.train_cards)
+        if not isinstance(cards, int) or not 13 <= cards <= MAX_TRAIN_CARDS:
+            raise ValueError(f"game24's train_cards must be an integer from 13 to "
+                             f"{MAX_TRAIN_CARDS}, got {cards!r}")
+        return replace(self, train_cards=cards)
 
     def validate(self, numbers: list[int], target: int) -> None:
         if len(numbers) != 4 or target != TARGET:
@@ -54,8 +72,9 @@ class Game24(ArithTask):
         return is_heldout(problem)
 
     def generate(self, n: int, seed: int = 0, split: str = "train") -> list[Problem]:
-        """`n` solvable puzzles of a split in a seeded order (all of them when n is larger)."""
-        pool = problems(split)
+        """`n` solvable puzzles of a split in a seeded order (all of them when n is larger); the
+        training split draws from the `train_cards` deck."""
+        pool = training_problems(self.train_cards) if split == "train" else problems(split)
         order = np.random.default_rng(seed).permutation(len(pool))
         return [pool[i] for i in order[:n]]
 
@@ -64,7 +83,7 @@ class Game24(ArithTask):
         return problems("heldout")
 
     def training_pool(self, n: int, seed: int) -> list[Problem]:
-        return problems("train")
+        return training_problems(self.train_cards)
 
     def pretrain_pool(self) -> list[Problem]:
         """World-model problems: every training multiset, solvable or not."""
@@ -105,6 +124,18 @@ def all_multisets() -> tuple[Problem, ...]:
 def solvable_problems() -> tuple[Problem, ...]:
     """The 1,362 solvable puzzles, in sorted order."""
     return tuple(p for p in all_multisets() if TASK.count_solutions(p) > 0)
+
+
+@lru_cache(maxsize=4)
+def training_problems(cards: int = 13) -> list[Problem]:
+    """The solvable training puzzles of four numbers from 1 to `cards`: the standard training
+    split (1,004) at 13; beyond it, every solvable multiset the held-out rule does not hold out
+    (none of them is a standard held-out puzzle, whose numbers all lie in 1-13)."""
+    if cards == 13:
+        return problems("train")
+    deck = combinations_with_replacement(range(1, cards + 1), 4)
+    made = (Problem.make(c, TARGET) for c in deck)
+    return [p for p in made if not is_heldout(p) and TASK.count_solutions(p) > 0]
 
 
 def is_heldout(problem: Problem) -> bool:
