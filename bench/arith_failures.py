@@ -15,7 +15,8 @@ Last, choices without slips: one call per step over the task's legal steps (the 
 them all, `TinyLMStepModel.score`), taking the step the prior ranks first (`lmzero eval
 --method greedy --actions legal`), or the one whose prior times the child's value (read in the
 same call) is largest: how much better the model chooses when its value head has a say, with
-no search.
+no search. And where the legal-step greedy first loses the target (the exact counter), on the
+held-out problems and on as many training ones: memorised choices fail only held out.
 
     .venv/bin/python bench/arith_failures.py [--task countdown] [--checkpoint DIR]  # 1-4 min
 """
@@ -27,6 +28,7 @@ import re
 import sys
 from collections import Counter
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,7 @@ from bench.common import print_table, write_report  # noqa: E402
 from lmzero.eval.reasoning import MethodConfig, solve_problems  # noqa: E402
 from lmzero.models.load import SHIPPED  # noqa: E402
 from lmzero.models.spec import load_model  # noqa: E402
+from lmzero.tasks.arith_solver import count_trees  # noqa: E402
 from lmzero.tasks.countdown import TASK as COUNTDOWN  # noqa: E402
 from lmzero.tasks.game24 import TASK as GAME24  # noqa: E402
 
@@ -68,9 +71,39 @@ def run(task, model, problems) -> dict:
 
 def legal_greedy(task, model, problems) -> float:
     """Solved share of the library's greedy over legal steps (the prior's first)."""
-    results = solve_problems(task, model, problems, MethodConfig(
+    return float(np.mean([r.solved for r in legal_greedy_results(task, model, problems)]))
+
+
+def legal_greedy_results(task, model, problems) -> list:
+    return solve_problems(task, model, problems, MethodConfig(
         method="greedy", budget=None, batch=512, actions="legal"))
-    return float(np.mean([r.solved for r in results]))
+
+
+def first_lost_step(task, state) -> int | None:
+    """The step (1-based) of a trajectory after which its numbers left can no longer reach the
+    target (exact counter), or None if they always could."""
+    node = task.initial_state(state.problem)
+    target = Fraction(state.problem.target)
+    for depth, step in enumerate(state.steps, 1):
+        node = task.apply(node, step)
+        if node.error is not None or count_trees(node.numbers, target) == 0:
+            return depth
+    return None
+
+
+def where_choices_fail(task, model, problems) -> dict:
+    """Legal greedy on held-out and on as many training problems: solved share, and how many
+    trajectories first lose the target at each step. A policy that generalises loses about as
+    often on both; one that memorised its training puzzles loses far more held-out ones."""
+    training = task.training_pool(len(problems), seed=0)
+    training = [training[i] for i in np.random.default_rng(0).permutation(len(training))]
+    out = {}
+    for name, chosen in (("held-out", problems), ("training", training[:len(problems)])):
+        results = legal_greedy_results(task, model, chosen)
+        lost = Counter(first_lost_step(task, r.final_state) for r in results if not r.solved)
+        out[name] = dict(problems=len(chosen), solved=float(np.mean([r.solved for r in results])),
+                         lost_at_step={k: lost[k] for k in sorted(lost, key=str)})
+    return out
 
 
 def value_weighted_greedy(task, model, problems) -> float:
@@ -113,6 +146,12 @@ def main(argv=None) -> None:
     for name, rule in LEGAL_RULES.items():
         rows[name] = dict(greedy=rule(task, model, problems), failures={})
         print(name, rows[name], flush=True)
+    where = where_choices_fail(task, model, problems)
+    print_table("legal greedy (the prior's first legal step): where the target is first lost",
+                ["problems", "solved", "trajectories that first lose the target at step 1, 2, ..."],
+                [[f"{k} ({w['problems']})", f"{100 * w['solved']:.1f}%",
+                  ", ".join(f"step {d}: {n}" for d, n in w["lost_at_step"].items())]
+                 for k, w in where.items()])
     print_table(f"{args.task}, {len(problems)} held-out problems, {checkpoint}",
                 ["steps", "greedy pass@1", "MCTS@32", "greedy failures by first error"],
                 [[k, f"{100 * r['greedy']:.1f}%",
@@ -120,7 +159,8 @@ def main(argv=None) -> None:
                   "; ".join(f"{n} {kind}" for kind, n in r["failures"].items())]
                  for k, r in rows.items()])
     write_report(args.out, f"{args.task}_failures", dict(
-        task=args.task, checkpoint=str(checkpoint), problems=len(problems), rows=rows), plot)
+        task=args.task, checkpoint=str(checkpoint), problems=len(problems), rows=rows,
+        where_choices_fail=where), plot)
 
 
 def plot(report: dict, path: Path) -> None:
