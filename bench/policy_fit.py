@@ -11,7 +11,12 @@ from, `--steps` learner steps at `--lr` (warmup and cosine as in training); ever
 steps, greedy pass@1 on all held-out problems and on `--train-problems` problems drawn from
 the run's attempts files (the problems it searched and learned from).
 
-    .venv/bin/python bench/policy_fit.py --run runs/g24-retry [--steps 1000]  # ~5 min / 500 steps
+`--distil-deck N` (Game of 24) adds one policy row per first state of every training puzzle of
+the 1-N deck (`game24.training_problems`): the legal step with the largest prior x child value,
+read in one scoring call, the choice that solves 73.7% of held-out puzzles with no search. Does
+the policy learn to make it at first states it never trained on?
+
+    .venv/bin/python bench/policy_fit.py --run runs/g24-retry [--steps 1000] [--distil-deck 20]
 """
 
 from __future__ import annotations
@@ -45,6 +50,26 @@ def trained_problems(run_dir: Path, task, n: int, rng: np.random.Generator) -> l
     return [problems[i] for i in sorted(picked)]
 
 
+def first_step_rows(model, cards: int) -> dict:
+    """Replay-shaped rows: each training first state of the 1-`cards` deck and its legal step
+    with the largest prior x child value (weight 1, no value target)."""
+    from lmzero.tasks.game24 import TASK, training_problems
+    prompts, steps = [], []
+    for i in range(0, len(pool := training_problems(cards)), 256):
+        states = [TASK.initial_state(p) for p in pool[i:i + 256]]
+        scored = model.score([TASK.prompt(s) for s in states],
+                             [TASK.legal_steps(s) for s in states])
+        for state, o in zip(states, scored):
+            best = max(range(len(o.steps)),
+                       key=lambda j: o.logprobs[j] + np.log(max(o.step_values[j], 1e-6)))
+            prompts.append(TASK.prompt(state))
+            steps.append(o.steps[best])
+    n = len(prompts)
+    return dict(prompt=np.array(prompts), step=np.array(steps), weight=np.ones(n, np.float32),
+                value=np.full(n, np.nan, np.float32), bucket=np.array(["first step"] * n),
+                problem=np.array([""] * n))
+
+
 def greedy_pass1(task, model, problems) -> float:
     results = solve_problems(task, model, problems,
                              MethodConfig(method="greedy", budget=None, batch=512))
@@ -58,6 +83,9 @@ def fit(args) -> dict:
     model = load_step_model(checkpoint, task=task)
     data = ReplayBuffer(args.run / "replay", config.replay_window,
                         fields=TEXT_FIELDS).window_arrays()
+    if args.distil_deck:
+        rows = first_step_rows(model, args.distil_deck)
+        data = {k: np.concatenate([v, rows[k]]) for k, v in data.items()}
     rng = np.random.default_rng(args.seed)
     sets = dict(heldout=heldout_eval_problems(config),
                 trained=trained_problems(args.run, task, args.train_problems, rng))
@@ -71,6 +99,7 @@ def fit(args) -> dict:
         rows.append(dict(steps=done, **{k: greedy_pass1(task, model, p) for k, p in sets.items()}))
         print(f"{done} steps: " + ", ".join(f"{k} {rows[-1][k]:.1%}" for k in sets), flush=True)
     return dict(run=str(args.run), checkpoint=str(checkpoint), lr=args.lr,
+                distil_deck=args.distil_deck,
                 examples=len(data["prompt"]), sizes={k: len(p) for k, p in sets.items()},
                 rows=rows)
 
@@ -98,6 +127,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--train-problems", type=int, default=300)
+    parser.add_argument("--distil-deck", type=int, default=0,
+                        help="Game of 24: add prior x value first-step rows of the 1-N deck")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
