@@ -114,28 +114,25 @@ def solution_count(problem: Problem) -> int:
     return TASK.count_solutions(problem)  # ~1 ms each; at most 1,820 puzzles
 
 
-@lru_cache(maxsize=1)
-def all_multisets() -> tuple[Problem, ...]:
-    """All 1,820 multisets of four numbers from 1-13, as problems with target 24."""
-    return tuple(Problem.make(c, TARGET) for c in combinations_with_replacement(CARDS, 4))
-
-
-@lru_cache(maxsize=1)
-def solvable_problems() -> tuple[Problem, ...]:
-    """The 1,362 solvable puzzles, in sorted order."""
-    return tuple(p for p in all_multisets() if TASK.count_solutions(p) > 0)
+@lru_cache(maxsize=4)
+def all_multisets(cards: int = CARDS[-1]) -> tuple[Problem, ...]:
+    """All multisets of four numbers from 1 to `cards` (1,820 from 1-13), as problems with
+    target 24."""
+    return tuple(Problem.make(c, TARGET)
+                 for c in combinations_with_replacement(range(1, cards + 1), 4))
 
 
 @lru_cache(maxsize=4)
-def training_problems(cards: int = 13) -> list[Problem]:
+def solvable_problems(cards: int = CARDS[-1]) -> tuple[Problem, ...]:
+    """The solvable puzzles from 1 to `cards` (1,362 from 1-13), in sorted order."""
+    return tuple(p for p in all_multisets(cards) if TASK.count_solutions(p) > 0)
+
+
+def training_problems(cards: int = CARDS[-1]) -> list[Problem]:
     """The solvable training puzzles of four numbers from 1 to `cards`: the standard training
     split (1,004) at 13; beyond it, every solvable multiset the held-out rule does not hold out
     (none of them is a standard held-out puzzle, whose numbers all lie in 1-13)."""
-    if cards == 13:
-        return problems("train")
-    deck = combinations_with_replacement(range(1, cards + 1), 4)
-    made = (Problem.make(c, TARGET) for c in deck)
-    return [p for p in made if not is_heldout(p) and TASK.count_solutions(p) > 0]
+    return split(solvable_problems(cards), "train")
 
 
 def is_heldout(problem: Problem) -> bool:
