@@ -69,11 +69,6 @@ def run(task, model, problems) -> dict:
                 failures={k: kinds[k] for k in sorted(kinds, key=kinds.get, reverse=True)})
 
 
-def legal_greedy(task, model, problems) -> float:
-    """Solved share of the library's greedy over legal steps (the prior's first)."""
-    return float(np.mean([r.solved for r in legal_greedy_results(task, model, problems)]))
-
-
 def legal_greedy_results(task, model, problems) -> list:
     return solve_problems(task, model, problems, MethodConfig(
         method="greedy", budget=None, batch=512, actions="legal"))
@@ -106,6 +101,13 @@ def where_choices_fail(task, model, problems) -> dict:
     return out
 
 
+def value_weighted_step(scored) -> str:
+    """The scored legal step with the largest prior x child value (one `score` answer)."""
+    best = max(range(len(scored.steps)), key=lambda j: scored.logprobs[j]
+               + np.log(max(scored.step_values[j], 1e-6)))
+    return scored.steps[best]
+
+
 def value_weighted_greedy(task, model, problems) -> float:
     """Solved share when every step is the legal step with the largest prior x child value
     (both read in one scoring call per state)."""
@@ -114,15 +116,8 @@ def value_weighted_greedy(task, model, problems) -> float:
         answers = model.score([task.prompt(states[i]) for i in live],
                               [task.legal_steps(states[i]) for i in live])
         for i, a in zip(live, answers):
-            best = max(range(len(a.steps)),
-                       key=lambda j: a.logprobs[j] + np.log(max(a.step_values[j], 1e-6)))
-            states[i] = task.apply(states[i], a.steps[best])
+            states[i] = task.apply(states[i], value_weighted_step(a))
     return float(np.mean([task.reward(s) for s in states]))
-
-
-LEGAL_RULES = {"legal steps, the prior's first": legal_greedy,
-               "legal steps, prior x child value": value_weighted_greedy}
-"""One-call-per-step choices among scored legal steps."""
 
 
 def main(argv=None) -> None:
@@ -143,10 +138,12 @@ def main(argv=None) -> None:
         rows[name] = run(variant, load_model(f"tinylm:{checkpoint}", variant), problems)
         print(name, rows[name], flush=True)
     model = load_model(f"tinylm:{checkpoint}", task)
-    for name, rule in LEGAL_RULES.items():
-        rows[name] = dict(greedy=rule(task, model, problems), failures={})
+    where = where_choices_fail(task, model, problems)  # its held-out row: the prior's first
+    for name, greedy in (("legal steps, the prior's first", where["held-out"]["solved"]),
+                         ("legal steps, prior x child value",
+                          value_weighted_greedy(task, model, problems))):
+        rows[name] = dict(greedy=greedy, failures={})
         print(name, rows[name], flush=True)
-    where = where_choices_fail(task, model, problems)
     print_table("legal greedy (the prior's first legal step): where the target is first lost",
                 ["problems", "solved", "trajectories that first lose the target at step 1, 2, ..."],
                 [[f"{k} ({w['problems']})", f"{100 * w['solved']:.1f}%",

@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.arith_failures import value_weighted_step  # noqa: E402
 from bench.common import print_table, write_report  # noqa: E402
 from lmzero.eval.reasoning import MethodConfig, solve_problems  # noqa: E402
 from lmzero.learn.step_learner import StepLearner, StepLearnerConfig  # noqa: E402
@@ -59,11 +60,9 @@ def first_step_rows(model, cards: int) -> dict:
         states = [TASK.initial_state(p) for p in pool[i:i + 256]]
         scored = model.score([TASK.prompt(s) for s in states],
                              [TASK.legal_steps(s) for s in states])
-        for state, o in zip(states, scored):
-            best = max(range(len(o.steps)),
-                       key=lambda j: o.logprobs[j] + np.log(max(o.step_values[j], 1e-6)))
+        for state, answer in zip(states, scored):
             prompts.append(TASK.prompt(state))
-            steps.append(o.steps[best])
+            steps.append(value_weighted_step(answer))
     n = len(prompts)
     return dict(prompt=np.array(prompts), step=np.array(steps), weight=np.ones(n, np.float32),
                 value=np.full(n, np.nan, np.float32), bucket=np.array(["first step"] * n),
