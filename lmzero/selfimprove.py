@@ -33,6 +33,7 @@ from lmzero.learn.step_learner import StepLearnerConfig
 from lmzero.learn.trainee import HFTrainee, TinyLMTrainee
 from lmzero.models.load import resolve
 from lmzero.models.spec import parse_spec
+from lmzero.phases import check_phases, config_at, phase_bounds, phase_index, phase_starts
 from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
 from lmzero.replay.curation import CurationConfig, Curator
 from lmzero.run import Run, config_from_dict, open_run
@@ -97,6 +98,10 @@ class ImproveConfig:
     seed: int = 0
     threads: int = 1
     """torch CPU threads."""
+    phases: list = field(default_factory=list)
+    """Later stages of the run: `{"from": ITERATION, "set": {"dotted.field": value}}` applied
+    from that iteration on, each restarting the learner's schedule and replay window
+    (`lmzero.phases`; Countdown's full preset: sampled steps, then legal steps with retries)."""
 
     RUN_KIND: ClassVar[str] = "self-improvement"
     """What config.json records: `lmzero.run` refuses to resume another kind of run."""
@@ -136,6 +141,7 @@ class ImproveConfig:
                                  "model has none, and vllm training is not wired yet")
             if kind == "tinylm":
                 self.init, self.model = where, None
+        check_phases(self)
 
 
 def task_of(config: ImproveConfig):
@@ -222,12 +228,12 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
     torch.manual_seed(config.seed)
     replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)
     trainee, start = _prepare(config, run, replay, progress)
-    algorithm = algorithm_for(config, _kl_reference(config, run, trainee))
+    reference = _kl_reference(config, run, trainee)
     workers = None
     try:
         if scale is not None:
             workers = _start_workers(config, run, trainee, scale, start, progress)
-        _iterations(config, run, replay, trainee, algorithm, start, workers, progress)
+        _iterations(config, run, replay, trainee, reference, start, workers, progress)
     finally:
         if workers is not None:
             workers.close()
@@ -235,13 +241,17 @@ def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
     return run.metrics()
 
 
-def _iterations(config: ImproveConfig, run: Run, replay: ReplayBuffer, trainee, algorithm,
+def _iterations(config: ImproveConfig, run: Run, replay: ReplayBuffer, trainee, reference,
                 start: int, workers, progress) -> None:
     scalars = run.tensorboard()
     last = run.metrics()[-1] if run.metrics() else {}
     elapsed = last.get("wall_seconds", 0.0)
     spent = last.get("tokens_spent", 0)
-    for i in range(start, config.iterations):
+    whole, algorithm = config, None
+    for i in range(start, whole.iterations):
+        if algorithm is None or i in phase_starts(whole):
+            config = _begin_phase(whole, run, replay, trainee, i)
+            algorithm = algorithm_for(config, reference)
         t0 = time.time()
         if progress:
             progress(i, "search", None)
@@ -260,7 +270,9 @@ def _iterations(config: ImproveConfig, run: Run, replay: ReplayBuffer, trainee, 
                    examples=len(replay.window_arrays()["prompt"]), wall_seconds=round(elapsed, 1),
                    **compute, tokens_spent=spent, learner_steps=trainee.learner.step_count,
                    **{f"loss_{k}": v if v != v else round(v, 4) for k, v in losses.items()},
-                   **_retry_figures(attempts), **trainee.curator.summary(), **scaled)
+                   **_retry_figures(attempts), **trainee.curator.summary(), **scaled,
+                   **({"phase": phase_index(whole, i)} if whole.phases else {}),
+                   **_learning_rate(trainee))
         trainee.save(run.checkpoint(i), iteration=i, row=row,
                      curator=trainee.curator.state_dict())
         if workers is not None:
@@ -273,6 +285,25 @@ def _iterations(config: ImproveConfig, run: Run, replay: ReplayBuffer, trainee, 
         if progress:
             progress(i, "done", row)
     scalars.close()
+
+
+def _begin_phase(whole: ImproveConfig, run: Run, replay: ReplayBuffer, trainee,
+                 i: int) -> ImproveConfig:
+    """Iteration i's config (`lmzero.phases`), with the learner's schedule and the replay
+    window set to begin at its phase's first iteration (where a resume finds them too)."""
+    first, end = phase_bounds(whole, i)
+    origin = checkpoint.verify(run.checkpoint(first - 1))["learner_steps"] if first else 0
+    steps = sum(config_at(whole, j).learner.steps_per_iteration for j in range(first, end))
+    config = config_at(whole, i)
+    trainee.begin_phase(origin, steps, config.learner)
+    replay.begin_window(first)
+    return config
+
+
+def _learning_rate(trainee) -> dict:
+    """The learner's scheduled learning rate after the round ({} for a constant one)."""
+    lr = getattr(trainee.learner, "lr", None)
+    return {"lr": float(f"{lr():.3g}")} if callable(lr) else {}
 
 
 def _compute(attempts: list[dict]) -> dict:
@@ -291,8 +322,10 @@ def _retry_figures(attempts: list[dict]) -> dict:
 
 
 def _kl_reference(config: ImproveConfig, run: Run, trainee):
-    """GRPO's KL reference: the run's starting weights, frozen (None when kl_coef is 0)."""
-    if config.algo != "grpo" or not config.grpo.kl_coef:
+    """GRPO's KL reference: the run's starting weights, frozen (None when no phase runs grpo
+    with a kl_coef)."""
+    if not any(c.algo == "grpo" and c.grpo.kl_coef
+               for c in (config_at(config, first) for first in phase_starts(config))):
         return None
     reference = build_model(config.pretrain, trainee.tokenizer)
     _starting_weights(config, run, reference, None)
@@ -308,6 +341,9 @@ def _start_workers(config: ImproveConfig, run: Run, trainee, scale, start: int, 
     if config.model is not None:
         raise ScaleError("--workers scales tinylm self-improvement; an hf model trains in one "
                          "process (its actors would each load the base model: not wired yet)")
+    if config.phases:
+        raise ScaleError("--workers does not run a config with phases yet (its actors hold one "
+                         "actor config for the whole run): run it in one process")
     workers = Workers(StepAttempts(config), scale, config.seed, run.dir / "replay", TEXT_FIELDS)
     workers.prune(start - 1)
     workers.publish(trainee.model.state_dict(), version=start)
@@ -338,7 +374,7 @@ def _prepare(config: ImproveConfig, run: Run, replay: ReplayBuffer, progress):
                                                             start=start)), progress)
     for i in run.rows_missing(_evaluated):  # killed during its evaluation, or a row lost
         meta = trainee.restore(run.checkpoint(i))
-        _log(run, evaluate_heldout(config, trainee, meta["row"]), progress)
+        _log(run, evaluate_heldout(config_at(config, i), trainee, meta["row"]), progress)
     if done:
         meta = trainee.restore(run.checkpoint(done[-1]))
         trainee.curator = Curator.from_state_dict(meta["curator"], task)
@@ -482,12 +518,14 @@ GENERIC_PRESETS = {"quick": dict(iterations=3, problems=64, budget=32, steps=100
                    "full": dict(iterations=10, problems=128, budget=48, steps=150)}
 """Presets of a task that names none (`task.presets()`): iterations, problems per iteration,
 search calls per problem, learner steps per iteration; optionally the model's block_size, the
-node values of search ("model" or "rollout"), the learner's peak lr and value_weight."""
+node values of search ("model" or "rollout"), the learner's peak lr and value_weight, and the
+run's `phases`."""
 
 
 def preset(task_ref: str, name: str) -> ImproveConfig:
     """The self-improvement config of a preset ("quick": <= 10 minutes here from a shipped world
-    model; "full": <= 60 minutes), sized by the task (`task.presets()`)."""
+    model; "full": the shipped checkpoint's recipe, <= 2 hours), sized by the task
+    (`task.presets()`)."""
     task = make_task(PretrainConfig(task=task_ref))
     sizes = {**GENERIC_PRESETS, **task.presets()}
     if name not in sizes:
@@ -504,7 +542,7 @@ def preset(task_ref: str, name: str) -> ImproveConfig:
         task=task_ref, iterations=p["iterations"], problems_per_iteration=p["problems"],
         actor=StepActorConfig(budget=p["budget"], search=search), learner=learner,
         pretrain=pretrain_config, eval_problems=p.get("eval_problems", 60), eval_budget=32,
-        eval_values=search.values, threads=2)
+        eval_values=search.values, threads=2, phases=p.get("phases", []))
 
 
 ALGO_LEARNING_RATES = {"grpo": 3e-4}

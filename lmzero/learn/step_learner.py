@@ -81,9 +81,17 @@ class StepLearner:
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                            weight_decay=config.weight_decay)
         self.step_count = 0
+        self.origin = 0
+        """The step the schedule (warmup, then cosine) starts from: a run's later phase restarts
+        it (`restart_schedule`)."""
 
     def lr(self) -> float:
-        return warmup_cosine(self.step_count, self.total_steps, self.config)
+        return warmup_cosine(self.step_count - self.origin, self.total_steps, self.config)
+
+    def restart_schedule(self, origin: int, total_steps: int, config: StepLearnerConfig) -> None:
+        """Warmup and cosine over `total_steps` from step `origin`, under `config` (a new phase's
+        learner settings: `lmzero.phases`)."""
+        self.origin, self.total_steps, self.config = origin, max(1, total_steps), config
 
     def losses(self, prompts, steps, weights, values) -> dict:
         tokens, targets, ends = encode(prompts, steps, self.tokenizer, self.model.cfg.block_size)

@@ -34,6 +34,10 @@ class TinyLMTrainee:
         self.model, self.tokenizer, self.task = model, tokenizer, task
         self.learner = StepLearner(model, tokenizer, config, total_steps)
 
+    def begin_phase(self, origin: int, total_steps: int, config: StepLearnerConfig) -> None:
+        """A run's phase begins (`lmzero.phases`): the learner's schedule restarts."""
+        self.learner.restart_schedule(origin, total_steps, config)
+
     def step_model(self, seed: int) -> StepModel:
         from lmzero.models.tinylm_steps import TinyLMStepModel
         return TinyLMStepModel(self.model, self.tokenizer, seed=seed,
@@ -71,6 +75,10 @@ class HFTrainee:
         self.model_options = dict(model_options or {}, value="head")
         self.learner_config = HFLearnerConfig(**(learner_config or {}))
         self.sm, self.learner = build(base, task, asdict(self.learner_config), self.model_options)
+
+    def begin_phase(self, origin: int, total_steps: int, config) -> None:
+        """A run's phase begins: nothing to restart (`HFLearner`'s learning rates are constant,
+        and its settings are `hf_learner`, which phases do not change)."""
 
     def trained_tensors(self) -> dict[str, torch.Tensor]:
         return trained_tensors(self.sm)

@@ -40,6 +40,7 @@ class ReplayBuffer:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.window = window
+        self.first_shard = 0
         self._cache: dict[int, dict] = {}
 
     def shard_ids(self) -> list[int]:
@@ -107,10 +108,14 @@ class ReplayBuffer:
                     dropped.append(shard_id)
         return dropped
 
+    def begin_window(self, first_shard: int) -> None:
+        """Shards before `first_shard` leave the window (a run's later phase: `lmzero.phases`)."""
+        self.first_shard = first_shard
+
     def window_arrays(self) -> dict:
-        """The newest `window` positions, concatenated across shards."""
+        """The newest `window` positions, concatenated across shards from `first_shard` on."""
         parts, total = [], 0
-        for sid in reversed(self.shard_ids()):
+        for sid in reversed([s for s in self.shard_ids() if s >= self.first_shard]):
             parts.append(self._read(sid))
             total += len(parts[-1]["value"])
             if total >= self.window:

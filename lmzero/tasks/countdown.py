@@ -126,8 +126,13 @@ class Countdown(ArithTask):
         return out
 
     def presets(self) -> dict[str, dict]:
+        """full: sampled steps first (the policy learns to write the steps the world model slips
+        on), then every legal step scored, with unsolved problems searched again at 128 calls."""
+        legal = {"actor.search.actions": "legal", "actor.retry_budget": 128,
+                 "problems_per_iteration": 128}
         return {"quick": dict(iterations=3, problems=96, budget=32, steps=100),
-                "full": dict(iterations=14, problems=256, budget=48, steps=200)}
+                "full": dict(iterations=16, problems=256, budget=48, steps=200,
+                             phases=[{"from": 10, "set": legal}])}
 
 
 def config_for(bucket: str, base: CountdownConfig) -> CountdownConfig:
