@@ -32,9 +32,9 @@ def test_a_phase_applies_its_settings_from_its_iteration_on():
 
 def test_countdown_full_is_one_command_of_two_phases():
     config = preset("countdown", "full")
-    assert config.iterations == 16 and config.phases[0]["from"] == 10
-    late = config_at(config, 10)
-    assert config_at(config, 9).actor.search.actions == "sampled"
+    assert config.iterations == 20 and config.phases[0]["from"] == 14
+    late = config_at(config, 14)
+    assert config_at(config, 13).actor.search.actions == "sampled"
     assert (late.actor.search.actions, late.actor.retry_budget,
             late.problems_per_iteration) == ("legal", 128, 128)
 

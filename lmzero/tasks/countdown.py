@@ -131,8 +131,8 @@ class Countdown(ArithTask):
         legal = {"actor.search.actions": "legal", "actor.retry_budget": 128,
                  "problems_per_iteration": 128}
         return {"quick": dict(iterations=3, problems=96, budget=32, steps=100),
-                "full": dict(iterations=16, problems=256, budget=48, steps=200,
-                             phases=[{"from": 10, "set": legal}])}
+                "full": dict(iterations=20, problems=256, budget=48, steps=200,
+                             phases=[{"from": 14, "set": legal}])}
 
 
 def config_for(bucket: str, base: CountdownConfig) -> CountdownConfig:
