@@ -18,6 +18,12 @@ def test_nested_fields_are_set_with_their_types():
     assert ImproveConfig().actor.retry_budget == 0  # the default is untouched
 
 
+def test_phases_are_set_as_json():
+    config = apply_overrides(ImproveConfig(iterations=8), [
+        'phases=[{"from": 5, "set": {"actor.search.actions": "legal"}}]'])
+    assert config.phases == [{"from": 5, "set": {"actor.search.actions": "legal"}}]
+
+
 def test_a_game_config_takes_them_too():
     config = apply_overrides(preset_config("connect4", "quick"),
                              ["selfplay.simulations=32", "learner.lr=0.01"])
@@ -36,6 +42,9 @@ def test_a_game_config_takes_them_too():
     ("iterations.x=3", "'iterations' is a value, not a group of fields"),
     ("=3", "expected FIELD=VALUE"),
     ("actor.retry_budget", "expected FIELD=VALUE"),
+    ('phases=[{"from": 2, "set": {"seed": 1}}]', "--set phases: phases[0]: seed is fixed"),
+    ('phases=[{"from": 2, "set": {"actor.retry_budget": "x"}}]',
+     "--set phases: phases[0]: actor.retry_budget: expected int, got \"x\""),
 ])
 def test_a_wrong_assignment_is_one_line_naming_it(assignment, message):
     with pytest.raises(UserError) as error:

@@ -97,3 +97,10 @@ def test_a_resume_inside_a_phase_trains_as_the_uninterrupted_run(tmp_path):
     improve(config, tmp_path / "cut", resume=True)
     weights = [checkpoint.load(Run(tmp_path / name).checkpoint(2))[0] for name in ("whole", "cut")]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_scaled_out_runs_refuse_phases_before_starting_ray(tmp_path):
+    from lmzero.distributed import ScaleError
+    from lmzero.distributed.config import ScaleConfig
+    with pytest.raises(ScaleError, match="--workers does not run a config with phases"):
+        improve(replace(PHASED, iterations=1), tmp_path / "run", scale=ScaleConfig(workers=2))
