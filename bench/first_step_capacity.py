@@ -1,0 +1,155 @@
+"""Is Game of 24's first-step gap a capacity limit? Models of several sizes trained on perfect
+first-step labels, and what each generalises to held out.
+
+The shipped policy's legal-step greedy loses 196 of its 207 held-out failures at the first step
+(`bench/arith_failures.py`), and neither more learner steps, more puzzles nor distilled
+prior x value targets lifted it (`bench/policy_fit.py`). Here the labels are perfect: every
+training puzzle's first state, and each of its solvable three-number children, with every
+legal step that keeps the target reachable (the exact counter; a diagnosis, never a training
+target of a shipped model), each weighted 1/k among its state's k. What a model cannot learn
+from these, no search-made target will teach it; what it can, better targets might.
+
+Each model: the shipped checkpoint fine-tuned, or a tinylm of L layers x C channels from
+random weights. Every `--every` learner steps: first-step accuracy, the share of puzzles whose
+most probable legal first step keeps 24 reachable, on the 358 held-out puzzles and on as many
+training ones (the shipped model's starting point is its first row).
+
+    .venv/bin/python bench/first_step_capacity.py [--models shipped 4x128 8x192] [--steps 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import print_table, write_report  # noqa: E402
+from lmzero.learn.pretrain import tokenizer_for  # noqa: E402
+from lmzero.learn.step_learner import StepLearner, StepLearnerConfig  # noqa: E402
+from lmzero.models.load import SHIPPED  # noqa: E402
+from lmzero.models.tinylm import TinyLM, TinyLMConfig  # noqa: E402
+from lmzero.models.tinylm_steps import TinyLMStepModel, load_step_model  # noqa: E402
+from lmzero.tasks.arith_solver import count_trees  # noqa: E402
+from lmzero.tasks.game24 import TASK, problems as standard_problems, training_problems  # noqa: E402
+
+TARGET = Fraction(24)
+
+
+def keeps_target(state, step: str) -> bool:
+    child = TASK.apply(state, step)
+    return child.error is None and count_trees(child.numbers, TARGET) > 0
+
+
+def labelled_rows(cards: int) -> dict:
+    """Replay-shaped policy rows: first states of the 1-`cards` training deck and their
+    solvable children, each with every step that keeps 24 reachable (weight 1/k)."""
+    prompts, steps, weights = [], [], []
+    for problem in training_problems(cards):
+        first = TASK.initial_state(problem)
+        good = [s for s in TASK.legal_steps(first) if keeps_target(first, s)]
+        for state in [first] + [TASK.apply(first, s) for s in good]:
+            right = [s for s in TASK.legal_steps(state) if keeps_target(state, s)]
+            prompts += [TASK.prompt(state)] * len(right)
+            steps += right
+            weights += [1.0 / len(right)] * len(right)
+    n = len(prompts)
+    return dict(prompt=np.array(prompts), step=np.array(steps),
+                weight=np.array(weights, np.float32), value=np.full(n, np.nan, np.float32))
+
+
+def first_step_accuracy(model, problems) -> float:
+    """Share of problems whose most probable legal first step keeps 24 reachable."""
+    states = [TASK.initial_state(p) for p in problems]
+    scored = model.score([TASK.prompt(s) for s in states], [TASK.legal_steps(s) for s in states],
+                         with_value=False)
+    return float(np.mean([bool(a.steps) and keeps_target(s, a.steps[0])
+                          for s, a in zip(states, scored)]))
+
+
+def build(name: str, seed: int) -> tuple[TinyLMStepModel, float]:
+    """The named model ('shipped', or 'LxC' from random weights) and its learning rate."""
+    if name == "shipped":
+        return load_step_model(SHIPPED / "game24", task=TASK), 3e-4
+    try:
+        layers, width = (int(x) for x in name.split("x"))
+    except ValueError:
+        raise SystemExit(f"--models: {name!r} is neither 'shipped' nor LAYERSxCHANNELS") from None
+    import torch
+    torch.manual_seed(seed)
+    tokenizer = tokenizer_for(TASK)
+    model = TinyLM(TinyLMConfig(vocab_size=tokenizer.vocab_size, n_layer=layers,
+                                n_head=max(1, width // 32), n_embd=width, mlp_width=2 * width,
+                                block_size=256))
+    return TinyLMStepModel(model, tokenizer, max_step_chars=TASK.max_step_chars), 1e-3
+
+
+def train_one(name: str, data: dict, sets: dict, args) -> list[dict]:
+    model, lr = build(name, args.seed)
+    learner = StepLearner(model.model, model.tokenizer,
+                          StepLearnerConfig(lr=lr, batch_size=64, policy_fraction=None),
+                          args.steps)
+    params = sum(p.numel() for p in model.model.parameters())
+    rng, rows = np.random.default_rng(args.seed), []
+    for done in range(0, args.steps + 1, args.every):
+        if done:
+            learner.train(data, args.every, rng)
+        rows.append(dict(model=name, params=params, steps=done,
+                         **{k: first_step_accuracy(model, p) for k, p in sets.items()}))
+        print(f"{name} ({params / 1e6:.1f}M) {done} steps: "
+              + ", ".join(f"{k} {rows[-1][k]:.1%}" for k in sets), flush=True)
+    return rows
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for name in dict.fromkeys(r["model"] for r in report["rows"]):
+        rows = [r for r in report["rows"] if r["model"] == name]
+        for key, style in (("heldout", "-"), ("training", ":")):
+            ax.plot([r["steps"] for r in rows], [100 * r[key] for r in rows], style,
+                    marker="o", label=f"{name} {key}")
+    ax.set(xlabel="learner steps on perfect labels", ylabel="first step keeps 24 (%)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["shipped", "4x128", "8x192"])
+    parser.add_argument("--deck", type=int, default=13, help="training puzzles from 1-N")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--every", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    import torch
+    torch.set_num_threads(args.threads)
+    data = labelled_rows(args.deck)
+    heldout = standard_problems("heldout")
+    training = training_problems(13)
+    picked = np.random.default_rng(args.seed).permutation(len(training))[:len(heldout)]
+    sets = dict(heldout=heldout, training=[training[i] for i in sorted(picked)])
+    rows = [row for name in args.models for row in train_one(name, data, sets, args)]
+    print_table(f"First step keeps 24 reachable, after learner steps on perfect labels "
+                f"({len(data['prompt'])} rows, deck 1-{args.deck})",
+                ["model", "parameters", "steps", f"held-out ({len(heldout)})",
+                 f"training ({len(sets['training'])})"],
+                [[r["model"], f"{r['params'] / 1e6:.1f}M", str(r["steps"]),
+                  f"{r['heldout']:.1%}", f"{r['training']:.1%}"] for r in rows])
+    write_report(ROOT / "bench" / "out", "first_step_capacity",
+                 dict(deck=args.deck, rows_labelled=len(data["prompt"]), steps=args.steps,
+                      rows=rows), plot)
+
+
+if __name__ == "__main__":
+    main()
