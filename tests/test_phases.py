@@ -86,6 +86,7 @@ def test_a_phased_run_changes_search_and_restarts_its_learner_and_window(tmp_pat
     assert done[1]["examples"] == shard[1] and done[2]["examples"] == shard[1] + shard[2]
 
 
+@pytest.mark.slow  # two small runs and a resume (~10 s)
 def test_a_resume_inside_a_phase_trains_as_the_uninterrupted_run(tmp_path):
     config = replace(PHASED, learner=replace(PHASED.learner, warmup_steps=1))  # cosine matters
     improve(config, tmp_path / "whole")
@@ -99,6 +100,7 @@ def test_a_resume_inside_a_phase_trains_as_the_uninterrupted_run(tmp_path):
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
+@pytest.mark.slow  # the refusal comes after the run's start is pretrained and evaluated (~5 s)
 def test_scaled_out_runs_refuse_phases_before_starting_ray(tmp_path):
     from lmzero.distributed import ScaleError
     from lmzero.distributed.config import ScaleConfig
