@@ -78,12 +78,16 @@ def first_lost_step(task, state) -> int | None:
     """The step (1-based) of a trajectory after which its numbers left can no longer reach the
     target (exact counter), or None if they always could."""
     node = task.initial_state(state.problem)
-    target = Fraction(state.problem.target)
     for depth, step in enumerate(state.steps, 1):
         node = task.apply(node, step)
-        if node.error is not None or count_trees(node.numbers, target) == 0:
+        if not can_reach(node):
             return depth
     return None
+
+
+def can_reach(node) -> bool:
+    """Whether a state's numbers left can still make its target (exact counter; a diagnosis)."""
+    return node.error is None and count_trees(node.numbers, Fraction(node.problem.target)) > 0
 
 
 def where_choices_fail(task, model, problems) -> dict:

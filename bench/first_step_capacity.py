@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -29,21 +28,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.arith_failures import can_reach  # noqa: E402
 from bench.common import print_table, write_report  # noqa: E402
 from lmzero.learn.pretrain import tokenizer_for  # noqa: E402
 from lmzero.learn.step_learner import StepLearner, StepLearnerConfig  # noqa: E402
 from lmzero.models.load import SHIPPED  # noqa: E402
 from lmzero.models.tinylm import TinyLM, TinyLMConfig  # noqa: E402
 from lmzero.models.tinylm_steps import TinyLMStepModel, load_step_model  # noqa: E402
-from lmzero.tasks.arith_solver import count_trees  # noqa: E402
 from lmzero.tasks.game24 import TASK, problems as standard_problems, training_problems  # noqa: E402
 
-TARGET = Fraction(24)
-
-
 def keeps_target(state, step: str) -> bool:
-    child = TASK.apply(state, step)
-    return child.error is None and count_trees(child.numbers, TARGET) > 0
+    return can_reach(TASK.apply(state, step))
 
 
 def labelled_rows(cards: int) -> dict:

@@ -61,7 +61,7 @@ def phase_index(config: Any, iteration: int) -> int:
 
 def phase_bounds(config: Any, iteration: int) -> tuple[int, int]:
     """The first iteration of `iteration`'s phase and the first after it (or the run's end)."""
-    starts = [0] + [phase["from"] for phase in config.phases] + [config.iterations]
+    starts = phase_starts(config) + [config.iterations]
     k = phase_index(config, iteration)
     return starts[k], max(min(starts[k + 1], config.iterations), starts[k] + 1)
 

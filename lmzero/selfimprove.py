@@ -272,7 +272,7 @@ def _iterations(config: ImproveConfig, run: Run, replay: ReplayBuffer, trainee, 
                    **{f"loss_{k}": v if v != v else round(v, 4) for k, v in losses.items()},
                    **_retry_figures(attempts), **trainee.curator.summary(), **scaled,
                    **({"phase": phase_index(whole, i)} if whole.phases else {}),
-                   **_learning_rate(trainee))
+                   **trainee.learning_rate())
         trainee.save(run.checkpoint(i), iteration=i, row=row,
                      curator=trainee.curator.state_dict())
         if workers is not None:
@@ -293,17 +293,11 @@ def _begin_phase(whole: ImproveConfig, run: Run, replay: ReplayBuffer, trainee,
     window set to begin at its phase's first iteration (where a resume finds them too)."""
     first, end = phase_bounds(whole, i)
     origin = checkpoint.verify(run.checkpoint(first - 1))["learner_steps"] if first else 0
-    steps = sum(config_at(whole, j).learner.steps_per_iteration for j in range(first, end))
-    config = config_at(whole, i)
-    trainee.begin_phase(origin, steps, config.learner)
+    config = config_at(whole, i)  # the same for every iteration of the phase
+    trainee.begin_phase(origin, (end - first) * config.learner.steps_per_iteration,
+                        config.learner)
     replay.begin_window(first)
     return config
-
-
-def _learning_rate(trainee) -> dict:
-    """The learner's scheduled learning rate after the round ({} for a constant one)."""
-    lr = getattr(trainee.learner, "lr", None)
-    return {"lr": float(f"{lr():.3g}")} if callable(lr) else {}
 
 
 def _compute(attempts: list[dict]) -> dict:

@@ -38,6 +38,10 @@ class TinyLMTrainee:
         """A run's phase begins (`lmzero.phases`): the learner's schedule restarts."""
         self.learner.restart_schedule(origin, total_steps, config)
 
+    def learning_rate(self) -> dict:
+        """The learner's scheduled learning rate now, for a metrics row."""
+        return {"lr": float(f"{self.learner.lr():.3g}")}
+
     def step_model(self, seed: int) -> StepModel:
         from lmzero.models.tinylm_steps import TinyLMStepModel
         return TinyLMStepModel(self.model, self.tokenizer, seed=seed,
@@ -79,6 +83,10 @@ class HFTrainee:
     def begin_phase(self, origin: int, total_steps: int, config) -> None:
         """A run's phase begins: nothing to restart (`HFLearner`'s learning rates are constant,
         and its settings are `hf_learner`, which phases do not change)."""
+
+    def learning_rate(self) -> dict:
+        """Nothing for a metrics row: `HFLearner`'s learning rates are constant."""
+        return {}
 
     def trained_tensors(self) -> dict[str, torch.Tensor]:
         return trained_tensors(self.sm)
