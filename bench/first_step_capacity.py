@@ -6,8 +6,10 @@ The shipped policy's legal-step greedy loses 196 of its 207 held-out failures at
 prior x value targets lifted it (`bench/policy_fit.py`). Here the labels are perfect: every
 training puzzle's first state, and each of its solvable three-number children, with every
 legal step that keeps the target reachable (the exact counter; a diagnosis, never a training
-target of a shipped model), each weighted 1/k among its state's k. What a model cannot learn
-from these, no search-made target will teach it; what it can, better targets might.
+target of a shipped model): `--labels all` keeps every such step, each weighted 1/k among its
+state's k (a flat target); `--labels one` keeps one of them per state, drawn at random, as a
+verified search path would (a sharp target). What a model cannot learn from these, no
+search-made target will teach it; what it can, better targets might.
 
 Each model: the shipped checkpoint fine-tuned, or a tinylm of L layers x C channels from
 random weights. Every `--every` learner steps: first-step accuracy, the share of puzzles whose
@@ -15,6 +17,7 @@ most probable legal first step keeps 24 reachable, on the 358 held-out puzzles a
 training ones (the shipped model's starting point is its first row).
 
     .venv/bin/python bench/first_step_capacity.py [--models shipped 4x128 8x192] [--steps 3000]
+        [--labels one|all]
 """
 
 from __future__ import annotations
@@ -41,15 +44,19 @@ def keeps_target(state, step: str) -> bool:
     return can_reach(TASK.apply(state, step))
 
 
-def labelled_rows(cards: int) -> dict:
+def labelled_rows(cards: int, labels: str, seed: int) -> dict:
     """Replay-shaped policy rows: first states of the 1-`cards` training deck and their
-    solvable children, each with every step that keeps 24 reachable (weight 1/k)."""
+    solvable children, each with every step that keeps 24 reachable (weight 1/k), or with one
+    of them drawn at random (weight 1)."""
+    rng = np.random.default_rng(seed)
     prompts, steps, weights = [], [], []
     for problem in training_problems(cards):
         first = TASK.initial_state(problem)
         good = [s for s in TASK.legal_steps(first) if keeps_target(first, s)]
         for state in [first] + [TASK.apply(first, s) for s in good]:
             right = [s for s in TASK.legal_steps(state) if keeps_target(state, s)]
+            if labels == "one":
+                right = [right[rng.integers(len(right))]]
             prompts += [TASK.prompt(state)] * len(right)
             steps += right
             weights += [1.0 / len(right)] * len(right)
@@ -122,27 +129,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["shipped", "4x128", "8x192"])
     parser.add_argument("--deck", type=int, default=13, help="training puzzles from 1-N")
+    parser.add_argument("--labels", choices=["one", "all"], default="one",
+                        help="one good step per state (sharp) or every good step (flat)")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--every", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--report", default="first_step_capacity",
+                        help="bench/out/NAME.json and .png (runs side by side need two)")
     args = parser.parse_args()
     import torch
     torch.set_num_threads(args.threads)
-    data = labelled_rows(args.deck)
+    data = labelled_rows(args.deck, args.labels, args.seed)
     heldout = standard_problems("heldout")
     training = training_problems(13)
     picked = np.random.default_rng(args.seed).permutation(len(training))[:len(heldout)]
     sets = dict(heldout=heldout, training=[training[i] for i in sorted(picked)])
     rows = [row for name in args.models for row in train_one(name, data, sets, args)]
     print_table(f"First step keeps 24 reachable, after learner steps on perfect labels "
-                f"({len(data['prompt'])} rows, deck 1-{args.deck})",
+                f"({args.labels} label(s) per state, {len(data['prompt'])} rows, "
+                f"deck 1-{args.deck})",
                 ["model", "parameters", "steps", f"held-out ({len(heldout)})",
                  f"training ({len(sets['training'])})"],
                 [[r["model"], f"{r['params'] / 1e6:.1f}M", str(r["steps"]),
                   f"{r['heldout']:.1%}", f"{r['training']:.1%}"] for r in rows])
-    write_report(ROOT / "bench" / "out", "first_step_capacity",
-                 dict(deck=args.deck, rows_labelled=len(data["prompt"]), steps=args.steps,
+    write_report(ROOT / "bench" / "out", args.report,
+                 dict(deck=args.deck, labels=args.labels, rows_labelled=len(data["prompt"]), steps=args.steps,
                       rows=rows), plot)
 
 

@@ -345,8 +345,23 @@ def test_countdown_generator_is_solvable_distinct_seeded_and_split():
     assert all(CD.reward(play(CD, q, CD.solve(q))) == 1.0 for q in six)
 
 
+def test_countdown_mixed_sizes_come_in_equal_shares_from_json_options():
+    mixed = countdown.TASK.with_options({"k": [3, 4, 5]})  # a JSON list, as --set gives it
+    assert mixed.config.k == (3, 4, 5) and hash(mixed.config)
+    problems = mixed.generate(30, seed=2)
+    assert sorted(len(q.numbers) for q in problems) == [3] * 10 + [4] * 10 + [5] * 10
+    assert len({len(q.numbers) for q in problems[::3]}) == 3  # shuffled: a stride sees them all
+    assert problems == mixed.generate(30, seed=2)
+    assert all(CD.count_solutions(q) > 0 for q in problems)
+    heldout = mixed.heldout_problems()
+    assert sorted({len(q.numbers) for q in heldout}) == [3, 4, 5]
+    assert all(map(countdown.is_heldout, heldout))
+
+
 @pytest.mark.parametrize("fields, message", [
     ({"k": 2}, "set k between 3 and 6"),
+    ({"k": [3, 7]}, "or a list of such counts"),
+    ({"k": []}, "or a list of such counts"),
     ({"min_number": 0}, "1 <= min_number <= max_number"),
     ({"min_target": 50, "max_target": 10}, "1 <= min_target <= max_target"),
     ({"attempts_per_problem": 0}, "set it to >= 1"),

@@ -33,8 +33,10 @@ SHOTS = ("4 9 10 13 -> 24\n13 - 9 = 4 (left: 4 4 10)\n10 - 4 = 6 (left: 4 6)\n"
 class CountdownConfig:
     """How problems are drawn."""
 
-    k: int = 4
-    """How many numbers a problem has (3 to 6)."""
+    k: int | tuple[int, ...] = 4
+    """How many numbers a problem has (3 to 6), or several such counts (a list in JSON options):
+    then the problems come in equal shares of each, shuffled, so one run trains one model on a
+    mix of sizes."""
     min_number: int = 1
     """Smallest number drawn (numbers are drawn uniformly, with replacement)."""
     max_number: int = 50
@@ -48,8 +50,13 @@ class CountdownConfig:
     makes hits rare)."""
 
     def __post_init__(self):
-        if not 3 <= self.k <= 6:
-            raise ValueError(f"k={self.k}: set k between 3 and 6 (the solver counts up to 6)")
+        if isinstance(self.k, list):  # JSON options: keep the config hashable
+            object.__setattr__(self, "k", tuple(self.k))
+        counts = self.k if isinstance(self.k, tuple) else (self.k,)
+        if not counts or not all(isinstance(k, int) and not isinstance(k, bool) and 3 <= k <= 6
+                                 for k in counts):
+            raise ValueError(f"k={self.k}: set k between 3 and 6, or a list of such counts "
+                             "(the solver counts up to 6)")
         if not 1 <= self.min_number <= self.max_number <= arith.MAX_NUMBER:
             raise ValueError(f"numbers {self.min_number}..{self.max_number}: set "
                              f"1 <= min_number <= max_number <= {arith.MAX_NUMBER}")
@@ -170,7 +177,8 @@ def generate(n: int, config: CountdownConfig = CountdownConfig(), seed: int = 0,
     for _ in range(n * config.attempts_per_problem):
         if len(found) == n:
             break
-        draw = rng.integers(config.min_number, config.max_number + 1, size=config.k).tolist()
+        k = config.k if isinstance(config.k, int) else config.k[len(found) % len(config.k)]
+        draw = rng.integers(config.min_number, config.max_number + 1, size=k).tolist()
         steps = TASK.random_trajectory(Problem.make(draw, 1), rng)  # the target is unused here
         value = arith.parse_step(steps[-1]).result
         if value.denominator != 1 or not config.min_target <= value <= config.max_target:
@@ -180,6 +188,8 @@ def generate(n: int, config: CountdownConfig = CountdownConfig(), seed: int = 0,
             seen.add(problem)
             if split == "all" or is_heldout(problem) == (split == "heldout"):
                 found.append(problem)
+    if isinstance(config.k, tuple):  # equal shares, in no pattern a stride or slice could pick
+        found = [found[i] for i in rng.permutation(len(found))]
     if len(found) < n:
         tries = n * config.attempts_per_problem
         raise RuntimeError(f"found {len(found)} of {n} problems in {tries} attempts: widen the "
