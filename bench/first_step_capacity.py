@@ -40,6 +40,7 @@ from lmzero.models.tinylm import TinyLM, TinyLMConfig  # noqa: E402
 from lmzero.models.tinylm_steps import TinyLMStepModel, load_step_model  # noqa: E402
 from lmzero.tasks.game24 import TASK, problems as standard_problems, training_problems  # noqa: E402
 
+
 def keeps_target(state, step: str) -> bool:
     return can_reach(TASK.apply(state, step))
 
@@ -154,8 +155,8 @@ def main() -> None:
                 [[r["model"], f"{r['params'] / 1e6:.1f}M", str(r["steps"]),
                   f"{r['heldout']:.1%}", f"{r['training']:.1%}"] for r in rows])
     write_report(ROOT / "bench" / "out", args.report,
-                 dict(deck=args.deck, labels=args.labels, rows_labelled=len(data["prompt"]), steps=args.steps,
-                      rows=rows), plot)
+                 dict(deck=args.deck, labels=args.labels, rows_labelled=len(data["prompt"]),
+                      steps=args.steps, rows=rows), plot)
 
 
 if __name__ == "__main__":
