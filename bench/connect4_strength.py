@@ -152,6 +152,8 @@ def main(argv=None):
     p.add_argument("--rollout-sims", type=int, default=2000, help="(d): model-free UCT")
     p.add_argument("--every", type=int, default=1, help="(c): every k-th checkpoint")
     p.add_argument("--limit", type=int, default=None, help="positions per set")
+    p.add_argument("--match-seed", type=int, default=0, help="(b): game g seeds both players "
+                   "with match-seed + g; another value plays another, independent set of games")
     p.add_argument("--quick", action="store_true")
     args = p.parse_args(argv)
     path = args.checkpoint or shipped_checkpoint(GAME)
@@ -167,13 +169,13 @@ def main(argv=None):
                                         [100, 1000] if args.quick else [100, 1000, 10000])
     games = 4 if args.quick else args.games
     print(f"(b) {games} games: ours {args.our_sims} sims vs MCTSBot {args.their_sims} sims")
-    match = play_match(evaluator, games, args.our_sims, args.their_sims)
+    match = play_match(evaluator, games, args.our_sims, args.their_sims, args.match_seed)
     lo, hi = match.interval()
     print(f"  W/D/L {match.wins}/{match.draws}/{match.losses}  score {100 * match.score:.1f}% "
           f"[{100 * lo:.1f}, {100 * hi:.1f}]  ({args.their_sims // args.our_sims}x fewer sims)")
     report["match"] = dict(wins=match.wins, draws=match.draws, losses=match.losses,
                            score=match.score, interval=[lo, hi], our_sims=args.our_sims,
-                           their_sims=args.their_sims)
+                           their_sims=args.their_sims, seed=args.match_seed)
     if args.default_sims:
         print(f"(d) {games} games: ours {args.default_sims} sims vs our UCT with rollouts, "
               f"{args.rollout_sims} sims")
