@@ -37,8 +37,8 @@ def test_shipped_network_keeps_the_outcome_in_most_early_positions(network):
                                                           leaves_per_call=1), rng=0).action
     raw_share = np.mean([keeps_best(p["values"], a) for p, a in zip(positions, raw)])
     searched_share = np.mean([keeps_best(p["values"], a) for p, a in zip(positions, searched)])
-    assert raw_share >= 0.7  # measured 0.85: a random legal move keeps it in ~0.35
-    assert searched_share >= 0.8  # measured 0.93
+    assert raw_share >= 0.7  # measured 0.90: a random legal move keeps it in ~0.35
+    assert searched_share >= 0.8  # measured 0.95
     assert searched_share >= raw_share
 
 
