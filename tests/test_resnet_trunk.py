@@ -103,3 +103,28 @@ def test_a_game_whose_observation_is_no_stack_of_planes_has_no_board():
     assert game.board_shape is None
     with pytest.raises(ValueError, match="gives no board_shape"):
         GameTokenizer(game).model_config(**RESNET)
+
+
+def test_mirror_averaging_gives_each_state_the_mean_of_it_and_its_mirror():
+    torch.manual_seed(1)
+    game = ConnectFour()
+    tokenizer = GameTokenizer(game)
+    model = TinyLM(tokenizer.model_config(**RESNET)).eval()
+    plain = NetworkEvaluator(game, model, tokenizer)
+    averaged = NetworkEvaluator(game, model, tokenizer, mirror_average=True)
+    state, image = from_moves("1123"), from_moves("7765")  # 1..7 <-> 7..1
+    (p, pm), (v, vm) = plain.evaluate([state, image])
+    priors, values = averaged.evaluate([state, image])
+    assert not np.isclose(v, vm)  # the untrained network does not see the symmetry
+    assert np.allclose(values, (v + vm) / 2, atol=1e-6)
+    assert np.allclose(priors[0], priors[1][::-1], atol=1e-6)  # each the other's mirror
+    [empty], _ = averaged.evaluate([from_moves("")])
+    assert np.allclose(empty, empty[::-1], atol=1e-6)
+
+
+def test_mirror_averaging_is_refused_without_a_cell_mirror():
+    class Unmirrored(ttt.TicTacToe):
+        mirror = None
+    game = Unmirrored()
+    with pytest.raises(ValueError, match="no left-right mirror"):
+        NetworkEvaluator(game, TinyLM(GameTokenizer(game).model_config()), mirror_average=True)

@@ -84,21 +84,48 @@ def policy_logits(model: TinyLM, tokens: torch.Tensor, move_tokens: torch.Tensor
 
 
 class NetworkEvaluator:
-    """Priors and values from the network, one forward pass for all pending leaves."""
+    """Priors and values from the network, one forward pass for all pending leaves.
 
-    def __init__(self, game: Game, model: TinyLM, tokenizer: GameTokenizer | None = None):
+    `mirror_average` also evaluates each state's left-right mirror and averages the two
+    (logits mapped back through the action mirror): the rules answer both alike, so the average
+    cancels part of the network's error, at twice the forward cost (AlphaGo's evaluation over
+    board symmetries). Games without a cell mirror refuse it."""
+
+    def __init__(self, game: Game, model: TinyLM, tokenizer: GameTokenizer | None = None,
+                 mirror_average: bool = False):
         self.game = game
         self.model = model
         self.tokenizer = tokenizer or GameTokenizer(game)
         self.move_tokens = torch.as_tensor(self.tokenizer.move_tokens)
         self.positions = 0  # states evaluated, for throughput figures
+        self.mirror_cells = self.mirror_moves = None
+        if mirror_average:
+            self.mirror_cells = self.tokenizer.mirror_cells()
+            if self.mirror_cells is None:
+                raise ValueError(f"{game.name} has no left-right mirror of its cells to "
+                                 "average over")
+            self.mirror_moves = torch.as_tensor(game.mirror())
 
     @torch.inference_mode()
     def evaluate(self, states):
         self.model.eval()
-        tokens = torch.as_tensor(self.tokenizer.tokens(states))
-        logits, values = policy_logits(self.model, tokens, self.move_tokens)
+        tokens = self.tokenizer.tokens(states)
+        if self.mirror_cells is None:
+            logits, values = policy_logits(self.model, torch.as_tensor(tokens), self.move_tokens)
+        else:
+            logits, values = self._mirror_averaged(tokens)
         legal = torch.as_tensor(np.stack([self.game.legal_mask(s) for s in states]))
         priors = torch.softmax(logits.masked_fill(~legal, float("-inf")), dim=-1)
         self.positions += len(states)
         return priors.nan_to_num(0.0).numpy(), values.numpy()
+
+    def _mirror_averaged(self, tokens: np.ndarray) -> tuple:
+        """(logits [K, A], values [K]) averaged over the states and their mirrors, one batch."""
+        mirrored = tokens.copy()
+        mirrored[:, :-1] = tokens[:, :-1][:, self.mirror_cells]
+        logits, values = policy_logits(self.model, torch.as_tensor(np.concatenate([tokens,
+                                                                                   mirrored])),
+                                       self.move_tokens)
+        k = len(tokens)
+        return ((logits[:k] + logits[k:][:, self.mirror_moves]) / 2,
+                (values[:k] + values[k:]) / 2)

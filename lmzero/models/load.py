@@ -107,8 +107,9 @@ def build_model(path: Path, config: TinyLMConfig, probe: torch.Tensor) -> TinyLM
     return model
 
 
-def load_network(path: Path, game: Game) -> NetworkEvaluator:
-    """The evaluator of a verified checkpoint trained on `game`; CheckpointError otherwise."""
+def load_network(path: Path, game: Game, mirror_average: bool = False) -> NetworkEvaluator:
+    """The evaluator of a verified checkpoint trained on `game`; CheckpointError otherwise.
+    `mirror_average`: see `NetworkEvaluator`."""
     path = resolve(path)
     meta = checkpoint.verify(path)
     if "kind" in meta:  # text models and hf checkpoints say their kind; game networks do not
@@ -127,4 +128,4 @@ def load_network(path: Path, game: Game) -> NetworkEvaluator:
                               f"({tokenizer.vocab_size}, {tokenizer.length}, "
                               f"{tokenizer.observation_size})")
     probe = torch.as_tensor(tokenizer.tokens([game.initial_state()]))
-    return NetworkEvaluator(game, build_model(path, config, probe), tokenizer)
+    return NetworkEvaluator(game, build_model(path, config, probe), tokenizer, mirror_average)
