@@ -36,8 +36,10 @@ SETTINGS = {
     "MCTS-Solver (proven outcomes backed up)": dict(solve=True),
     "transpositions shared": dict(transpositions=True),
     "Gumbel root, no noise": dict(method="gumbel", gumbel_scale=0.0),
+    "network averaged with its mirror image": dict(mirror_average=True),
+    "mirror-averaged, FPU draw": dict(mirror_average=True, fpu=0.0),
 }
-"""Name -> `SearchConfig` fields changed from the defaults."""
+"""Name -> `SearchConfig` fields changed from the defaults (`mirror_average`: the evaluator's)."""
 
 
 def main(argv=None) -> None:
@@ -48,11 +50,13 @@ def main(argv=None) -> None:
     path = args.checkpoint or shipped_checkpoint(GAME)
     if path is None:
         p.error("no --checkpoint given and no shipped Connect Four network")
-    evaluator = load_network(path, GAME)
+    evaluators = {m: load_network(path, GAME, mirror_average=m) for m in (False, True)}
     positions = load_sets(None)["6-13"]
     states = [from_moves(q["moves"]) for q in positions]
     rows = []
     for name, fields in SETTINGS.items():
+        fields = dict(fields)
+        evaluator = evaluators[fields.pop("mirror_average", False)]
         config = SearchConfig(num_simulations=args.sims, leaves_per_call=1, **fields)
         moves = search(GAME, evaluator, states, config, rng=0).action
         share = np.mean([keeps_best(q["values"], a) for q, a in zip(positions, moves)])
