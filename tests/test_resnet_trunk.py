@@ -113,7 +113,7 @@ def test_mirror_averaging_gives_each_state_the_mean_of_it_and_its_mirror():
     plain = NetworkEvaluator(game, model, tokenizer)
     averaged = NetworkEvaluator(game, model, tokenizer, mirror_average=True)
     state, image = from_moves("1123"), from_moves("7765")  # 1..7 <-> 7..1
-    (p, pm), (v, vm) = plain.evaluate([state, image])
+    _, (v, vm) = plain.evaluate([state, image])
     priors, values = averaged.evaluate([state, image])
     assert not np.isclose(v, vm)  # the untrained network does not see the symmetry
     assert np.allclose(values, (v + vm) / 2, atol=1e-6)

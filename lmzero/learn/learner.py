@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lmzero.models.game_net import policy_logits
+from lmzero.models.game_net import mirror_tokens, policy_logits
 from lmzero.models.tinylm import TinyLM
 
 
@@ -65,7 +65,7 @@ class Learner:
             return tokens, policy
         flip = rng.random(len(tokens)) < 0.5
         tokens, policy = tokens.copy(), policy.copy()
-        tokens[flip, :len(self.mirror_cells)] = tokens[flip][:, self.mirror_cells]
+        tokens[flip] = mirror_tokens(tokens[flip], self.mirror_cells)
         policy[flip] = policy[flip][:, self.mirror_moves]
         return tokens, policy
 

@@ -77,6 +77,14 @@ class GameTokenizer:
         return (np.arange(self.num_cells).reshape(rows, width)[:, moves]).reshape(-1)
 
 
+def mirror_tokens(tokens: np.ndarray, mirror_cells: np.ndarray) -> np.ndarray:
+    """A copy of int64 [K, T] state tokens with the cells (the first len(mirror_cells)) put
+    through `GameTokenizer.mirror_cells()`; the side-to-move token stays."""
+    out = tokens.copy()
+    out[:, :len(mirror_cells)] = tokens[:, mirror_cells]
+    return out
+
+
 def policy_logits(model: TinyLM, tokens: torch.Tensor, move_tokens: torch.Tensor) -> tuple:
     """(logits over the game's moves [B, A], value [B]) from the last position."""
     logits, value = model(tokens)
@@ -121,11 +129,8 @@ class NetworkEvaluator:
 
     def _mirror_averaged(self, tokens: np.ndarray) -> tuple:
         """(logits [K, A], values [K]) averaged over the states and their mirrors, one batch."""
-        mirrored = tokens.copy()
-        mirrored[:, :-1] = tokens[:, :-1][:, self.mirror_cells]
-        logits, values = policy_logits(self.model, torch.as_tensor(np.concatenate([tokens,
-                                                                                   mirrored])),
-                                       self.move_tokens)
+        both = np.concatenate([tokens, mirror_tokens(tokens, self.mirror_cells)])
+        logits, values = policy_logits(self.model, torch.as_tensor(both), self.move_tokens)
         k = len(tokens)
         return ((logits[:k] + logits[k:][:, self.mirror_moves]) / 2,
                 (values[:k] + values[k:]) / 2)
