@@ -28,6 +28,20 @@ from lmzero.selfplay import SelfPlayConfig, play_games
 from lmzero.tasks.base import Game
 
 
+def check_device(name: str) -> torch.device:
+    """The torch device `name` names; ValueError, in one line, for a name torch does not know or
+    a GPU this machine does not have (a run begun on a GPU and resumed without one)."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {name!r} is not a torch device (cpu, cuda, cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: torch sees no CUDA GPU on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r}: self-play trains on cpu or cuda")
+    return device
+
+
 @dataclass
 class TrainConfig:
     game: str = "tictactoe"
@@ -58,6 +72,10 @@ class TrainConfig:
     threads: int = 1
     """torch CPU threads. Small networks gain little from more, and two processes that each
     spin several OpenMP threads on two cores ran 10x slower here."""
+    device: str = "cpu"
+    """torch device of the network and its learner: cpu, cuda or cuda:N. On a GPU the forward
+    passes and gradient steps go there; the tree search, the games and the replay stay on the
+    CPU, in this process (or on the Ray actors, which play on their own CPUs)."""
 
     RUN_KIND: ClassVar[str] = "self-play"
     """What config.json records: `lmzero.run` refuses to resume another kind of run."""
@@ -67,6 +85,7 @@ class TrainConfig:
             self.selfplay = SelfPlayConfig(**self.selfplay)
         if isinstance(self.learner, dict):
             self.learner = LearnerConfig(**self.learner)
+        check_device(self.device)
 
     @property
     def task(self) -> str:
@@ -261,12 +280,13 @@ def _prepare(config: TrainConfig, run: Run) -> _Parts:
     """The game, a fresh network and its learner, gating's best network, the replay buffer."""
     game = make_game(config.game)
     model, tokenizer = build_model(game, config)
+    model.to(config.device)
     mirror = getattr(game, "mirror", None)
     learner = Learner(model, tokenizer.move_tokens, config.learner,
                       total_steps=config.iterations * config.learner.steps_per_iteration,
                       mirror_cells=tokenizer.mirror_cells(),
                       mirror_moves=mirror() if mirror else None)
-    best = build_model(game, config)[0] if config.gate_games else None
+    best = build_model(game, config)[0].to(config.device) if config.gate_games else None
     if best is not None:
         best.load_state_dict(model.state_dict())
     evaluator = NetworkEvaluator(game, model, tokenizer)

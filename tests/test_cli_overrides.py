@@ -1,6 +1,7 @@
 """`lmzero train --set FIELD=VALUE`: any config field from the command line, checked."""
 
 import pytest
+import torch
 
 from lmzero.cli.common import UserError
 from lmzero.cli.overrides import apply_overrides
@@ -51,3 +52,19 @@ def test_a_wrong_assignment_is_one_line_naming_it(assignment, message):
         apply_overrides(ImproveConfig(), [assignment])
     text = str(error.value)
     assert message in text and "\n" not in text
+
+
+@pytest.mark.parametrize("value, message", [
+    ("gpu", "device 'gpu' is not a torch device (cpu, cuda, cuda:N)"),
+    ("mps", "device 'mps': self-play trains on cpu or cuda"),
+    pytest.param("cuda", "device 'cuda': torch sees no CUDA GPU on this machine",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
+])
+def test_a_device_this_machine_lacks_is_one_line(value, message):
+    with pytest.raises(UserError) as error:
+        apply_overrides(preset_config("connect4", "quick"), [f"device={value}"])
+    assert f"--set device: {message}" == str(error.value)
+
+
+def test_the_cpu_device_trains_as_before():
+    assert apply_overrides(preset_config("connect4", "quick"), ["device=cpu"]).device == "cpu"

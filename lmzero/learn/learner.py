@@ -90,9 +90,9 @@ class Learner:
             tokens, policy = self._augment(data["tokens"][idx], data["policy"][idx], rng)
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr()
-            loss = self.losses(torch.as_tensor(tokens), torch.as_tensor(policy),
-                               torch.as_tensor(data["value"][idx]),
-                               torch.as_tensor(data["target"][idx]))
+            device = self.model.device
+            loss = self.losses(*(torch.as_tensor(x, device=device) for x in
+                                 (tokens, policy, data["value"][idx], data["target"][idx])))
             self.optimizer.zero_grad(set_to_none=True)
             loss["total"].backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
@@ -130,6 +130,8 @@ def load_optimizer_tensors(model, optimizer: torch.optim.Optimizer, tensors: dic
     for i, p in enumerate(_parameters(model)):
         state = {k.split(".", 1)[1]: v for k, v in tensors.items()
                  if k.split(".", 1)[0] == str(i)}
+        # moments beside their parameter; AdamW keeps its step count on the CPU
+        state = {k: v if k == "step" else v.to(p.device) for k, v in state.items()}
         if state:
             if "step" in state:
                 state["step"] = state["step"].reshape(())

@@ -73,6 +73,12 @@ def encode(prompts, steps, tokenizer: CharTokenizer, block_size: int):
     return tokens, targets, torch.tensor(ends)
 
 
+def encode_on(model: TinyLM, prompts, steps, tokenizer: CharTokenizer):
+    """`encode` for `model`: its block size, the tensors on its device."""
+    return tuple(t.to(model.device) for t in encode(prompts, steps, tokenizer,
+                                                    model.cfg.block_size))
+
+
 class StepLearner:
     def __init__(self, model: TinyLM, tokenizer: CharTokenizer, config: StepLearnerConfig,
                  total_steps: int):
@@ -94,23 +100,24 @@ class StepLearner:
         self.origin, self.total_steps, self.config = origin, max(1, total_steps), config
 
     def losses(self, prompts, steps, weights, values) -> dict:
-        tokens, targets, ends = encode(prompts, steps, self.tokenizer, self.model.cfg.block_size)
+        tokens, targets, ends = encode_on(self.model, prompts, steps, self.tokenizer)
         h = self.model.hidden(tokens)  # [B, T, C]
         logits = self.model.policy_head(h)  # [B, T, V]
         ce = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100,
                              reduction="none")  # [B, T]
         n_tokens = (targets != -100).sum(1).clamp(min=1)
         per_example = ce.sum(1) / n_tokens  # length-normalised, like the priors
-        w = torch.as_tensor(weights, dtype=torch.float32)
+        w = torch.as_tensor(weights, dtype=torch.float32, device=h.device)
         policy = (w * per_example).sum() / w.sum().clamp(min=1e-8)
         return dict(policy=policy, value=self._value_loss(h, ends, values))
 
     def _value_loss(self, h: torch.Tensor, ends: torch.Tensor, values) -> torch.Tensor:
         """MSE of the tanh value head at each prompt's last token against 2v - 1 (rows whose
         target is NaN have none)."""
-        v_target = torch.as_tensor(np.asarray(values, np.float32))
+        v_target = torch.as_tensor(np.asarray(values, np.float32), device=h.device)
         has_value = ~torch.isnan(v_target)
-        v = torch.tanh(self.model.value_head(h[torch.arange(len(ends)), ends])).squeeze(-1)
+        rows = torch.arange(len(ends), device=h.device)
+        v = torch.tanh(self.model.value_head(h[rows, ends])).squeeze(-1)
         return (F.mse_loss(v[has_value], 2 * v_target[has_value] - 1) if has_value.any()
                 else v.sum() * 0)
 
@@ -120,7 +127,7 @@ class StepLearner:
         gradient's own forward: `learn.grpo`). `model`: another model of the same tokenizer
         (the KL reference)."""
         model = model or self.model
-        tokens, targets, ends = encode(prompts, steps, self.tokenizer, model.cfg.block_size)
+        tokens, targets, ends = encode_on(model, prompts, steps, self.tokenizer)
         h = model.hidden(tokens)
         logp = F.log_softmax(model.policy_head(h).float() / temperature, dim=-1)
         mask = targets != -100

@@ -86,9 +86,10 @@ def mirror_tokens(tokens: np.ndarray, mirror_cells: np.ndarray) -> np.ndarray:
 
 
 def policy_logits(model: TinyLM, tokens: torch.Tensor, move_tokens: torch.Tensor) -> tuple:
-    """(logits over the game's moves [B, A], value [B]) from the last position."""
-    logits, value = model(tokens)
-    return logits[:, -1, move_tokens], value
+    """(logits over the game's moves [B, A], value [B]) from the last position, on the model's
+    device."""
+    logits, value = model(torch.as_tensor(tokens, device=model.device))
+    return logits[:, -1, move_tokens.to(model.device)], value
 
 
 class NetworkEvaluator:
@@ -122,6 +123,7 @@ class NetworkEvaluator:
             logits, values = policy_logits(self.model, torch.as_tensor(tokens), self.move_tokens)
         else:
             logits, values = self._mirror_averaged(tokens)
+        logits, values = logits.float().cpu(), values.float().cpu()
         legal = torch.as_tensor(np.stack([self.game.legal_mask(s) for s in states]))
         priors = torch.softmax(logits.masked_fill(~legal, float("-inf")), dim=-1)
         self.positions += len(states)
@@ -132,5 +134,5 @@ class NetworkEvaluator:
         both = np.concatenate([tokens, mirror_tokens(tokens, self.mirror_cells)])
         logits, values = policy_logits(self.model, torch.as_tensor(both), self.move_tokens)
         k = len(tokens)
-        return ((logits[:k] + logits[k:][:, self.mirror_moves]) / 2,
+        return ((logits[:k] + logits[k:][:, self.mirror_moves.to(logits.device)]) / 2,
                 (values[:k] + values[k:]) / 2)

@@ -425,3 +425,8 @@ class TinyLM(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live: callers put their input tensors here."""
+        return next(self.parameters()).device

@@ -51,7 +51,8 @@ class TinyLMStepModel:
         """What the checkpoint said besides the model (task, training step, ...)."""
         self.source: str | None = None
         """The checkpoint directory it was loaded from (`load_step_model`), for messages."""
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator(model.device).manual_seed(seed)
+        """Draws the samples; on the model's device (moved there with it: `_sampler`)."""
         self.banned = torch.tensor([self.tokenizer.pad_id, self.tokenizer.bos_id])
 
     # -- the StepModel protocol ---------------------------------------------------------------
@@ -75,7 +76,7 @@ class TinyLMStepModel:
         samples = 1 if greedy else k
         logits, values, cache, lengths = self._prefill(prompts)
         room = min(self.max_step_chars, self.model.cfg.block_size - cache.length)
-        heat = torch.tensor(temps).repeat_interleave(samples)[:, None]  # [R, 1]
+        heat = torch.tensor(temps, device=logits.device).repeat_interleave(samples)[:, None]
         texts, logprobs, generated = self._decode(logits.repeat_interleave(samples, dim=0),
                                                   cache.branch(samples, room), greedy, heat)
         out = []
@@ -137,17 +138,19 @@ class TinyLMStepModel:
         for i, e in enumerate(encoded):
             for j, t in enumerate(e):
                 tokens[i, j, :len(t)], real[i, j, :len(t)] = torch.tensor(t), True
-        tokens, real = tokens.view(-1, T), real.view(-1, T)
+        device = self.model.device
+        tokens, real = tokens.view(-1, T).to(device), real.view(-1, T).to(device)
         # the whole line goes in (its newline too): the value head at the newline is the value
         # of the state the step leads to, whose prompt is exactly this prompt and line
         later, after = self.model.forward_cached(tokens, cache.branch(G, T), every_value=True)
         logp = torch.cat([self._logp(first).repeat_interleave(G, 0)[:, None],
                           self._logp(later[:, :-1])], 1)  # [N*G, T, V]
         picked = logp.gather(2, tokens[:, :, None]).squeeze(2)  # padding: -inf, not counted
-        total = picked.where(real, torch.zeros(())).sum(1).view(-1, G)
+        total = picked.where(real, 0.0).sum(1).view(-1, G)
         last = (real.sum(1) - 1).clamp(min=0)  # [N*G] each row's newline
         child = after.gather(1, last[:, None]).view(-1, G)  # [N, G] tanh values
         scored = real.view(-1, G * T).sum(1).tolist()  # [N] step tokens read per prompt
+        total, child, values = total.cpu(), child.cpu(), values.cpu()  # one copy, not N * G
         out = []
         for i, given in enumerate(lines):
             order = sorted(range(len(given)), key=lambda j: -float(total[i, j]))
@@ -190,13 +193,13 @@ class TinyLMStepModel:
             tokens[i, L - len(e):] = torch.tensor(e)
         pad = torch.tensor([L - n for n in lengths])
         cache = self.model.new_cache(pad, L)
-        logits, values = self.model.forward_cached(tokens, cache)
+        logits, values = self.model.forward_cached(tokens.to(self.model.device), cache)
         return logits[:, -1], values, cache, lengths
 
     def _banned(self, logits: torch.Tensor) -> torch.Tensor:
         """Logits [..., V] as float with padding and BOS made impossible: the distribution
         steps are sampled from and scored under."""
-        return logits.float().index_fill(-1, self.banned, float("-inf"))
+        return logits.float().index_fill(-1, self.banned.to(logits.device), float("-inf"))
 
     def _logp(self, logits: torch.Tensor) -> torch.Tensor:
         """Log-probs [..., V] of that distribution."""
@@ -208,10 +211,10 @@ class TinyLMStepModel:
         (empty, branched) cache and their sampling temperatures [R, 1]: (text without newline
         or None if dropped, mean log-prob, tokens generated) per row. Rows that have ended stay in the batch, ignored, until all have
         (removing them would copy the cache; most lines of a batch end within a few tokens)."""
-        R = logits.shape[0]
-        out = torch.full((R, self.max_step_chars), -1, dtype=torch.long)  # sampled ids
-        logprob = torch.zeros(R)  # summed log-probs of each row's tokens
-        ended = torch.zeros(R, dtype=torch.bool)  # row wrote its newline
+        R, device = logits.shape[0], logits.device
+        out = torch.full((R, self.max_step_chars), -1, dtype=torch.long, device=device)  # ids
+        logprob = torch.zeros(R, device=device)  # summed log-probs of each row's tokens
+        ended = torch.zeros(R, dtype=torch.bool, device=device)  # row wrote its newline
         steps = min(self.max_step_chars, cache.capacity + 1)  # the last token is not fed back
         for t in range(steps):
             logits = self._banned(logits)
@@ -220,7 +223,7 @@ class TinyLMStepModel:
                 token = logp.argmax(-1)
             else:
                 probs = F.softmax(logits / temperature, dim=-1)
-                token = torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
+                token = torch.multinomial(probs, 1, generator=self._sampler(device)).squeeze(1)
             writing = ~ended  # rows still writing their line
             out[writing, t] = token[writing]
             logprob[writing] += logp[writing].gather(1, token[writing, None]).squeeze(1)
@@ -228,11 +231,19 @@ class TinyLMStepModel:
             if ended.all() or t == steps - 1:
                 break
             logits = self.model.forward_cached(token[:, None], cache)[0][:, -1]
+        out, logprob, ended = out.cpu(), logprob.cpu(), ended.cpu()
         counts = (out >= 0).sum(1).tolist()
         texts = [self.tokenizer.decode(out[r, :counts[r] - 1].tolist()) if ended[r] else None
                  for r in range(R)]
         means = (logprob / torch.tensor(counts).clamp(min=1)).tolist()
         return texts, means, counts
+
+    def _sampler(self, device: torch.device) -> torch.Generator:
+        """The sampling generator, re-seeded on `device` if the model moved since (a generator
+        draws only for tensors on its own device)."""
+        if self.generator.device != device:
+            self.generator = torch.Generator(device).manual_seed(self.generator.initial_seed())
+        return self.generator
 
     @staticmethod
     def _unit(v: torch.Tensor) -> float:
