@@ -40,7 +40,7 @@ from bench.common import print_table, write_report  # noqa: E402
 from lmzero.learn.pretrain import tokenizer_for  # noqa: E402
 from lmzero.learn.step_learner import StepLearner, StepLearnerConfig  # noqa: E402
 from lmzero.models.load import SHIPPED  # noqa: E402
-from lmzero.models.tinylm import TinyLM, TinyLMConfig  # noqa: E402
+from lmzero.models.tinylm import TinyLM, TinyLMConfig, check_device  # noqa: E402
 from lmzero.models.tinylm_steps import TinyLMStepModel, load_step_model  # noqa: E402
 from lmzero.tasks.game24 import TASK, problems as standard_problems, training_problems  # noqa: E402
 
@@ -152,11 +152,9 @@ def main() -> None:
     import torch
     torch.set_num_threads(args.threads)
     try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        parser.error(f"--device {args.device!r} is not a torch device (cpu, cuda, cuda:N)")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error(f"--device {args.device}: torch sees no CUDA GPU on this machine")
+        check_device(args.device)
+    except ValueError as exc:
+        parser.error(f"--{exc}")
     data = labelled_rows(args.deck, args.labels, args.seed)
     heldout = standard_problems("heldout")
     training = training_problems(13)

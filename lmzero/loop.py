@@ -21,25 +21,11 @@ import torch
 from lmzero import checkpoint
 from lmzero.learn import Learner, LearnerConfig
 from lmzero.models.game_net import GameTokenizer, NetworkEvaluator
-from lmzero.models.tinylm import TinyLM
+from lmzero.models.tinylm import TinyLM, check_device
 from lmzero.replay import ReplayBuffer
 from lmzero.run import Run, open_run
 from lmzero.selfplay import SelfPlayConfig, play_games
 from lmzero.tasks.base import Game
-
-
-def check_device(name: str) -> torch.device:
-    """The torch device `name` names; ValueError, in one line, for a name torch does not know or
-    a GPU this machine does not have (a run begun on a GPU and resumed without one)."""
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device {name!r} is not a torch device (cpu, cuda, cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r}: torch sees no CUDA GPU on this machine")
-    if device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {name!r}: self-play trains on cpu or cuda")
-    return device
 
 
 @dataclass

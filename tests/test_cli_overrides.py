@@ -56,7 +56,7 @@ def test_a_wrong_assignment_is_one_line_naming_it(assignment, message):
 
 @pytest.mark.parametrize("value, message", [
     ("gpu", "device 'gpu' is not a torch device (cpu, cuda, cuda:N)"),
-    ("mps", "device 'mps': self-play trains on cpu or cuda"),
+    ("mps", "device 'mps': lmzero's networks run on cpu or cuda"),
     pytest.param("cuda", "device 'cuda': torch sees no CUDA GPU on this machine",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
 ])

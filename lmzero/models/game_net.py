@@ -85,9 +85,9 @@ def mirror_tokens(tokens: np.ndarray, mirror_cells: np.ndarray) -> np.ndarray:
     return out
 
 
-def policy_logits(model: TinyLM, tokens: torch.Tensor, move_tokens: torch.Tensor) -> tuple:
+def policy_logits(model: TinyLM, tokens, move_tokens: torch.Tensor) -> tuple:
     """(logits over the game's moves [B, A], value [B]) from the last position, on the model's
-    device."""
+    device; `tokens` [B, T] (or observations [B, F]), an array or a tensor on any device."""
     logits, value = model(torch.as_tensor(tokens, device=model.device))
     return logits[:, -1, move_tokens.to(model.device)], value
 
@@ -120,7 +120,7 @@ class NetworkEvaluator:
         self.model.eval()
         tokens = self.tokenizer.tokens(states)
         if self.mirror_cells is None:
-            logits, values = policy_logits(self.model, torch.as_tensor(tokens), self.move_tokens)
+            logits, values = policy_logits(self.model, tokens, self.move_tokens)
         else:
             logits, values = self._mirror_averaged(tokens)
         logits, values = logits.float().cpu(), values.float().cpu()
@@ -132,7 +132,7 @@ class NetworkEvaluator:
     def _mirror_averaged(self, tokens: np.ndarray) -> tuple:
         """(logits [K, A], values [K]) averaged over the states and their mirrors, one batch."""
         both = np.concatenate([tokens, mirror_tokens(tokens, self.mirror_cells)])
-        logits, values = policy_logits(self.model, torch.as_tensor(both), self.move_tokens)
+        logits, values = policy_logits(self.model, both, self.move_tokens)
         k = len(tokens)
         return ((logits[:k] + logits[k:][:, self.mirror_moves.to(logits.device)]) / 2,
                 (values[:k] + values[k:]) / 2)

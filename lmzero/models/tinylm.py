@@ -304,6 +304,20 @@ class ConvTrunk(nn.Module):
         return self.out(self.blocks(planes).flatten(1))
 
 
+def check_device(name: str) -> torch.device:
+    """The torch device `name` names; ValueError, in one line, for a name torch does not know or
+    a GPU this machine does not have (a run begun on a GPU and resumed without one)."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {name!r} is not a torch device (cpu, cuda, cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: torch sees no CUDA GPU on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r}: lmzero's networks run on cpu or cuda")
+    return device
+
+
 class TinyLM(nn.Module):
     def __init__(self, cfg: TinyLMConfig):
         super().__init__()
