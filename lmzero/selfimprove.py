@@ -32,6 +32,7 @@ from lmzero.learn.pretrain import (PretrainConfig, build_model, make_task,
 from lmzero.learn.step_learner import StepLearnerConfig
 from lmzero.learn.trainee import HFTrainee, TinyLMTrainee
 from lmzero.models.load import resolve
+from lmzero.models.tinylm import check_device
 from lmzero.models.spec import parse_spec
 from lmzero.phases import check_phases, config_at, phase_bounds, phase_index, phase_starts
 from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
@@ -98,6 +99,10 @@ class ImproveConfig:
     seed: int = 0
     threads: int = 1
     """torch CPU threads."""
+    device: str = "cpu"
+    """torch device of tinylm, its learner and its world-model stage: cpu, cuda or cuda:N.
+    Every scoring and decoding call of search, sampling and evaluation runs there; the trees,
+    the verifier and the replay stay on the CPU (an hf model's device is `hf_model.device`)."""
     phases: list = field(default_factory=list)
     """Later stages of the run: `{"from": ITERATION, "set": {"dotted.field": value}}` applied
     from that iteration on, each restarting the learner's schedule and replay window
@@ -119,8 +124,9 @@ class ImproveConfig:
                     value = dict(value, search=StepSearchConfig(**value.get("search", {})))
                     value.pop("unsolved_weight", None)  # runs before offpath_weight replaced it
                 setattr(self, name, kind(**value))
-        if self.pretrain.task != self.task:
-            self.pretrain = replace(self.pretrain, task=self.task)
+        check_device(self.device)
+        if (self.pretrain.task, self.pretrain.device) != (self.task, self.device):
+            self.pretrain = replace(self.pretrain, task=self.task, device=self.device)
         if self.iterations < 1 or self.problems_per_iteration < 1:
             raise ValueError("iterations and problems_per_iteration must be >= 1")
         if self.algo not in ALGORITHMS:
@@ -141,6 +147,9 @@ class ImproveConfig:
                                  "model has none, and vllm training is not wired yet")
             if kind == "tinylm":
                 self.init, self.model = where, None
+        if self.model is not None and self.device != "cpu":
+            raise ValueError(f"device {self.device!r} moves tinylm; an hf model's device is "
+                             "hf_model.device")
         check_phases(self)
 
 
@@ -321,7 +330,7 @@ def _kl_reference(config: ImproveConfig, run: Run, trainee):
     if not any(c.algo == "grpo" and c.grpo.kl_coef
                for c in (config_at(config, first) for first in phase_starts(config))):
         return None
-    reference = build_model(config.pretrain, trainee.tokenizer)
+    reference = build_model(config.pretrain, trainee.tokenizer).to(config.device)
     _starting_weights(config, run, reference, None)
     return GRPOUpdate.frozen_copy(reference)
 
@@ -355,7 +364,7 @@ def _prepare(config: ImproveConfig, run: Run, replay: ReplayBuffer, progress):
                             config.hf_model)
     else:
         tokenizer = tokenizer_for(task)
-        model = build_model(config.pretrain, tokenizer)
+        model = build_model(config.pretrain, tokenizer).to(config.device)
         trainee = TinyLMTrainee(model, tokenizer, config.learner, total_steps, task)
     trainee.curator = Curator(task, config.curation)
     done = run.completed()

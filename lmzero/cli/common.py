@@ -41,6 +41,12 @@ def progress_option():
                         show_default=False)
 
 
+def device_option():
+    """--device: where a tinylm or hf model runs (a served model runs where its server does)."""
+    return typer.Option("cpu", "--device", help="torch device of a tinylm or hf model: cpu, "
+                        "cuda or cuda:N (search, verifier and problems stay on the CPU).")
+
+
 def progress_wanted(flag: bool | None) -> bool:
     """The bar of --progress/--no-progress, else only on a terminal: a pipe or a log file gets
     nothing (a bar redrawn ten times a second is noise there)."""

@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from lmzero.cli.common import (MAX_WORKERS, SEED_MAX, LazyProgress, Preset, UserError, app, out,
-                               progress_option, progress_wanted, scale_config, scaled_summary)
+                               device_option, progress_option, progress_wanted, scale_config,
+                               scaled_summary)
 
 MAX_CALLS = 10**9
 """Largest --budget in model calls: far past any real run (a search whose tree is exhausted
@@ -60,18 +61,20 @@ def load_user_task(ref: str):
         raise UserError(str(exc)) from None
 
 
-def _step_model(task, checkpoint: Path | None, seed: int, spec: str | None = None):
+def _step_model(task, checkpoint: Path | None, seed: int, spec: str | None = None,
+                device: str = "cpu"):
     """The model of --model SPEC, else the text model of --checkpoint, else the one the project
-    ships for the task."""
+    ships for the task; on `device` (--device)."""
     from lmzero.checkpoint import CheckpointError
     from lmzero.models.load import SHIPPED
     from lmzero.models.tinylm_steps import load_step_model
+    placed = _device_options(device, spec)
     if spec is not None:
         if checkpoint is not None:
             raise UserError("give --model or --checkpoint, not both")
         from lmzero.models.spec import load_model
         try:
-            return load_model(spec, task, seed=seed)
+            return load_model(spec, task, seed=seed, **placed)
         except (ValueError, OSError) as exc:  # BackendError and CheckpointError included
             raise UserError(str(exc).splitlines()[0]) from None
     path = checkpoint or SHIPPED / task.name
@@ -79,9 +82,25 @@ def _step_model(task, checkpoint: Path | None, seed: int, spec: str | None = Non
         raise UserError(f"no --checkpoint given and no {task.name} model is shipped: pass "
                         "--checkpoint DIR (from `lmzero train TASK`) or --model SPEC")
     try:
-        return load_step_model(path, seed=seed, task=task)
+        return load_step_model(path, seed=seed, task=task, **placed)
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
+
+
+def _device_options(device: str, spec: str | None) -> dict:
+    """The loader's options for --device: none on the CPU (every backend's default, served
+    ones included); a device torch lacks, or one for a served model, is a UserError."""
+    from lmzero.models.tinylm import check_device
+    try:
+        check_device(device)
+    except ValueError as exc:
+        raise UserError(f"--device: {exc}") from None
+    if device == "cpu":
+        return {}
+    if spec is not None and spec.split(":", 1)[0] in ("openai", "vllm"):
+        raise UserError(f"--device moves tinylm and hf models; {spec.split(':', 1)[0]} "
+                        "models run where their server (or vLLM) puts them")
+    return dict(device=device)
 
 
 def _problems(task, problems: Path | None, split: Split, limit: int | None, seed: int):
@@ -179,6 +198,7 @@ def evaluate(
     workers: int = typer.Option(None, "--workers", min=1, max=MAX_WORKERS, help=WORKERS_HELP),
     ray_address: str = typer.Option(None, "--ray-address", help=RAY_ADDRESS_HELP),
     progress: bool = progress_option(),
+    device: str = device_option(),
     trees: Path = typer.Option(None, "--trees", help="mcts/gumbel: write each problem's search "
                                "tree to DIR as problem-NNNN.html and .json (docs/trees.md)."),
 ):
@@ -193,8 +213,11 @@ def evaluate(
         raise UserError(str(exc)) from None
     _check_trees(trees, method, workers, ray_address)
     scale = scale_config(workers, ray_address)
+    if scale is not None and device != "cpu":
+        raise UserError("--device runs the model in this process; with --workers the actors "
+                        "load their own copies on their CPUs")
     found = _problems(task, problems, split, limit, seed)
-    model = _step_model(task, checkpoint, seed, model_spec)
+    model = _step_model(task, checkpoint, seed, model_spec, device)
     _check_prompts(task, model, found, problems)
     _check_actions(task, model, config.actions)
     if scale is None:
@@ -293,6 +316,7 @@ def solve(
                                 "model; tinylm and hf models)."),
     seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     progress: bool = progress_option(),
+    device: str = device_option(),
     html: Path = typer.Option(None, "--html", help="Also write the search tree as one offline "
                               "HTML page (docs/trees.md)."),
     tree_json: Path = typer.Option(None, "--tree-json", help="Also write the search tree as "
@@ -316,7 +340,7 @@ def solve(
         raise UserError(str(exc)) from None
     check_output(html, "--html")
     check_output(tree_json, "--tree-json")
-    model = _step_model(task, checkpoint, seed, model_spec)
+    model = _step_model(task, checkpoint, seed, model_spec, device)
     _check_prompts(task, model, [parsed], None)
     checkable = task.checkable(parsed) if hasattr(task, "checkable") else True
     try:

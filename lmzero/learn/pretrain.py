@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from lmzero import checkpoint
 from lmzero.learn.learner import load_optimizer_tensors, optimizer_tensors, warmup_cosine
 from lmzero.models.text_tokenizer import CHARACTERS, CharTokenizer
-from lmzero.models.tinylm import TinyLM, TinyLMConfig
+from lmzero.models.tinylm import TinyLM, TinyLMConfig, check_device
 from lmzero.models.tinylm_steps import TinyLMStepModel
 from lmzero.run import Run, open_run
 
@@ -71,6 +71,9 @@ class PretrainConfig:
     """Seed of the model's initialisation and of every batch."""
     threads: int = 1
     """torch CPU threads (see TrainConfig.threads)."""
+    device: str = "cpu"
+    """torch device of the model and its gradient steps: cpu, cuda or cuda:N (the trajectories
+    are generated on the CPU)."""
 
     RUN_KIND: ClassVar[str] = "pretraining"
     """What config.json records: `lmzero.run` refuses to resume another kind of run."""
@@ -85,6 +88,7 @@ class PretrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.model.get("trunk", "transformer") != "transformer":
             raise ValueError("text models need the transformer trunk: drop model.trunk")
+        check_device(self.device)
 
 
 def make_task(config: PretrainConfig):
@@ -147,6 +151,12 @@ def encode_batch(texts: list[str], rewards: list[float], tokenizer: CharTokenize
     return tokens, targets, (torch.tensor(rows), torch.tensor(cols)), torch.tensor(values)
 
 
+def on_device(batch: tuple, device: torch.device) -> tuple:
+    """`encode_batch`'s tensors (the prefix ends a pair of them) on `device`."""
+    return tuple(tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
+                 for x in batch)
+
+
 def losses(model: TinyLM, tokens, targets, ends, values) -> dict:
     h = model.hidden(tokens)  # [B, T, C]
     logits = model.policy_head(h)  # [B, T, V]
@@ -204,7 +214,7 @@ def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     tokenizer = tokenizer_for(make_task(config))
-    model = build_model(config, tokenizer)
+    model = build_model(config, tokenizer).to(config.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     start = _restore(run, model, optimizer)
@@ -216,7 +226,7 @@ def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
     for step in range(start, config.steps):
         rng = np.random.default_rng([config.seed, step])  # a step's batch is fixed: resumable
         batch = encode_batch(*source.batch(config.batch_size, rng), tokenizer)
-        loss = losses(model, *batch)
+        loss = losses(model, *on_device(batch, model.device))
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, config)
         optimizer.zero_grad(set_to_none=True)

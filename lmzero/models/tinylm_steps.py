@@ -280,12 +280,13 @@ def _row_chunks(counts: Sequence[int], rows: int) -> list[list[int]]:
 
 
 def load_step_model(path: Path, *, seed: int = 0, task=None,
-                    max_step_chars: int | None = None) -> TinyLMStepModel:
+                    max_step_chars: int | None = None, device: str = "cpu") -> TinyLMStepModel:
     """The step model of a checkpoint directory, or of a run directory's newest checkpoint;
     CheckpointError (one line) for anything else, or a model trained on another `task` (a task
     object, or its name); its longest step is the task's unless `max_step_chars` says. The meta
     is checked before anything is built (`models.load`); given a task object, the model must
-    also read the task's characters and fit its first prompt and a step."""
+    also read the task's characters and fit its first prompt and a step. `device`: where the
+    network runs (`check_device`); scores and steps come back on the CPU either way."""
     from lmzero.models.load import build_model, model_config, verified_checkpoint
     name = getattr(task, "name", task)
     path, meta = verified_checkpoint(path, KIND, name,
@@ -296,7 +297,7 @@ def load_step_model(path: Path, *, seed: int = 0, task=None,
     if max_step_chars is None:
         max_step_chars = getattr(task, "max_step_chars", None) or _registered_step_chars(meta)
     _check_block(path, config, task)
-    model = build_model(path, config, torch.tensor([[tokenizer.bos_id]]))
+    model = build_model(path, config, torch.tensor([[tokenizer.bos_id]])).to(device)
     step_model = TinyLMStepModel(model, tokenizer, seed=seed, max_step_chars=max_step_chars,
                                  meta=meta)
     step_model.source = str(path)
