@@ -345,6 +345,7 @@ def test_countdown_generator_is_solvable_distinct_seeded_and_split():
     assert all(CD.reward(play(CD, q, CD.solve(q))) == 1.0 for q in six)
 
 
+@pytest.mark.slow  # generates and counts solutions of 5-number problems and a held-out split
 def test_countdown_mixed_sizes_come_in_equal_shares_from_json_options():
     mixed = countdown.TASK.with_options({"k": [3, 4, 5]})  # a JSON list, as --set gives it
     assert mixed.config.k == (3, 4, 5) and hash(mixed.config)

@@ -186,6 +186,7 @@ ATTACKS = [  # (task, how a new user might try to cheat, completion, the reason 
 ]
 
 
+@pytest.mark.slow  # 164 sandboxed subprocesses
 @needs_humaneval
 @needs_sandbox
 def test_humaneval_canonical_solutions_pass_and_cheats_do_not(monkeypatch, capsys, tmp_path):

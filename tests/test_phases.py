@@ -63,6 +63,7 @@ PHASED = replace(TINY, iterations=3, phases=[
     {"from": 1, "set": {**LEGAL, "learner.steps_per_iteration": 3}}])
 
 
+@pytest.mark.slow  # a two-iteration training run
 def test_a_phased_run_changes_search_and_restarts_its_learner_and_window(tmp_path):
     learner = replace(PHASED.learner, warmup_steps=1, lr=0.01)
     rows = improve(replace(PHASED, learner=learner), tmp_path / "run")

@@ -41,6 +41,7 @@ def test_heldout_puzzles_are_refused_and_never_enter_replay(tmp_path):
     assert all(problems and not problems & names for _, problems in shards)
 
 
+@pytest.mark.slow  # three short runs: the loop, a crash, a resume
 def test_resume_after_a_crash_redoes_nothing_already_written(tmp_path):
     run_dir = tmp_path / "run"
     improve(replace(TINY, iterations=1), run_dir)
