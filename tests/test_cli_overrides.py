@@ -5,6 +5,7 @@ import torch
 
 from lmzero.cli.common import UserError
 from lmzero.cli.overrides import apply_overrides
+from lmzero.learn.pretrain import PretrainConfig
 from lmzero.loop import preset_config
 from lmzero.selfimprove import ImproveConfig
 
@@ -61,9 +62,13 @@ def test_a_wrong_assignment_is_one_line_naming_it(assignment, message):
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")),
 ])
 def test_a_device_this_machine_lacks_is_one_line(value, message):
-    with pytest.raises(UserError) as error:
-        apply_overrides(preset_config("connect4", "quick"), [f"device={value}"])
-    assert f"--set device: {message}" == str(error.value)
+    for config in (preset_config("connect4", "quick"), ImproveConfig()):  # games, step tasks
+        with pytest.raises(UserError) as error:
+            apply_overrides(config, [f"device={value}"])
+        assert f"--set device: {message}" == str(error.value)
+    with pytest.raises(ValueError) as error:  # the world-model stage checks its own
+        PretrainConfig(device=value)
+    assert str(error.value) == message
 
 
 def test_the_cpu_device_trains_as_before():

@@ -4,7 +4,8 @@
 Each loop test runs on the CPU everywhere (the device plumbing, with `device="cpu"` given
 explicitly) and on the GPU too where torch sees one: the model, its learner and every scoring
 call go to the device, checkpoints come back as CPU tensors, and a resumed run restores them.
-The configuration checks run everywhere (a GPU is faked where a check needs one to pass).
+The configuration checks run everywhere (a GPU is faked where a check needs one to pass; a
+device torch cannot use is refused in `tests/test_cli_overrides.py`).
 """
 
 from dataclasses import replace
@@ -59,20 +60,6 @@ def test_self_improvement_runs_and_resumes_on(device, tmp_path):
     assert rows[-1]["learner_steps"] == 2 * TINY.learner.steps_per_iteration
     assert 0 <= rows[-1]["heldout_greedy_pass1"] <= 1
     assert load_step_model(tmp_path / "run", task=TASK).model.device.type == "cpu"
-
-
-@pytest.mark.parametrize("value, message", [
-    ("gpu", "device 'gpu' is not a torch device (cpu, cuda, cuda:N)"),
-    ("mps", "device 'mps': lmzero's networks run on cpu or cuda"),
-    pytest.param("cuda", "device 'cuda': torch sees no CUDA GPU on this machine",
-                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has a GPU")),
-])
-def test_a_device_torch_cannot_use_is_refused_by_both_configs(value, message):
-    with pytest.raises(ValueError) as pretraining:
-        PretrainConfig(device=value)
-    with pytest.raises(ValueError) as improving:
-        ImproveConfig(device=value)
-    assert str(pretraining.value) == str(improving.value) == message
 
 
 def test_the_run_device_reaches_the_world_model_stage(fake_gpu):
