@@ -17,10 +17,13 @@ most probable legal first step keeps 24 reachable, on the 358 held-out puzzles a
 training ones (the shipped model's starting point is its first row).
 
     .venv/bin/python bench/first_step_capacity.py [--models shipped 4x128 8x192] [--steps 3000]
-        [--labels one|all] [--device cuda]
+        [--labels one|all] [--device cuda] [--tokenizer chars|numbers] [--targets N]
 
 `--device cuda` trains and scores on a GPU (the 8 x 192 model takes over 2 s a learner step on
-this CPU); the labels and the accuracy checks stay on the CPU.
+this CPU); the labels and the accuracy checks stay on the CPU. Two levers on the input side:
+`--tokenizer numbers` reads each whole number as one token (`NumberTokenizer`); `--targets N`
+adds the first state of every training multiset under N other targets from 1-100, so the
+model meets the same lookahead with numbers it cannot have memorised an answer for.
 """
 
 from __future__ import annotations
@@ -35,14 +38,42 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import re  # noqa: E402
+
 from bench.arith_failures import can_reach  # noqa: E402
 from bench.common import print_table, write_report  # noqa: E402
 from lmzero.learn.pretrain import tokenizer_for  # noqa: E402
+from lmzero.models.text_tokenizer import CharTokenizer  # noqa: E402
 from lmzero.learn.step_learner import StepLearner, StepLearnerConfig  # noqa: E402
 from lmzero.models.load import SHIPPED  # noqa: E402
 from lmzero.models.tinylm import TinyLM, TinyLMConfig, check_device  # noqa: E402
 from lmzero.models.tinylm_steps import TinyLMStepModel, load_step_model  # noqa: E402
 from lmzero.tasks.game24 import TASK, problems as standard_problems, training_problems  # noqa: E402
+
+
+class NumberTokenizer(CharTokenizer):
+    """The task's characters, plus one token for each whole number up to `largest` (a larger
+    one, rare in Game of 24's first two steps, is written digit by digit): `13` is one token,
+    not `1`, `3`, so a model sees the numbers it must combine as units. An experiment of this
+    bench only: checkpoints and the step loops keep the character vocabulary."""
+
+    NUMBER = re.compile(r"\d+|.", re.S)
+
+    def __init__(self, characters: str, largest: int = 400):
+        super().__init__(characters)
+        self.numbers = {str(n): len(self.vocab) + n for n in range(largest + 1)}
+        self.vocab += list(self.numbers)
+
+    def encode(self, text: str) -> list[int]:
+        ids = []
+        for piece in self.NUMBER.findall(text):
+            ids += [self.numbers[piece]] if piece in self.numbers else super().encode(piece)
+        return ids
+
+
+TOKENIZERS = {"chars": tokenizer_for, "numbers": lambda task: NumberTokenizer(task.characters)}
+"""--tokenizer: the shipped character vocabulary, or whole numbers as tokens (random weights
+only: the shipped checkpoint reads characters)."""
 
 
 def keeps_target(state, step: str) -> bool:
@@ -70,6 +101,31 @@ def labelled_rows(cards: int, labels: str, seed: int) -> dict:
                 weight=np.array(weights, np.float32), value=np.full(n, np.nan, np.float32))
 
 
+def other_target_rows(targets: int, seed: int) -> dict:
+    """First states of every training multiset (solvable for 24 or not) under `targets` other
+    targets from 1-100, drawn among those it can make, each with one good step: the same
+    one-step lookahead asked of numbers the model must compute with rather than recall.
+    Held-out multisets stay out under every target (the split rule reads only the numbers)."""
+    from lmzero.tasks.arith import Problem
+    from lmzero.tasks.game24 import all_multisets, split
+    rng = np.random.default_rng([seed, 1])
+    prompts, steps = [], []
+    for multiset in split(all_multisets(), "train"):
+        chosen = 0
+        for target in rng.permutation(np.arange(1, 101)):
+            if target == 24 or chosen == targets:
+                continue
+            first = TASK.initial_state(Problem.make(list(multiset.numbers), int(target)))
+            good = [s for s in TASK.legal_steps(first) if keeps_target(first, s)]
+            if good:
+                prompts.append(TASK.prompt(first))
+                steps.append(good[rng.integers(len(good))])
+                chosen += 1
+    n = len(prompts)
+    return dict(prompt=np.array(prompts), step=np.array(steps), weight=np.ones(n, np.float32),
+                value=np.full(n, np.nan, np.float32))
+
+
 def first_step_accuracy(model, problems) -> float:
     """Share of problems whose most probable legal first step keeps 24 reachable."""
     states = [TASK.initial_state(p) for p in problems]
@@ -79,10 +135,14 @@ def first_step_accuracy(model, problems) -> float:
                           for s, a in zip(states, scored)]))
 
 
-def build(name: str, seed: int, device: str) -> tuple[TinyLMStepModel, float]:
-    """The named model ('shipped', or 'LxC' from random weights) on `device`, and its learning
-    rate."""
+def build(name: str, seed: int, device: str,
+          tokenizer: str = "chars") -> tuple[TinyLMStepModel, float]:
+    """The named model ('shipped', or 'LxC' from random weights reading `tokenizer`'s tokens)
+    on `device`, and its learning rate."""
     if name == "shipped":
+        if tokenizer != "chars":
+            raise SystemExit("--tokenizer numbers: the shipped model reads characters; name "
+                             "LAYERSxCHANNELS models")
         model = load_step_model(SHIPPED / "game24", task=TASK)
         model.model.to(device)
         return model, 3e-4
@@ -92,7 +152,7 @@ def build(name: str, seed: int, device: str) -> tuple[TinyLMStepModel, float]:
         raise SystemExit(f"--models: {name!r} is neither 'shipped' nor LAYERSxCHANNELS") from None
     import torch
     torch.manual_seed(seed)
-    tokenizer = tokenizer_for(TASK)
+    tokenizer = TOKENIZERS[tokenizer](TASK)
     model = TinyLM(TinyLMConfig(vocab_size=tokenizer.vocab_size, n_layer=layers,
                                 n_head=max(1, width // 32), n_embd=width, mlp_width=2 * width,
                                 block_size=256)).to(device)
@@ -100,7 +160,7 @@ def build(name: str, seed: int, device: str) -> tuple[TinyLMStepModel, float]:
 
 
 def train_one(name: str, data: dict, sets: dict, args) -> list[dict]:
-    model, lr = build(name, args.seed, args.device)
+    model, lr = build(name, args.seed, args.device, args.tokenizer)
     learner = StepLearner(model.model, model.tokenizer,
                           StepLearnerConfig(lr=lr, batch_size=64, policy_fraction=None),
                           args.steps)
@@ -141,11 +201,15 @@ def main() -> None:
     parser.add_argument("--deck", type=int, default=13, help="training puzzles from 1-N")
     parser.add_argument("--labels", choices=["one", "all"], default="one",
                         help="one good step per state (sharp) or every good step (flat)")
+    parser.add_argument("--targets", type=int, default=0,
+                        help="also first states of training multisets under N other targets")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--every", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1")
+    parser.add_argument("--tokenizer", choices=list(TOKENIZERS), default="chars",
+                        help="characters (shipped), or whole numbers as single tokens")
     parser.add_argument("--report", default="first_step_capacity",
                         help="bench/out/NAME.json and .png (runs side by side need two)")
     args = parser.parse_args()
@@ -156,6 +220,9 @@ def main() -> None:
     except ValueError as exc:
         parser.error(f"--{exc}")
     data = labelled_rows(args.deck, args.labels, args.seed)
+    if args.targets:
+        more = other_target_rows(args.targets, args.seed)
+        data = {k: np.concatenate([data[k], more[k]]) for k in data}
     heldout = standard_problems("heldout")
     training = training_problems(13)
     picked = np.random.default_rng(args.seed).permutation(len(training))[:len(heldout)]
@@ -163,14 +230,14 @@ def main() -> None:
     rows = [row for name in args.models for row in train_one(name, data, sets, args)]
     print_table(f"First step keeps 24 reachable, after learner steps on perfect labels "
                 f"({args.labels} label(s) per state, {len(data['prompt'])} rows, "
-                f"deck 1-{args.deck})",
+                f"deck 1-{args.deck}, {args.targets} other targets, {args.tokenizer} tokenizer)",
                 ["model", "parameters", "steps", "learner seconds", f"held-out ({len(heldout)})",
                  f"training ({len(sets['training'])})"],
                 [[r["model"], f"{r['params'] / 1e6:.1f}M", str(r["steps"]), str(r["seconds"]),
                   f"{r['heldout']:.1%}", f"{r['training']:.1%}"] for r in rows])
     write_report(ROOT / "bench" / "out", args.report,
                  dict(deck=args.deck, labels=args.labels, rows_labelled=len(data["prompt"]),
-                      device=args.device,
+                      device=args.device, tokenizer=args.tokenizer, targets=args.targets,
                       steps=args.steps, rows=rows), plot)
 
 
