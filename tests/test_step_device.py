@@ -62,6 +62,22 @@ def test_self_improvement_runs_and_resumes_on(device, tmp_path):
     assert load_step_model(tmp_path / "run", task=TASK).model.device.type == "cpu"
 
 
+@pytest.mark.slow  # a round of sampling and policy-gradient steps from the shipped model
+@pytest.mark.parametrize("device", DEVICES)
+def test_grpo_with_its_kl_reference_runs_on(device, tmp_path):
+    from lmzero.models.load import SHIPPED
+    from lmzero.selfimprove import preset, with_algo
+    config = with_algo(preset("game24", "quick"), "grpo")
+    # the shipped self-improved model: its samples pass often enough to give advantages
+    config = replace(config, init=str(SHIPPED / "game24"), iterations=1, device=device,
+                     problems_per_iteration=6, eval_problems=3, greedy_problems=6,
+                     eval_budget=4, threads=1, grpo=replace(config.grpo, kl_coef=0.05),
+                     learner=replace(config.learner, steps_per_iteration=2, batch_size=16),
+                     sampling=replace(config.sampling, group_size=4))
+    row = improve(config, tmp_path / "run")[-1]
+    assert row["learner_steps"] == 2 and np.isfinite(row["loss_kl"]) and row["loss_kl"] >= 0
+
+
 def test_the_run_device_reaches_the_world_model_stage(fake_gpu):
     assert ImproveConfig(device="cuda:1").pretrain.device == "cuda:1"
     assert ImproveConfig().pretrain.device == "cpu"
