@@ -32,8 +32,8 @@ from lmzero.learn.pretrain import (PretrainConfig, build_model, make_task,
 from lmzero.learn.step_learner import StepLearnerConfig
 from lmzero.learn.trainee import HFTrainee, TinyLMTrainee
 from lmzero.models.load import resolve
-from lmzero.models.tinylm import check_device
 from lmzero.models.spec import parse_spec
+from lmzero.models.tinylm import check_device
 from lmzero.phases import check_phases, config_at, phase_bounds, phase_index, phase_starts
 from lmzero.replay.buffer import TEXT_FIELDS, ReplayBuffer
 from lmzero.replay.curation import CurationConfig, Curator

@@ -73,7 +73,8 @@ class PretrainConfig:
     """torch CPU threads (see TrainConfig.threads)."""
     device: str = "cpu"
     """torch device of the model and its gradient steps: cpu, cuda or cuda:N (the trajectories
-    are generated on the CPU)."""
+    are generated on the CPU). A self-improvement run's world-model stage takes the run's
+    `ImproveConfig.device`, whatever this says."""
 
     RUN_KIND: ClassVar[str] = "pretraining"
     """What config.json records: `lmzero.run` refuses to resume another kind of run."""
