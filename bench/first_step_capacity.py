@@ -29,6 +29,7 @@ model meets the same lookahead with numbers it cannot have memorised an answer f
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -38,14 +39,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import re  # noqa: E402
-
 from bench.arith_failures import can_reach  # noqa: E402
 from bench.common import print_table, write_report  # noqa: E402
 from lmzero.learn.pretrain import tokenizer_for  # noqa: E402
-from lmzero.models.text_tokenizer import CharTokenizer  # noqa: E402
 from lmzero.learn.step_learner import StepLearner, StepLearnerConfig  # noqa: E402
 from lmzero.models.load import SHIPPED  # noqa: E402
+from lmzero.models.text_tokenizer import CharTokenizer  # noqa: E402
 from lmzero.models.tinylm import TinyLM, TinyLMConfig, check_device  # noqa: E402
 from lmzero.models.tinylm_steps import TinyLMStepModel, load_step_model  # noqa: E402
 from lmzero.tasks.game24 import TASK, problems as standard_problems, training_problems  # noqa: E402
@@ -113,7 +112,9 @@ def other_target_rows(targets: int, seed: int) -> dict:
     for multiset in split(all_multisets(), "train"):
         chosen = 0
         for target in rng.permutation(np.arange(1, 101)):
-            if target == 24 or chosen == targets:
+            if chosen == targets:
+                break
+            if target == 24:
                 continue
             first = TASK.initial_state(Problem.make(list(multiset.numbers), int(target)))
             good = [s for s in TASK.legal_steps(first) if keeps_target(first, s)]
@@ -143,9 +144,7 @@ def build(name: str, seed: int, device: str,
         if tokenizer != "chars":
             raise SystemExit("--tokenizer numbers: the shipped model reads characters; name "
                              "LAYERSxCHANNELS models")
-        model = load_step_model(SHIPPED / "game24", task=TASK)
-        model.model.to(device)
-        return model, 3e-4
+        return load_step_model(SHIPPED / "game24", task=TASK, device=device), 3e-4
     try:
         layers, width = (int(x) for x in name.split("x"))
     except ValueError:

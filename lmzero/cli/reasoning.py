@@ -97,9 +97,14 @@ def _device_options(device: str, spec: str | None) -> dict:
         raise UserError(f"--device: {exc}") from None
     if device == "cpu":
         return {}
-    if spec is not None and spec.split(":", 1)[0] in ("openai", "vllm"):
-        raise UserError(f"--device moves tinylm and hf models; {spec.split(':', 1)[0]} "
-                        "models run where their server (or vLLM) puts them")
+    from lmzero.models.spec import parse_spec
+    try:
+        kind = parse_spec(spec)[0] if spec is not None else "tinylm"
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if kind in ("openai", "vllm"):
+        raise UserError(f"--device moves tinylm and hf models; {kind} models run where their "
+                        "server (or vLLM) puts them")
     return dict(device=device)
 
 
