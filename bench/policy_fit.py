@@ -76,7 +76,7 @@ def greedy_pass1(task, model, problems) -> float:
 
 
 def fit(args) -> dict:
-    config = Run(args.run).load_config(ImproveConfig)
+    config = Run(args.run).load_config(ImproveConfig, dict(device="cpu"))  # fits on the CPU
     task = task_of(config)
     checkpoint = args.checkpoint or max((args.run / "checkpoints").iterdir())
     model = load_step_model(checkpoint, task=task)

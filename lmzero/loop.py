@@ -208,15 +208,18 @@ class _Parts:
 
 
 def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress=None,
-          iterations: int | None = None, scale=None, threads: int | None = None) -> list[dict]:
+          iterations: int | None = None, scale=None, threads: int | None = None,
+          device: str | None = None) -> list[dict]:
     """Run (or resume) the loop; returns every metrics row. `progress(i, phase, row)` reports.
     On resume the run's config.json rules; `iterations` extends it (the learning-rate cosine
-    is then stretched over the new total) and `threads` replaces its torch thread count.
+    is then stretched over the new total), `threads` replaces its torch thread count and
+    `device` its device (a GPU run goes on on a CPU, or the reverse).
     `scale` (a `distributed.ScaleConfig`) plays the games on Ray actors instead of in this
     process."""
     if not resume:  # a network the game cannot feed is refused before the run directory exists
         GameTokenizer(make_game(config.game)).model_config(**config.model)
-    run, config = open_run(run_dir, config, resume, iterations=iterations, threads=threads)
+    run, config = open_run(run_dir, config, resume, iterations=iterations, threads=threads,
+                           device=device)
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     parts = _prepare(config, run)

@@ -146,9 +146,11 @@ class Run:
         data[DIGEST_KEY] = _digest(data)
         write_atomic(self.config_path, json.dumps(data, indent=2).encode())
 
-    def load_config(self, cls: type[Config]) -> Config:
+    def load_config(self, cls: type[Config], replacing: dict | None = None) -> Config:
         """The run's config as `cls` (`config_from_dict`: old runs load); ValueError if there
-        is none, it is not as lmzero wrote it, or it is another kind of run."""
+        is none, it is not as lmzero wrote it, or it is another kind of run. `replacing`'s
+        fields take their new values before the config is checked: a run begun on a GPU loads
+        on a machine without one when `device` is replaced."""
         if not self.config_path.is_file():
             raise ValueError(f"{self.dir}: no config.json to resume from")
         try:
@@ -166,7 +168,7 @@ class Run:
             raise ValueError(f"{self.dir} holds a {kind} run, not a {cls.RUN_KIND} run: choose "
                              "another --run")
         try:
-            return config_from_dict(cls, data)
+            return config_from_dict(cls, {**data, **(replacing or {})})
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{self.config_path}: {exc}") from None
 
@@ -288,12 +290,14 @@ def open_run(directory: Path, config: Config, resume: bool = False, digits: int 
     config.json rules, refused if it is another kind of run (`RUN_KIND`) or another task's
     (`config.task`: `lmzero train connect4 --resume` on a tic-tac-toe run). Either way the
     `overrides` that are not None replace fields (more iterations or steps, never fewer than
-    done). The process then holds the run's lock, and a kill's temporaries are swept."""
+    done; another thread count or device). The process then holds the run's lock, and a
+    kill's temporaries are swept."""
     run = Run(directory, digits)
     if run.dir.exists() and not run.dir.is_dir():
         raise ValueError(f"--run {run.dir} is a file, not a run directory")
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     if resume:
-        saved = run.load_config(type(config))
+        saved = run.load_config(type(config), overrides)
         if saved.task != config.task:
             raise ValueError(f"{run.dir} holds a {saved.task} run, not a {config.task} run: "
                              f"resume it as {saved.task} or choose another --run")
@@ -303,7 +307,6 @@ def open_run(directory: Path, config: Config, resume: bool = False, digits: int 
     elif run.dir.is_dir() and any(run.dir.iterdir()):
         raise ValueError(f"{run.dir} is not empty: a new run needs a new or empty directory "
                          "(or pass --resume)")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
     _check_length(run, overrides)
     if overrides:
         config = replace(config, **overrides)

@@ -118,8 +118,8 @@ class ImproveConfig:
             value = getattr(self, name)
             if isinstance(value, dict):  # from config.json
                 if name == "pretrain":
-                    value = asdict(config_from_dict(PretrainConfig,
-                                                    dict(value, task=self.task)))
+                    value = asdict(config_from_dict(  # the stage runs where the run does
+                        PretrainConfig, dict(value, task=self.task, device=self.device)))
                 if name == "actor":
                     value = dict(value, search=StepSearchConfig(**value.get("search", {})))
                     value.pop("unsolved_weight", None)  # runs before offpath_weight replaced it
@@ -218,7 +218,8 @@ def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
         progress(-1, "pretrain", None)
     report = (lambda row: progress(-1, "pretrain", row)) if progress else None
     if (stage / "config.json").is_file():  # started before: finish it (a no-op when done)
-        pretrain(config.pretrain, stage, resume=True, progress=report)
+        pretrain(config.pretrain, stage, resume=True, progress=report,
+                 device=config.device)
     else:
         pretrain(config.pretrain, stage, progress=report)
     model.load_state_dict(checkpoint.load(resolve(stage), shapes)[0])
@@ -227,12 +228,14 @@ def _starting_weights(config: ImproveConfig, run: Run, model, progress) -> str:
 
 def improve(config: ImproveConfig, run_dir: Path, resume: bool = False,
             progress=None, iterations: int | None = None, scale=None,
-            threads: int | None = None) -> list[dict]:
+            threads: int | None = None, device: str | None = None) -> list[dict]:
     """Run (or resume) self-improvement; every metrics row. `progress(i, phase, row)`.
-    On resume the run's own config.json rules; `iterations` extends (or shortens) it and
-    `threads` replaces its torch thread count. `scale` (a `distributed.ScaleConfig`) searches
-    the training problems on Ray actors."""
-    run, config = open_run(run_dir, config, resume, iterations=iterations, threads=threads)
+    On resume the run's own config.json rules; `iterations` extends (or shortens) it,
+    `threads` replaces its torch thread count and `device` its device (a GPU run goes on on a
+    CPU, or the reverse: same checkpoints, numbers within float rounding). `scale` (a
+    `distributed.ScaleConfig`) searches the training problems on Ray actors."""
+    run, config = open_run(run_dir, config, resume, iterations=iterations, threads=threads,
+                           device=device)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     replay = ReplayBuffer(run.dir / "replay", config.replay_window, fields=TEXT_FIELDS)

@@ -47,6 +47,17 @@ def device_option():
                         "cuda or cuda:N (search, verifier and problems stay on the CPU).")
 
 
+def checked_device(device: str) -> str:
+    """`device` if torch can run there; a UserError naming --device otherwise (a device torch
+    does not know, or a GPU this machine lacks)."""
+    from lmzero.models.tinylm import check_device
+    try:
+        check_device(device)
+    except ValueError as exc:
+        raise UserError(f"--device: {exc}") from None
+    return device
+
+
 def progress_wanted(flag: bool | None) -> bool:
     """The bar of --progress/--no-progress, else only on a terminal: a pipe or a log file gets
     nothing (a bar redrawn ten times a second is noise there)."""

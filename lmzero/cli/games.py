@@ -344,9 +344,10 @@ def _think(player, state, show: bool):
 def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
                 iterations: int | None, scale=None, show_progress: bool = True,
                 threads: int | None = None, trunk: str = "mlp",
-                overrides: list[str] = ()) -> None:
+                overrides: list[str] = (), device: str | None = None) -> None:
     """AlphaZero self-play training: self-play with search, replay, learner, checkpoints;
-    `overrides` are `--set` assignments."""
+    `overrides` are `--set` assignments, `device` (--device) is applied after them and on
+    resume."""
     from dataclasses import replace
 
     from lmzero.cli.overrides import apply_overrides
@@ -375,7 +376,8 @@ def train_game(game_name: str, preset: Preset, run: Path | None, resume: bool,
                       f"{row['positions_per_second']} pos/s  {text}{scaled_summary(row)}")
         try:
             run_training(config, run, resume=resume, progress=report, threads=threads,
-                         iterations=iterations if resume else None, scale=scale)
+                         iterations=iterations if resume else None, scale=scale,
+                         device=device)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     out.print(f"run directory: {run}")

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from lmzero.cli.common import (MAX_WORKERS, SEED_MAX, LazyProgress, Preset, UserError, app, out,
-                               device_option, progress_option, progress_wanted, scale_config,
+                               checked_device, device_option, progress_option, progress_wanted, scale_config,
                                scaled_summary)
 
 MAX_CALLS = 10**9
@@ -90,12 +90,7 @@ def _step_model(task, checkpoint: Path | None, seed: int, spec: str | None = Non
 def _device_options(device: str, spec: str | None) -> dict:
     """The loader's options for --device: none on the CPU (every backend's default, served
     ones included); a device torch lacks, or one for a served model, is a UserError."""
-    from lmzero.models.tinylm import check_device
-    try:
-        check_device(device)
-    except ValueError as exc:
-        raise UserError(f"--device: {exc}") from None
-    if device == "cpu":
+    if checked_device(device) == "cpu":
         return {}
     from lmzero.models.spec import parse_spec
     try:
@@ -417,10 +412,10 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                   iterations: int | None, from_scratch: bool, model: str | None,
                   scale=None, algo: str | None = None, show_progress: bool = True,
                   threads: int | None = None, actions: str | None = None,
-                  overrides: list[str] = ()) -> None:
+                  overrides: list[str] = (), device: str | None = None) -> None:
     """Self-improvement: search -> replay -> learner with curation (or another `algo`), then
     three held-out puzzles solved with their principal variation; `overrides` are `--set`
-    assignments."""
+    assignments, `device` (--device) is applied after them and on resume."""
     from dataclasses import replace
 
     from lmzero.cli.overrides import apply_overrides
@@ -467,7 +462,8 @@ def train_improve(task_ref: str, preset: Preset, run: Path | None, resume: bool,
                       f"{row['wall_seconds']:.0f}s{scaled_summary(row)}")
         try:
             rows = improve(config, run, resume=resume, progress=report, threads=threads,
-                           iterations=iterations if resume else None, scale=scale)
+                           iterations=iterations if resume else None, scale=scale,
+                           device=device)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     for row in rows:
@@ -545,7 +541,8 @@ def _show_solutions(config, spec: str, count: int = 3) -> None:
 
 
 def train_pretrain(task_ref: str, run: Path | None, resume: bool,
-                   steps: int | None, show_progress: bool = True) -> None:
+                   steps: int | None, show_progress: bool = True,
+                   device: str | None = None) -> None:
     from lmzero.learn.pretrain import PretrainConfig, load_config, pretrain
     task = load_user_task(task_ref)
     task_name = task.name
@@ -555,7 +552,7 @@ def train_pretrain(task_ref: str, run: Path | None, resume: bool,
         raise UserError(str(exc)) from None
     run = run or Path("runs") / f"{task_name}-pretrain"
     try:
-        total = steps or (load_config(run) if resume else config).steps
+        total = steps or (load_config(run, device) if resume else config).steps
     except ValueError as exc:
         raise UserError(str(exc)) from None
     with LazyProgress(f"{task_name} pretraining steps", total, show_progress) as bar:
@@ -567,7 +564,7 @@ def train_pretrain(task_ref: str, run: Path | None, resume: bool,
             out.print(f"step {row['step'] + 1}: steps loss={row['loss_policy']:.4f} value "
                       f"loss={row['loss_value']:.4f} {row['seconds']:.0f}s {figures}")
         try:
-            pretrain(config, run, resume=resume, steps=steps, progress=report)
+            pretrain(config, run, resume=resume, steps=steps, progress=report, device=device)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     out.print(f"run directory: {run}")

@@ -27,6 +27,8 @@ FIRST = ("iteration", "step", "heldout_greedy_pass1", "heldout_mcts_solved",
          "games", "positions")
 """Columns a run has that come first (the headline figures); the others follow in the order the
 rows hold them."""
+ON_CPU = dict(device="cpu")
+"""A report reads a run's config on this machine's CPU: a run trained on a GPU reports here."""
 GAME_SIMULATIONS = 200
 """Simulations of each example game search (as `lmzero play` and `analyse` with a network)."""
 STYLE = """
@@ -128,7 +130,7 @@ def _step_examples(run_dir: Path, count: int, step_tree_json) -> list[dict]:
     from lmzero.cli.reasoning import example_solutions, run_model_spec
     from lmzero.run import Run
     from lmzero.selfimprove import ImproveConfig
-    config = Run(run_dir).load_config(ImproveConfig)
+    config = Run(run_dir).load_config(ImproveConfig, ON_CPU)
     task, problems, results, search = example_solutions(config, run_model_spec(run_dir), count)
     return [step_tree_json(task, r, search, p) for p, r in zip(problems, results)]
 
@@ -139,7 +141,7 @@ def _game_examples(run_dir: Path, count: int, game_tree_json) -> list[dict]:
     from lmzero.models.load import load_network
     from lmzero.run import Run
     from lmzero.search import SearchConfig, search
-    game = make_game(Run(run_dir).load_config(TrainConfig).game)
+    game = make_game(Run(run_dir).load_config(TrainConfig, ON_CPU).game)
     evaluator = load_network(run_dir, game)
     config = SearchConfig(num_simulations=GAME_SIMULATIONS, method="puct", leaves_per_call=1)
     state, moves, trees = game.initial_state(), [], []

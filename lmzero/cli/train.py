@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from lmzero.cli.common import (MAX_WORKERS, Preset, UserError, app, progress_option,
-                               progress_wanted, scale_config)
+from lmzero.cli.common import (MAX_WORKERS, Preset, UserError, app, checked_device,
+                               progress_option, progress_wanted, scale_config)
 from lmzero.cli.games import train_game
 from lmzero.cli.reasoning import (RAY_ADDRESS_HELP, TASK_HELP, TASK_OPTION_HELP, WORKERS_HELP,
                                   pick_task, train_improve, train_pretrain)
@@ -84,6 +84,10 @@ def train(
                                         "e.g. actor.retry_budget=192, learner.lr=0.002), "
                                         "after the preset and the other options; a new run "
                                         "only."),
+    device: str = typer.Option(None, "--device", help="torch device of the network and its "
+                               "learner (games) or of tinylm (step tasks): cpu, cuda or cuda:N; "
+                               "default: the preset's, or on --resume the run's, which it "
+                               "replaces (a run begun on a GPU goes on here on the CPU)."),
     progress: bool = progress_option(),
 ):
     """Train: AlphaZero self-play for games; for step tasks (game24, countdown, math, yours),
@@ -95,6 +99,7 @@ def train(
         game = is_game(load_task(task_ref))
     except TaskError as exc:
         raise UserError(str(exc)) from None
+    device = device if device is None else checked_device(device)
     given = dict(iterations=iterations, workers=workers or ray_address, algo=algo,
                  threads=threads, steps=steps, overrides=overrides, trunk=trunk,
                  actions=actions, model=model, from_scratch=from_scratch)
@@ -103,7 +108,7 @@ def train(
             raise UserError(f"--stage pretrain is for step tasks; train {task_ref} with "
                             "--stage selfplay")
         _refuse(given, PRETRAIN_REFUSES)
-        return train_pretrain(task_ref, run, resume, steps, progress_wanted(progress))
+        return train_pretrain(task_ref, run, resume, steps, progress_wanted(progress), device)
     _refuse(given, SELFPLAY_REFUSES)
     _refuse(given, RESUME_REFUSES if resume else {})
     scale = scale_config(workers, ray_address)
@@ -111,10 +116,10 @@ def train(
         _refuse(given, STEP_TASK_REFUSES)
         return train_improve(task_ref, preset, run, resume, iterations, from_scratch, model,
                              scale, algo.value if algo else None, progress_wanted(progress),
-                             threads, actions, overrides or [])
+                             threads, actions, overrides or [], device)
     _refuse(given, GAME_REFUSES)
     train_game(task_ref, preset, run, resume, iterations, scale, progress_wanted(progress),
-               threads, trunk.value if trunk else "mlp", overrides or [])
+               threads, trunk.value if trunk else "mlp", overrides or [], device)
 
 
 PRETRAIN_REFUSES = {

@@ -202,16 +202,18 @@ def _restore(run: Run, model: TinyLM, optimizer) -> int:
     return meta["step"] + 1
 
 
-def load_config(run_dir: Path) -> PretrainConfig:
-    """The configuration a run directory was started with."""
-    return Run(run_dir).load_config(PretrainConfig)
+def load_config(run_dir: Path, device: str | None = None) -> PretrainConfig:
+    """The configuration a run directory was started with (on `device`, if given)."""
+    return Run(run_dir).load_config(PretrainConfig, None if device is None else
+                                    dict(device=device))
 
 
 def pretrain(config: PretrainConfig, run_dir: Path, resume: bool = False,
-             steps: int | None = None, progress=None) -> list[dict]:
+             steps: int | None = None, progress=None, device: str | None = None) -> list[dict]:
     """Run (or resume) pretraining into `run_dir`; every metrics row. `steps` overrides the
-    configured (or, on resume, the saved) step count; `progress(row)` sees each row."""
-    run, config = open_run(run_dir, config, resume, digits=7, steps=steps)
+    configured (or, on resume, the saved) step count and `device` its device; `progress(row)`
+    sees each row."""
+    run, config = open_run(run_dir, config, resume, digits=7, steps=steps, device=device)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     tokenizer = tokenizer_for(make_task(config))
