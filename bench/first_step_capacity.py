@@ -11,13 +11,19 @@ state's k (a flat target); `--labels one` keeps one of them per state, drawn at 
 verified search path would (a sharp target). What a model cannot learn from these, no
 search-made target will teach it; what it can, better targets might.
 
+`--labels values` asks the same of the value head: value rows for every legal child of every
+training first state (1 if 24 stays reachable, else 0), and accuracy is then the share of
+puzzles whose child with the highest value keeps 24 reachable (a one-step lookahead by the
+value head: what a decode that reads child values, or a step that writes its own verdicts,
+could at best choose).
+
 Each model: the shipped checkpoint fine-tuned, or a tinylm of L layers x C channels from
 random weights. Every `--every` learner steps: first-step accuracy, the share of puzzles whose
 most probable legal first step keeps 24 reachable, on the 358 held-out puzzles and on as many
 training ones (the shipped model's starting point is its first row).
 
     .venv/bin/python bench/first_step_capacity.py [--models shipped 4x128 8x192] [--steps 3000]
-        [--labels one|all] [--device cuda] [--tokenizer chars|numbers] [--targets N]
+        [--labels one|all|values] [--device cuda] [--tokenizer chars|numbers] [--targets N]
 
 `--device cuda` trains and scores on a GPU (the 8 x 192 model takes over 2 s a learner step on
 this CPU); the labels and the accuracy checks stay on the CPU. Two levers on the input side:
@@ -100,6 +106,23 @@ def labelled_rows(cards: int, labels: str, seed: int) -> dict:
                 weight=np.array(weights, np.float32), value=np.full(n, np.nan, np.float32))
 
 
+def value_rows(cards: int) -> dict:
+    """Value rows of `--labels values`: every legal child of every training first state, with
+    value 1 if 24 is still reachable from it, else 0 (no step rows). The three-number states
+    are shared across puzzles, so this asks whether a value head, unlike the policy, carries the
+    one-step lookahead to puzzles it has not seen."""
+    prompts, values = [], []
+    for problem in training_problems(cards):
+        first = TASK.initial_state(problem)
+        for step in TASK.legal_steps(first):
+            child = TASK.apply(first, step)
+            prompts.append(TASK.prompt(child))
+            values.append(float(can_reach(child)))
+    n = len(prompts)
+    return dict(prompt=np.array(prompts), step=np.full(n, ""), weight=np.zeros(n, np.float32),
+                value=np.array(values, np.float32))
+
+
 def other_target_rows(targets: int, seed: int) -> dict:
     """First states of every training multiset (solvable for 24 or not) under `targets` other
     targets from 1-100, drawn among those it can make, each with one good step: the same
@@ -127,13 +150,16 @@ def other_target_rows(targets: int, seed: int) -> dict:
                 value=np.full(n, np.nan, np.float32))
 
 
-def first_step_accuracy(model, problems) -> float:
-    """Share of problems whose most probable legal first step keeps 24 reachable."""
+def first_step_accuracy(model, problems, by_value: bool = False) -> float:
+    """Share of problems whose most probable legal first step (`by_value`: the one whose child
+    the value head rates highest) keeps 24 reachable."""
     states = [TASK.initial_state(p) for p in problems]
     scored = model.score([TASK.prompt(s) for s in states], [TASK.legal_steps(s) for s in states],
-                         with_value=False)
-    return float(np.mean([bool(a.steps) and keeps_target(s, a.steps[0])
-                          for s, a in zip(states, scored)]))
+                         with_value=by_value)
+    chosen = [(a.steps[int(np.argmax(a.step_values))] if by_value else a.steps[0])
+              if a.steps else None for a in scored]
+    return float(np.mean([c is not None and keeps_target(s, c)
+                          for s, c in zip(states, chosen)]))
 
 
 def build(name: str, seed: int, device: str,
@@ -171,7 +197,8 @@ def train_one(name: str, data: dict, sets: dict, args) -> list[dict]:
             learner.train(data, args.every, rng)
             learning += time.perf_counter() - t0
         rows.append(dict(model=name, params=params, steps=done, seconds=round(learning, 1),
-                         **{k: first_step_accuracy(model, p) for k, p in sets.items()}))
+                         **{k: first_step_accuracy(model, p, args.labels == "values")
+                            for k, p in sets.items()}))
         print(f"{name} ({params / 1e6:.1f}M) {done} steps: "
               + ", ".join(f"{k} {rows[-1][k]:.1%}" for k in sets), flush=True)
     return rows
@@ -198,8 +225,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["shipped", "4x128", "8x192"])
     parser.add_argument("--deck", type=int, default=13, help="training puzzles from 1-N")
-    parser.add_argument("--labels", choices=["one", "all"], default="one",
-                        help="one good step per state (sharp) or every good step (flat)")
+    parser.add_argument("--labels", choices=["one", "all", "values"], default="one",
+                        help="one good step per state (sharp), every good step (flat), or "
+                        "values: the first step the value head picks, trained on every child")
     parser.add_argument("--targets", type=int, default=0,
                         help="also first states of training multisets under N other targets")
     parser.add_argument("--steps", type=int, default=3000)
@@ -218,7 +246,8 @@ def main() -> None:
         check_device(args.device)
     except ValueError as exc:
         parser.error(f"--{exc}")
-    data = labelled_rows(args.deck, args.labels, args.seed)
+    data = (value_rows(args.deck) if args.labels == "values"
+            else labelled_rows(args.deck, args.labels, args.seed))
     if args.targets:
         more = other_target_rows(args.targets, args.seed)
         data = {k: np.concatenate([data[k], more[k]]) for k in data}

@@ -232,6 +232,49 @@ def test_greedy_over_legal_steps_takes_the_most_probable_and_never_slips():
         decode(TASK, ToyModel(), [PUZZLE], [Budget()], legal=True)
     with pytest.raises(ValueError, match="legal actions decode greedily"):
         decode(TASK, ToyScorer(), [PUZZLE], [Budget()], greedy=False, legal=True)
-    with pytest.raises(ValueError, match="legal actions are for greedy, mcts and gumbel, not "
-                                         "beam"):
+    with pytest.raises(ValueError, match="legal actions are for greedy, value-greedy, mcts "
+                                         "and gumbel, not beam"):
         MethodConfig(method="beam", actions="legal")
+
+
+class ValuedScorer(ToyScorer):
+    """ToyScorer whose scoring call values each step's next state (as tinylm's does)."""
+    values_next_states = True
+
+
+def test_value_greedy_follows_next_state_values_and_the_prior_into_terminal_states():
+    """Values lead to the solution against the prior; into terminal states, which the value
+    head never learns, the step is the prior's (here not the solving one)."""
+    from lmzero.search.baselines import decode
+    model = ValuedScorer(favourite=SOLUTION)
+    [r] = decode(TASK, model, [PUZZLE], [Budget()], legal=True, by_value=True)
+    assert list(r.final_state.steps[:2]) == SOLUTION[:2]
+    state = TASK.apply(TASK.apply(TASK.initial_state(PUZZLE), SOLUTION[0]), SOLUTION[1])
+    [answer] = model.score([TASK.prompt(state)], [TASK.legal_steps(state)])
+    assert r.final_state.steps[2] == answer.steps[0] != SOLUTION[2] and not r.solved
+    assert r.budget.model_calls == 3 and model.scored[0] == TASK.legal_steps(
+        TASK.initial_state(PUZZLE))
+
+
+def test_value_greedy_breaks_ties_by_the_prior_and_needs_every_value():
+    from lmzero.search.baselines import value_greedy_step
+    state = TASK.initial_state(PUZZLE)
+    steps = TASK.legal_steps(state)[:3]
+    tied = Expansion(steps, [-0.1, -1.0, -2.0], step_values=[0.2, 0.7, 0.7])
+    assert value_greedy_step(TASK, state, tied) == steps[1]
+    with pytest.raises(ValueError, match="a next-state value for every scored step"):
+        value_greedy_step(TASK, state, Expansion(steps, [-0.1, -1.0, -2.0],
+                                                 step_values=[0.2]))
+    assert value_greedy_step(TASK, state, Expansion()) == ""  # no step: the task's slip
+
+
+def test_value_greedy_refuses_a_model_whose_scores_carry_no_next_state_values():
+    from lmzero.eval.reasoning import MethodConfig, solve_problems
+    from lmzero.search.baselines import decode
+    with pytest.raises(ValueError, match=r"this model \(ToyScorer\) gives none"):
+        solve_problems(TASK, ToyScorer(), [PUZZLE], MethodConfig(method="value-greedy"))
+    with pytest.raises(ValueError, match=r"\(ToyModel\) cannot score given steps"):
+        decode(TASK, ToyModel(), [PUZZLE], [Budget()], legal=True, by_value=True)
+    with pytest.raises(ValueError, match="it needs legal actions"):
+        decode(TASK, ValuedScorer(), [PUZZLE], [Budget()], by_value=True)
+    assert MethodConfig(method="value-greedy").legal  # it always takes the legal steps

@@ -166,8 +166,10 @@ def evaluate(
     model_spec: str = typer.Option(None, "--model", help="Any step model by spec: tinylm:PATH, "
                                    "hf:PATH_OR_GGUF, openai:http://HOST:PORT/v1#MODEL, "
                                    "vllm:NAME_OR_PATH (instead of --checkpoint)."),
-    method: str = typer.Option("mcts", "--method", help="greedy, sample, best-of-n, beam, bfs, "
-                               "mcts or gumbel."),
+    method: str = typer.Option("mcts", "--method", help="greedy, value-greedy (greedy's one "
+                               "call per step over the legal steps, taking the one whose next "
+                               "state the value head rates highest), sample, best-of-n, beam, "
+                               "bfs, mcts or gumbel."),
     budget: int = typer.Option(64, "--budget", min=1, max=MAX_CALLS, help="Model calls per "
                                "problem (one call is one request about one state)."),
     token_budget: int = typer.Option(None, "--token-budget", min=1, max=MAX_TOKENS,
@@ -219,7 +221,7 @@ def evaluate(
     found = _problems(task, problems, split, limit, seed)
     model = _step_model(task, checkpoint, seed, model_spec, device)
     _check_prompts(task, model, found, problems)
-    _check_actions(task, model, config.actions)
+    _check_actions(task, model, config)
     if scale is None:
         result = _evaluate_here(task, model, found, config, progress_wanted(progress), trees)
     else:
@@ -243,10 +245,16 @@ def evaluate(
                   "counted when it returns)")
 
 
-def _check_actions(task, model, actions: str) -> None:
+def _check_actions(task, model, config) -> None:
+    """A UserError where the model or task cannot take `config`'s actions (a MethodConfig or
+    a StepSearchConfig), before any problem is tried."""
+    from lmzero.search.baselines import check_value_greedy
     from lmzero.search.step_search import check_actions
     try:
-        check_actions(task, model, actions)
+        if getattr(config, "method", None) == "value-greedy":
+            check_value_greedy(task, model)
+        else:
+            check_actions(task, model, config.actions)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -348,7 +356,7 @@ def solve(
                                   verifier=checkable, actions=actions)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    _check_actions(task, model, actions)
+    _check_actions(task, model, config)
     result = _search_with_bar(task, model, parsed, config, budget, seed,
                               progress_wanted(progress))
     table = Table(title="principal variation")

@@ -17,7 +17,8 @@ from lmzero.search.budget import Budget, Progress
 from lmzero.search.step_search import StepSearchConfig, StepSearchResult, step_search
 from lmzero.tasks.base import StepTask
 
-METHODS = ("greedy", "sample", "best-of-n", "beam", "bfs", "mcts", "gumbel")
+METHODS = ("greedy", "value-greedy", "sample", "best-of-n", "beam", "bfs", "mcts", "gumbel")
+GREEDY_METHODS = ("greedy", "value-greedy")
 SEARCH_METHODS = ("mcts", "gumbel")
 """The methods with a search tree (`on_search` hears about their results)."""
 
@@ -28,7 +29,10 @@ OnSearch = Callable[[Any, StepSearchResult, StepSearchConfig], None]
 @dataclass
 class MethodConfig:
     method: str = "mcts"
-    """One of greedy, sample, best-of-n, beam, bfs, mcts, gumbel."""
+    """One of greedy, value-greedy, sample, best-of-n, beam, bfs, mcts, gumbel. value-greedy
+    decodes as greedy does, one call per step over the task's legal steps (it always takes
+    them), but takes the step whose next state the value head rates highest: a one-step
+    lookahead, reported apart from greedy (the policy's own answer)."""
     budget: int | None = 64
     """Model calls per problem (a call is one request about one state); None = no cap."""
     token_budget: int | None = None
@@ -76,8 +80,14 @@ class MethodConfig:
             raise ValueError("rollout values are for mcts and gumbel with the verifier on")
         if self.actions not in ("sampled", "legal"):
             raise ValueError(f"actions must be 'sampled' or 'legal', got {self.actions!r}")
-        if self.actions == "legal" and self.method not in (*SEARCH_METHODS, "greedy"):
-            raise ValueError(f"legal actions are for greedy, mcts and gumbel, not {self.method}")
+        if self.actions == "legal" and self.method not in (*SEARCH_METHODS, *GREEDY_METHODS):
+            raise ValueError(f"legal actions are for greedy, value-greedy, mcts and gumbel, not "
+                             f"{self.method}")
+
+    @property
+    def legal(self) -> bool:
+        """Whether the method takes the task's legal steps (value-greedy always does)."""
+        return self.actions == "legal" or self.method == "value-greedy"
 
 
 def solve_problems(task: StepTask, model: StepModel, problems: Sequence, config: MethodConfig,
@@ -107,10 +117,10 @@ def _after(progress: Progress, earlier: list[SolveResult]) -> Progress:
 def _run_method(task, model, problems, budgets, config: MethodConfig,
                 progress: Progress | None, on_search: OnSearch | None = None) -> list[SolveResult]:
     m = config.method
-    if m in ("greedy", "sample"):
-        return decode(task, model, problems, budgets, greedy=m == "greedy",
-                      temperature=config.temperature, progress=progress,
-                      legal=config.actions == "legal")
+    if m in (*GREEDY_METHODS, "sample"):
+        return decode(task, model, problems, budgets, greedy=m != "sample",
+                      temperature=config.temperature, progress=progress, legal=config.legal,
+                      by_value=m == "value-greedy")
     if m == "best-of-n":
         return best_of_n(task, model, problems, budgets, verifier=config.verifier,
                          temperature=config.temperature, progress=progress)

@@ -163,6 +163,9 @@ class ValueHead(torch.nn.Module):
 class HFStepModel:
     """k sampled steps per prompt and a value, from a transformers causal LM (module doc)."""
 
+    values_next_states = False
+    """`score` returns no `step_values` (see `score`): value-greedy decoding refuses it."""
+
     def __init__(self, model, tokenizer, config: HFConfig | None = None, task=None):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.config = config = config or HFConfig()

@@ -37,6 +37,10 @@ KIND = "tinylm-text"
 class TinyLMStepModel:
     """Sample next steps and values from a TinyLM over `CharTokenizer` text (see module doc)."""
 
+    values_next_states = True
+    """`score` also returns `step_values`, each scored step's next-state value from the same
+    forward (value-greedy decoding reads them)."""
+
     def __init__(self, model: TinyLM, tokenizer: CharTokenizer | None = None, *, seed: int = 0,
                  max_step_chars: int = 64, meta: dict | None = None):
         self.model = model.eval()

@@ -32,15 +32,16 @@ class SolveResult:
 
 
 def _ask(task, model: StepModel, items: list[tuple[Budget, Any]], k: int, *, greedy=False,
-         temperature=1.0, value_only=False, legal=False) -> list[Expansion]:
+         temperature=1.0, value_only=False, legal=False, step_values=False) -> list[Expansion]:
     """One batched call: a request about each state, each charged to its own budget. `legal`:
-    the state's legal steps scored (`task.legal_steps`), most probable first."""
+    the state's legal steps scored (`task.legal_steps`), most probable first (`step_values`:
+    with the value of each one's next state, read in the same forward)."""
     if not items:
         return []
     prompts = [task.prompt(state) for _, state in items]
     if legal:
         answers = model.score(prompts, [task.legal_steps(state) for _, state in items],
-                              with_value=False)
+                              with_value=step_values)
     else:
         answers = (model.value(prompts) if value_only else
                    model.expand(prompts, k, greedy=greedy, temperature=temperature))
@@ -57,14 +58,21 @@ def _finish(task, state, budget: Budget) -> SolveResult:
 
 def decode(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequence[Budget],
            greedy: bool = True, temperature: float = 1.0,
-           progress: Progress | None = None, legal: bool = False) -> list[SolveResult]:
+           progress: Progress | None = None, legal: bool = False,
+           by_value: bool = False) -> list[SolveResult]:
     """One trajectory per problem: the most likely step each time (greedy) or a sampled one.
     `legal` (greedy only): the most probable of the task's legal steps, as a game's raw policy
-    takes its best legal move, so a slip never ends the trajectory. `progress` as in
-    `step_search`, after every round."""
+    takes its best legal move, so a slip never ends the trajectory. `by_value` (legal greedy):
+    the legal step whose next state the value head rates highest (`value_greedy_step`), read
+    in the same one call per step. `progress` as in `step_search`, after every round."""
     if legal and not greedy:
         raise ValueError("legal actions decode greedily (sampling them is not wired)")
-    if legal:
+    if by_value and not legal:
+        raise ValueError("decoding by value reads every legal step's next state: it needs "
+                         "legal actions")
+    if by_value:
+        check_value_greedy(task, model)
+    elif legal:
         check_actions(task, model, "legal")
     states = [task.initial_state(p) for p in problems]
     while True:
@@ -76,10 +84,41 @@ def decode(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequen
         if not live:
             break
         answers = _ask(task, model, [(budgets[i], states[i]) for i in live], 1, greedy=greedy,
-                       temperature=temperature, legal=legal)
+                       temperature=temperature, legal=legal, step_values=by_value)
         for i, answer in zip(live, answers):
-            states[i] = task.apply(states[i], answer.steps[0] if answer.steps else "")
+            step = (value_greedy_step(task, states[i], answer) if by_value else
+                    answer.steps[0] if answer.steps else "")
+            states[i] = task.apply(states[i], step)
     return [_finish(task, s, b) for s, b in zip(states, budgets)]
+
+
+def check_value_greedy(task, model: StepModel) -> None:
+    """ValueError (one line) unless the task lists its legal steps and the model's scoring call
+    values each step's next state too (`values_next_states`: tinylm; the hf backend values
+    prompts only, and a value call per step would make it a search)."""
+    check_actions(task, model, "legal")
+    if not getattr(model, "values_next_states", False):
+        raise ValueError(f"value-greedy reads each legal step's next-state value from the "
+                         f"scoring call; this model ({type(model).__name__}) gives none: use "
+                         "a tinylm model, or greedy")
+
+
+def value_greedy_step(task, state, answer: Expansion) -> str:
+    """Of a state's scored legal steps, the one whose next state the value head rates highest
+    (ties: the more probable). Where every next state is terminal, the most probable step: the
+    value head learns no terminal states (the verifier judges them in search), and greedy
+    decoding has no verifier to ask. A one-step lookahead through the value head, at greedy
+    decoding's cost; in Game of 24 it is the value head, not the policy, that carries the first
+    step to puzzles the model never trained on (README)."""
+    if not answer.steps:
+        return ""
+    open_ = [j for j, step in enumerate(answer.steps)
+             if not task.is_terminal(task.apply(state, step))]
+    if not open_:
+        return answer.steps[0]
+    if len(answer.step_values) != len(answer.steps):
+        raise ValueError("value-greedy needs a next-state value for every scored step")
+    return answer.steps[max(open_, key=lambda j: answer.step_values[j])]
 
 
 def best_of_n(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequence[Budget],
