@@ -73,7 +73,7 @@ def test_solve_over_legal_actions_generates_nothing(untrained):
     (["solve", "game24", "4 9 x"], "4 9 x"),
     (["solve", "game24", "4 9 10 13", "--method", "beam"], "mcts or gumbel"),
     (["eval", "game24", "--method", "beam", "--actions", "legal"],
-     "legal actions are for greedy, value-greedy, mcts and gumbel, not beam"),
+     "legal actions are for greedy, value-greedy, best-first, mcts and gumbel, not beam"),
     pytest.param(["eval", "math", "--method", "value-greedy", "--limit", "1"],
                  "task 'math' cannot list its legal steps", marks=pytest.mark.slow),
     (["eval", "game24", "--actions", "all"], "actions must be 'sampled' or 'legal'"),

@@ -232,8 +232,8 @@ def test_greedy_over_legal_steps_takes_the_most_probable_and_never_slips():
         decode(TASK, ToyModel(), [PUZZLE], [Budget()], legal=True)
     with pytest.raises(ValueError, match="legal actions decode greedily"):
         decode(TASK, ToyScorer(), [PUZZLE], [Budget()], greedy=False, legal=True)
-    with pytest.raises(ValueError, match="legal actions are for greedy, value-greedy, mcts "
-                                         "and gumbel, not beam"):
+    with pytest.raises(ValueError, match="legal actions are for greedy, value-greedy, "
+                                         "best-first, mcts and gumbel, not beam"):
         MethodConfig(method="beam", actions="legal")
 
 
@@ -271,10 +271,55 @@ def test_value_greedy_breaks_ties_by_the_prior_and_needs_every_value():
 def test_value_greedy_refuses_a_model_whose_scores_carry_no_next_state_values():
     from lmzero.eval.reasoning import MethodConfig, solve_problems
     from lmzero.search.baselines import decode
-    with pytest.raises(ValueError, match=r"this model \(ToyScorer\) gives none"):
+    with pytest.raises(ValueError, match=r"value-greedy reads .* \(ToyScorer\) gives none"):
         solve_problems(TASK, ToyScorer(), [PUZZLE], MethodConfig(method="value-greedy"))
     with pytest.raises(ValueError, match=r"\(ToyModel\) cannot score given steps"):
         decode(TASK, ToyModel(), [PUZZLE], [Budget()], legal=True, by_value=True)
     with pytest.raises(ValueError, match="it needs legal actions"):
         decode(TASK, ValuedScorer(), [PUZZLE], [Budget()], by_value=True)
     assert MethodConfig(method="value-greedy").legal  # it always takes the legal steps
+
+
+def test_best_first_backs_off_to_the_next_best_state_and_stops_at_a_verified_solution():
+    """Values that lead to the solution (13 - 9, then 10 - 4) find it in three calls, the
+    verifier judging 6 * 4 = 24 among the last state's next states; flat values spend the whole
+    budget and leave no answer."""
+    from lmzero.search.best_first import best_first
+    model = ValuedScorer(favourite=SOLUTION)
+    [r] = best_first(TASK, model, [PUZZLE], [Budget(max_calls=8)])
+    # the root, then the favourite three- and two-number states: the third call's next states
+    # include 6 * 4 = 24, which the verifier finds
+    assert r.solved and r.answer is not None and r.budget.model_calls == 3
+    assert list(r.final_state.steps[:2]) == SOLUTION[:2]
+    [stuck] = best_first(TASK, ValuedScorer(), [PUZZLE], [Budget(max_calls=5)])
+    assert stuck.budget.model_calls == 5 and not stuck.solved and stuck.final_state is None
+
+
+def test_best_first_expands_states_in_value_order_across_the_tree():
+    from lmzero.search.best_first import best_first
+
+    class Ranked(ValuedScorer):
+        """Values by the steps' order in the scoring call: the first is best everywhere."""
+        def score(self, prompts, steps, *, with_value=True):
+            out = super().score(prompts, steps, with_value=with_value)
+            for a in out:
+                a.step_values[:] = [1.0 - 0.01 * j for j in range(len(a.steps))]
+            return out
+
+    model = Ranked()
+    best_first(TASK, model, [PUZZLE], [Budget(max_calls=3)])
+    root = TASK.initial_state(PUZZLE)
+    first = TASK.apply(root, TASK.legal_steps(root)[0])
+    # call 2 expands the root's best next state (1.0), call 3 that state's best next state
+    # (1.0), not the root's second (0.99)
+    assert model.scored[1] == TASK.legal_steps(first)
+    assert model.scored[2] == TASK.legal_steps(TASK.apply(first, TASK.legal_steps(first)[0]))
+
+
+def test_best_first_needs_the_verifier_and_next_state_values():
+    from lmzero.eval.reasoning import MethodConfig, solve_problems
+    with pytest.raises(ValueError, match="best-first stops at the first verified solution"):
+        MethodConfig(method="best-first", verifier=False)
+    with pytest.raises(ValueError, match=r"best-first reads .* \(ToyScorer\) gives none"):
+        solve_problems(TASK, ToyScorer(), [PUZZLE], MethodConfig(method="best-first"))
+    assert MethodConfig(method="best-first").legal

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from lmzero.eval.reasoning import METHODS, MethodConfig, evaluate
+from lmzero.eval.reasoning import BY_VALUE_METHODS, METHODS, MethodConfig, evaluate
 from lmzero.search import SearchConfig, search
 from lmzero.search.budget import Budget
 from lmzero.search.evaluators import RolloutEvaluator
@@ -13,6 +13,7 @@ from lmzero.search.step_search import StepSearchConfig, step_search
 from lmzero.tasks.arith import Problem
 from lmzero.tasks.game24 import TASK
 from lmzero.tasks.tictactoe import TicTacToe
+from tests.test_legal_actions import ValuedScorer
 from tests.test_step_search import PUZZLE, SOLUTION, ToyModel
 from tests.test_cli_edge import lmzero
 
@@ -43,7 +44,8 @@ def test_every_method_reports_all_problems_with_the_solved_count_of_its_report(m
     problems = [PUZZLE, UNSOLVABLE, Problem.make([4, 9, 10, 13], 24)]
     calls = []
     config = MethodConfig(method=method, budget=12, k=2, width=2, batch=2)  # two chunks
-    report = evaluate(TASK, ToyModel(favourite=SOLUTION), problems, config,
+    model = (ValuedScorer if method in BY_VALUE_METHODS else ToyModel)(favourite=SOLUTION)
+    report = evaluate(TASK, model, problems, config,
                       progress=lambda *figures: calls.append(figures))
     done = [d for d, _, _, _ in calls]
     assert done == sorted(done) and done[-1] == 3

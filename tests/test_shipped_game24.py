@@ -59,3 +59,15 @@ def test_value_greedy_decodes_far_more_heldout_puzzles_than_greedy_at_its_cost(m
     assert hits >= sum(r.solved for r in greedy) + 12
     assert all(r.budget.model_calls == 3 and r.budget.generated_tokens == 0
                for r in greedy + by_value)
+
+
+@pytest.mark.slow  # statistical: 60 searches, every legal step scored (~15 s)
+def test_best_first_by_value_solves_nearly_every_heldout_puzzle_in_a_few_calls(model):
+    """All 358 within 32 calls: 97.2% in 4.3 calls a puzzle, against MCTS's 93.9% (README)."""
+    results = solve_problems(TASK, model, PROBLEMS, MethodConfig(method="best-first", budget=32))
+    for problem, result in zip(PROBLEMS, results):
+        if result.solved:
+            assert evaluate(result.answer) == (24, sorted(problem.numbers))
+    assert sum(r.solved for r in results) >= 57  # 59 of 60 when written
+    assert all(r.budget.model_calls <= 32 and r.budget.generated_tokens == 0 for r in results)
+    assert sum(r.budget.model_calls for r in results) / len(results) < 6  # 3.5 when written

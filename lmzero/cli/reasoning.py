@@ -169,7 +169,8 @@ def evaluate(
     method: str = typer.Option("mcts", "--method", help="greedy, value-greedy (greedy's one "
                                "call per step over the legal steps, taking the one whose next "
                                "state the value head rates highest), sample, best-of-n, beam, "
-                               "bfs, mcts or gumbel."),
+                               "bfs, best-first (the best-valued open state next, legal steps, "
+                               "verifier), mcts or gumbel."),
     budget: int = typer.Option(64, "--budget", min=1, max=MAX_CALLS, help="Model calls per "
                                "problem (one call is one request about one state)."),
     token_budget: int = typer.Option(None, "--token-budget", min=1, max=MAX_TOKENS,
@@ -248,11 +249,13 @@ def evaluate(
 def _check_actions(task, model, config) -> None:
     """A UserError where the model or task cannot take `config`'s actions (a MethodConfig or
     a StepSearchConfig), before any problem is tried."""
-    from lmzero.search.baselines import check_value_greedy
+    from lmzero.eval.reasoning import BY_VALUE_METHODS
+    from lmzero.search.baselines import check_next_state_values
     from lmzero.search.step_search import check_actions
+    method = getattr(config, "method", None)
     try:
-        if getattr(config, "method", None) == "value-greedy":
-            check_value_greedy(task, model)
+        if method in BY_VALUE_METHODS:
+            check_next_state_values(task, model, method)
         else:
             check_actions(task, model, config.actions)
     except ValueError as exc:

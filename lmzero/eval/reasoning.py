@@ -13,11 +13,16 @@ from typing import Any, Callable, Sequence
 
 from lmzero.models.step_model import StepModel
 from lmzero.search.baselines import SolveResult, best_of_n, decode, value_search
+from lmzero.search.best_first import best_first
 from lmzero.search.budget import Budget, Progress
 from lmzero.search.step_search import StepSearchConfig, StepSearchResult, step_search
 from lmzero.tasks.base import StepTask
 
-METHODS = ("greedy", "value-greedy", "sample", "best-of-n", "beam", "bfs", "mcts", "gumbel")
+METHODS = ("greedy", "value-greedy", "sample", "best-of-n", "beam", "bfs", "best-first", "mcts",
+           "gumbel")
+BY_VALUE_METHODS = ("value-greedy", "best-first")
+"""The methods that read each legal step's next-state value from the scoring call (they always
+take the legal steps; `search.baselines.check_next_state_values`)."""
 GREEDY_METHODS = ("greedy", "value-greedy")
 SEARCH_METHODS = ("mcts", "gumbel")
 """The methods with a search tree (`on_search` hears about their results)."""
@@ -29,10 +34,11 @@ OnSearch = Callable[[Any, StepSearchResult, StepSearchConfig], None]
 @dataclass
 class MethodConfig:
     method: str = "mcts"
-    """One of greedy, value-greedy, sample, best-of-n, beam, bfs, mcts, gumbel. value-greedy
-    decodes as greedy does, one call per step over the task's legal steps (it always takes
-    them), but takes the step whose next state the value head rates highest: a one-step
-    lookahead, reported apart from greedy (the policy's own answer)."""
+    """One of greedy, value-greedy, sample, best-of-n, beam, bfs, best-first, mcts, gumbel.
+    value-greedy decodes as greedy does, one call per step over the task's legal steps (it
+    always takes them), but takes the step whose next state the value head rates highest: a
+    one-step lookahead, reported apart from greedy (the policy's own answer). best-first
+    expands the best-valued open state anywhere in its tree (`search.best_first`)."""
     budget: int | None = 64
     """Model calls per problem (a call is one request about one state); None = no cap."""
     token_budget: int | None = None
@@ -80,14 +86,19 @@ class MethodConfig:
             raise ValueError("rollout values are for mcts and gumbel with the verifier on")
         if self.actions not in ("sampled", "legal"):
             raise ValueError(f"actions must be 'sampled' or 'legal', got {self.actions!r}")
-        if self.actions == "legal" and self.method not in (*SEARCH_METHODS, *GREEDY_METHODS):
-            raise ValueError(f"legal actions are for greedy, value-greedy, mcts and gumbel, not "
-                             f"{self.method}")
+        if self.method == "best-first" and not self.verifier:
+            raise ValueError("best-first stops at the first verified solution: it needs the "
+                             "verifier (value-greedy decodes without one)")
+        if self.actions == "legal" and self.method not in (*SEARCH_METHODS, *BY_VALUE_METHODS,
+                                                           "greedy"):
+            raise ValueError(f"legal actions are for greedy, value-greedy, best-first, mcts "
+                             f"and gumbel, not {self.method}")
 
     @property
     def legal(self) -> bool:
-        """Whether the method takes the task's legal steps (value-greedy always does)."""
-        return self.actions == "legal" or self.method == "value-greedy"
+        """Whether the method takes the task's legal steps (value-greedy and best-first always
+        do)."""
+        return self.actions == "legal" or self.method in BY_VALUE_METHODS
 
 
 def solve_problems(task: StepTask, model: StepModel, problems: Sequence, config: MethodConfig,
@@ -121,6 +132,8 @@ def _run_method(task, model, problems, budgets, config: MethodConfig,
         return decode(task, model, problems, budgets, greedy=m != "sample",
                       temperature=config.temperature, progress=progress, legal=config.legal,
                       by_value=m == "value-greedy")
+    if m == "best-first":
+        return best_first(task, model, problems, budgets, progress=progress)
     if m == "best-of-n":
         return best_of_n(task, model, problems, budgets, verifier=config.verifier,
                          temperature=config.temperature, progress=progress)

@@ -1,5 +1,6 @@
-"""The ways people use LMs today, under the same budget as the search: greedy, sampling,
-best-of-N, beam search with the value head, and BFS as in Tree of Thoughts.
+"""The ways people use LMs today, under the same budget as the search: greedy (and value-greedy),
+sampling, best-of-N, beam search with the value head, and BFS as in Tree of Thoughts
+(best-first search over legal steps: `search/best_first.py`).
 
 Every method works on many problems at once (one batched model call per round) and charges each
 problem's `Budget` one call per request about one state. With `verifier=True` the task's checker
@@ -31,7 +32,7 @@ class SolveResult:
     budget: Budget = field(repr=False)
 
 
-def _ask(task, model: StepModel, items: list[tuple[Budget, Any]], k: int, *, greedy=False,
+def ask(task, model: StepModel, items: list[tuple[Budget, Any]], k: int, *, greedy=False,
          temperature=1.0, value_only=False, legal=False, step_values=False) -> list[Expansion]:
     """One batched call: a request about each state, each charged to its own budget. `legal`:
     the state's legal steps scored (`task.legal_steps`), most probable first (`step_values`:
@@ -50,7 +51,7 @@ def _ask(task, model: StepModel, items: list[tuple[Budget, Any]], k: int, *, gre
     return answers
 
 
-def _finish(task, state, budget: Budget) -> SolveResult:
+def finish(task, state, budget: Budget) -> SolveResult:
     budget.stop()
     solved = state is not None and task.is_terminal(state) and task.reward(state) > 0
     return SolveResult(solved, task.answer(state) if solved else None, state, budget)
@@ -71,7 +72,7 @@ def decode(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequen
         raise ValueError("decoding by value reads every legal step's next state: it needs "
                          "legal actions")
     if by_value:
-        check_value_greedy(task, model)
+        check_next_state_values(task, model, "value-greedy")
     elif legal:
         check_actions(task, model, "legal")
     states = [task.initial_state(p) for p in problems]
@@ -83,24 +84,24 @@ def decode(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequen
                    sum(task.is_terminal(s) and task.reward(s) > 0 for s in states))
         if not live:
             break
-        answers = _ask(task, model, [(budgets[i], states[i]) for i in live], 1, greedy=greedy,
+        answers = ask(task, model, [(budgets[i], states[i]) for i in live], 1, greedy=greedy,
                        temperature=temperature, legal=legal, step_values=by_value)
         for i, answer in zip(live, answers):
             step = (value_greedy_step(task, states[i], answer) if by_value else
                     answer.steps[0] if answer.steps else "")
             states[i] = task.apply(states[i], step)
-    return [_finish(task, s, b) for s, b in zip(states, budgets)]
+    return [finish(task, s, b) for s, b in zip(states, budgets)]
 
 
-def check_value_greedy(task, model: StepModel) -> None:
+def check_next_state_values(task, model: StepModel, method: str) -> None:
     """ValueError (one line) unless the task lists its legal steps and the model's scoring call
     values each step's next state too (`values_next_states`: tinylm; the hf backend values
-    prompts only, and a value call per step would make it a search)."""
+    prompts only, and a value call per next state would change what a call buys)."""
     check_actions(task, model, "legal")
     if not getattr(model, "values_next_states", False):
-        raise ValueError(f"value-greedy reads each legal step's next-state value from the "
-                         f"scoring call; this model ({type(model).__name__}) gives none: use "
-                         "a tinylm model, or greedy")
+        raise ValueError(f"{method} reads each legal step's next-state value from the scoring "
+                         f"call; this model ({type(model).__name__}) gives none: use a tinylm "
+                         "model")
 
 
 def value_greedy_step(task, state, answer: Expansion) -> str:
@@ -116,9 +117,14 @@ def value_greedy_step(task, state, answer: Expansion) -> str:
              if not task.is_terminal(task.apply(state, step))]
     if not open_:
         return answer.steps[0]
-    if len(answer.step_values) != len(answer.steps):
-        raise ValueError("value-greedy needs a next-state value for every scored step")
+    check_step_values(answer)
     return answer.steps[max(open_, key=lambda j: answer.step_values[j])]
+
+
+def check_step_values(answer: Expansion) -> None:
+    """ValueError unless a scoring answer carries a next-state value for every step."""
+    if len(answer.step_values) != len(answer.steps):
+        raise ValueError("decoding by value needs a next-state value for every scored step")
 
 
 def best_of_n(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequence[Budget],
@@ -153,13 +159,13 @@ def best_of_n(task: StepTask, model: StepModel, problems: Sequence, budgets: Seq
                           {i for i, _ in owners})
         if not items:
             break
-        answers = _ask(task, model, items, 1, temperature=temperature)
+        answers = ask(task, model, items, 1, temperature=temperature)
         for (i, j), answer in zip(owners, answers):
             lanes[i][j] = task.apply(lanes[i][j], answer.steps[0] if answer.steps else "")
         for i in range(len(problems)):
             done[i] += [s for s in lanes[i] if task.is_terminal(s)]
             lanes[i] = [s for s in lanes[i] if not task.is_terminal(s)]
-    return [_finish(task, _pick(task, d, verifier), b) for d, b in zip(done, budgets)]
+    return [finish(task, _pick(task, d, verifier), b) for d, b in zip(done, budgets)]
 
 
 def _report_picks(task, progress: Progress, budgets, done: list[list], verifier: bool,
@@ -216,11 +222,11 @@ def _value_search_one(task, model, problem, budget, width, k, verifier, separate
     frontier = [task.initial_state(problem)]
     proposals: list[Expansion] | None = None  # beam: the frontier's own expansions
     if not separate_values:
-        proposals = _ask(task, model, [(budget, frontier[0])], k, temperature=temperature)
+        proposals = ask(task, model, [(budget, frontier[0])], k, temperature=temperature)
     while frontier:
         if proposals is None:  # BFS: ask each frontier state for steps
             frontier = budget.afford(frontier)
-            proposals = _ask(task, model, [(budget, s) for s in frontier], k,
+            proposals = ask(task, model, [(budget, s) for s in frontier], k,
                              temperature=temperature)
         seen, children = set(), []
         for state, answer in zip(frontier, proposals):
@@ -233,20 +239,20 @@ def _value_search_one(task, model, problem, budget, width, k, verifier, separate
         if verifier:
             solved = next((c for c in terminal if task.reward(c) > 0), None)
             if solved is not None:
-                return _finish(task, solved, budget)
+                return finish(task, solved, budget)
         else:
             ends += _valued(task, model, budget, terminal)
         open_ = [c for c in children if not task.is_terminal(c)]
         asked = budget.afford(open_)
         if not asked:
             break
-        answers = _ask(task, model, [(budget, c) for c in asked], k,
+        answers = ask(task, model, [(budget, c) for c in asked], k,
                        temperature=temperature, value_only=separate_values)
         ranked = sorted(zip(asked, answers), key=lambda ca: -(ca[1].value or 0.0))[:width]
         frontier = [c for c, _ in ranked]
         proposals = None if separate_values else [a for _, a in ranked]
     best = max(ends, key=lambda vs: vs[0])[1] if ends else None
-    return _finish(task, best, budget)
+    return finish(task, best, budget)
 
 
 def _valued(task, model, budget, states) -> list[tuple[float, Any]]:
@@ -254,5 +260,5 @@ def _valued(task, model, budget, states) -> list[tuple[float, Any]]:
     states = budget.afford(states)
     if not states:
         return []
-    answers = _ask(task, model, [(budget, s) for s in states], 1, value_only=True)
+    answers = ask(task, model, [(budget, s) for s in states], 1, value_only=True)
     return [(a.value or 0.0, s) for s, a in zip(states, answers)]
