@@ -33,7 +33,7 @@ class SolveResult:
 
 
 def ask(task, model: StepModel, items: list[tuple[Budget, Any]], k: int, *, greedy=False,
-         temperature=1.0, value_only=False, legal=False, step_values=False) -> list[Expansion]:
+        temperature=1.0, value_only=False, legal=False, step_values=False) -> list[Expansion]:
     """One batched call: a request about each state, each charged to its own budget. `legal`:
     the state's legal steps scored (`task.legal_steps`), most probable first (`step_values`:
     with the value of each one's next state, read in the same forward)."""
@@ -85,7 +85,7 @@ def decode(task: StepTask, model: StepModel, problems: Sequence, budgets: Sequen
         if not live:
             break
         answers = ask(task, model, [(budgets[i], states[i]) for i in live], 1, greedy=greedy,
-                       temperature=temperature, legal=legal, step_values=by_value)
+                      temperature=temperature, legal=legal, step_values=by_value)
         for i, answer in zip(live, answers):
             step = (value_greedy_step(task, states[i], answer) if by_value else
                     answer.steps[0] if answer.steps else "")
@@ -227,7 +227,7 @@ def _value_search_one(task, model, problem, budget, width, k, verifier, separate
         if proposals is None:  # BFS: ask each frontier state for steps
             frontier = budget.afford(frontier)
             proposals = ask(task, model, [(budget, s) for s in frontier], k,
-                             temperature=temperature)
+                            temperature=temperature)
         seen, children = set(), []
         for state, answer in zip(frontier, proposals):
             for step in answer.steps:
@@ -247,7 +247,7 @@ def _value_search_one(task, model, problem, budget, width, k, verifier, separate
         if not asked:
             break
         answers = ask(task, model, [(budget, c) for c in asked], k,
-                       temperature=temperature, value_only=separate_values)
+                      temperature=temperature, value_only=separate_values)
         ranked = sorted(zip(asked, answers), key=lambda ca: -(ca[1].value or 0.0))[:width]
         frontier = [c for c, _ in ranked]
         proposals = None if separate_values else [a for _, a in ranked]
