@@ -273,8 +273,15 @@ def test_value_greedy_refuses_a_model_whose_scores_carry_no_next_state_values():
     from lmzero.search.baselines import decode
     with pytest.raises(ValueError, match=r"value-greedy reads .* \(ToyScorer\) gives none"):
         solve_problems(TASK, ToyScorer(), [PUZZLE], MethodConfig(method="value-greedy"))
-    with pytest.raises(ValueError, match=r"\(ToyModel\) cannot score given steps"):
+    with pytest.raises(ValueError, match=r"value-greedy reads .* \(ToyModel\) gives none"):
         decode(TASK, ToyModel(), [PUZZLE], [Budget()], legal=True, by_value=True)
+
+    class NoList:
+        name = "nolist"
+
+    with pytest.raises(ValueError, match="value-greedy scores the task's legal steps, and task "
+                                         "'nolist' cannot list them"):
+        decode(NoList(), ValuedScorer(), [PUZZLE], [Budget()], legal=True, by_value=True)
     with pytest.raises(ValueError, match="it needs legal actions"):
         decode(TASK, ValuedScorer(), [PUZZLE], [Budget()], by_value=True)
     assert MethodConfig(method="value-greedy").legal  # it always takes the legal steps

@@ -97,7 +97,9 @@ def check_next_state_values(task, model: StepModel, method: str) -> None:
     """ValueError (one line) unless the task lists its legal steps and the model's scoring call
     values each step's next state too (`values_next_states`: tinylm; the hf backend values
     prompts only, and a value call per next state would change what a call buys)."""
-    check_actions(task, model, "legal")
+    if not callable(getattr(task, "legal_steps", None)):
+        raise ValueError(f"{method} scores the task's legal steps, and task {task.name!r} cannot "
+                         "list them (no legal_steps method): use greedy, beam or mcts")
     if not getattr(model, "values_next_states", False):
         raise ValueError(f"{method} reads each legal step's next-state value from the scoring "
                          f"call; this model ({type(model).__name__}) gives none: use a tinylm "
