@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 
 from lmzero.cli.common import (MAX_WORKERS, SEED_MAX, LazyProgress, Preset, UserError, app, out,
-                               checked_device, device_option, progress_option, progress_wanted, scale_config,
-                               scaled_summary)
+                               checked_device, device_option, progress_option, progress_wanted,
+                               scale_config, scaled_summary)
 
 MAX_CALLS = 10**9
 """Largest --budget in model calls: far past any real run (a search whose tree is exhausted
