@@ -308,7 +308,7 @@ def open_run(directory: Path, config: Config, resume: bool = False, digits: int 
         raise ValueError(f"{run.dir} is not empty: a new run needs a new or empty directory "
                          "(or pass --resume)")
     _check_length(run, overrides)
-    if overrides:
+    if overrides and not resume:  # a resumed config took them as it loaded
         config = replace(config, **overrides)
     try:
         run.dir.mkdir(parents=True, exist_ok=True)
