@@ -53,6 +53,7 @@ from lmzero.models.load import SHIPPED  # noqa: E402
 from lmzero.models.text_tokenizer import CharTokenizer  # noqa: E402
 from lmzero.models.tinylm import TinyLM, TinyLMConfig, check_device  # noqa: E402
 from lmzero.models.tinylm_steps import TinyLMStepModel, load_step_model  # noqa: E402
+from lmzero.search.baselines import value_greedy_step  # noqa: E402
 from lmzero.tasks.game24 import TASK, problems as standard_problems, training_problems  # noqa: E402
 
 
@@ -156,8 +157,8 @@ def first_step_accuracy(model, problems, by_value: bool = False) -> float:
     states = [TASK.initial_state(p) for p in problems]
     scored = model.score([TASK.prompt(s) for s in states], [TASK.legal_steps(s) for s in states],
                          with_value=by_value)
-    chosen = [(a.steps[int(np.argmax(a.step_values))] if by_value else a.steps[0])
-              if a.steps else None for a in scored]
+    chosen = [(value_greedy_step(TASK, s, a) if by_value else a.steps[0]) if a.steps else None
+              for s, a in zip(states, scored)]
     return float(np.mean([c is not None and keeps_target(s, c)
                           for s, c in zip(states, chosen)]))
 
