@@ -206,7 +206,7 @@ def evaluate(
                                "tree to DIR as problem-NNNN.html and .json (docs/trees.md)."),
 ):
     """Accuracy of one method on held-out problems, with model calls, tokens and time."""
-    from lmzero.eval.reasoning import MethodConfig
+    from lmzero.eval.reasoning import MethodConfig, check_method
     task = load_user_task(pick_task(task_ref, task_option))
     try:
         config = MethodConfig(method=method, budget=budget, token_budget=token_budget,
@@ -222,7 +222,7 @@ def evaluate(
     found = _problems(task, problems, split, limit, seed)
     model = _step_model(task, checkpoint, seed, model_spec, device)
     _check_prompts(task, model, found, problems)
-    _check_actions(task, model, config)
+    _check_actions(check_method, task, model, config)
     if scale is None:
         result = _evaluate_here(task, model, found, config, progress_wanted(progress), trees)
     else:
@@ -246,18 +246,10 @@ def evaluate(
                   "counted when it returns)")
 
 
-def _check_actions(task, model, config) -> None:
-    """A UserError where the model or task cannot take `config`'s actions (a MethodConfig or
-    a StepSearchConfig), before any problem is tried."""
-    from lmzero.eval.reasoning import BY_VALUE_METHODS
-    from lmzero.search.baselines import check_next_state_values
-    from lmzero.search.step_search import check_actions
-    method = getattr(config, "method", None)
+def _check_actions(check, *args) -> None:
+    """`check(*args)`'s one-line ValueError as a UserError, before any problem is tried."""
     try:
-        if method in BY_VALUE_METHODS:
-            check_next_state_values(task, model, method)
-        else:
-            check_actions(task, model, config.actions)
+        check(*args)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -336,7 +328,7 @@ def solve(
     """Solve one problem by search and show the principal variation with visits and values."""
     from lmzero.cli.view import check_output
     from lmzero.eval.reasoning import SEARCH_METHODS
-    from lmzero.search.step_search import StepSearchConfig
+    from lmzero.search.step_search import StepSearchConfig, check_actions
     from lmzero.tasks import ProblemError
     if method not in SEARCH_METHODS:
         raise UserError(f"solve searches with mcts or gumbel, not {method!r}")
@@ -359,7 +351,7 @@ def solve(
                                   verifier=checkable, actions=actions)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    _check_actions(task, model, config)
+    _check_actions(check_actions, task, model, actions)
     result = _search_with_bar(task, model, parsed, config, budget, seed,
                               progress_wanted(progress))
     table = Table(title="principal variation")

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from lmzero.models.step_model import StepModel
-from lmzero.search.baselines import SolveResult, best_of_n, decode, value_search
+from lmzero.search.baselines import (SolveResult, best_of_n, check_next_state_values, decode,
+                                     value_search)
 from lmzero.search.best_first import best_first
 from lmzero.search.budget import Budget, Progress
-from lmzero.search.step_search import StepSearchConfig, StepSearchResult, step_search
+from lmzero.search.step_search import (StepSearchConfig, StepSearchResult, check_actions,
+                                      step_search)
 from lmzero.tasks.base import StepTask
 
 METHODS = ("greedy", "value-greedy", "sample", "best-of-n", "beam", "bfs", "best-first", "mcts",
@@ -99,6 +101,16 @@ class MethodConfig:
         """Whether the method takes the task's legal steps (value-greedy and best-first always
         do)."""
         return self.actions == "legal" or self.method in BY_VALUE_METHODS
+
+
+def check_method(task: StepTask, model: StepModel, config: MethodConfig) -> None:
+    """ValueError (one line) where the task or the model cannot take the method's steps: legal
+    steps to score, and for the by-value methods next-state values too. The methods check it
+    themselves; a caller runs it to refuse before any problem is tried."""
+    if config.method in BY_VALUE_METHODS:
+        check_next_state_values(task, model, config.method)
+    else:
+        check_actions(task, model, config.actions)
 
 
 def solve_problems(task: StepTask, model: StepModel, problems: Sequence, config: MethodConfig,
